@@ -1,0 +1,617 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The sim backend: software MMU + two invalidation models + a frame oracle.
+ * See include/tlbbatch/sim.h for the model. Hosted code: pthreads, malloc.
+ *
+ * Locking: each CPU has `lock` (its TLB and active space) and `oplock` (its
+ * queue of incomplete arm64 TLBIs). Order: oplock(c) before lock(d); an
+ * access takes only lock(d), so completing TLBIs and checking an access are
+ * atomic with respect to each other, as an interrupt boundary would be.
+ */
+#include <tlbbatch/sim.h>
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SIM_PAGE_SHIFT 12
+
+enum sim_op_kind { OP_VA, OP_ASID, OP_ALL };
+
+struct sim_op {
+	enum sim_op_kind kind;
+	uint32_t asid;
+	uintptr_t vpn;
+};
+
+struct sim_tlbe {
+	bool valid, writable;
+	uint32_t asid;
+	uint32_t frame;
+	uintptr_t vpn;
+};
+
+struct sim_cpu {
+	pthread_mutex_t lock;
+	struct sim_tlbe *tlb;
+	unsigned rr;
+	struct tlbb_sim_space *active;
+	pthread_mutex_t oplock;
+	struct sim_op *ops;
+	unsigned nops;
+};
+
+struct tlbb_sim {
+	struct tlbb_sim_config cfg;
+	struct tlbb_backend be;
+	struct sim_cpu cpu[TLBB_SIM_MAX_CPUS];
+	uint8_t *frame_state;
+	unsigned frame_next;
+	unsigned faults;
+	struct tlbb_sim_stats st;
+};
+
+/* Which sim and CPU the calling thread acts as. */
+static _Thread_local const struct tlbb_sim *tl_sim;
+static _Thread_local unsigned tl_cpu;
+
+#define STAT_ADD(sim, field, n) __atomic_fetch_add(&(sim)->st.field, (n), __ATOMIC_RELAXED)
+
+static unsigned faults_of(const struct tlbb_sim *sim)
+{
+	return __atomic_load_n(&sim->faults, __ATOMIC_ACQUIRE);
+}
+
+unsigned tlbb_sim_current_cpu(const struct tlbb_sim *sim)
+{
+	return tl_sim == sim ? tl_cpu : 0;
+}
+
+/* ---- TLB maintenance primitives ---------------------------------------- */
+
+static bool op_matches(const struct sim_op *op, const struct sim_tlbe *e)
+{
+	switch (op->kind) {
+	case OP_VA:
+		return e->asid == op->asid && e->vpn == op->vpn;
+	case OP_ASID:
+		return e->asid == op->asid;
+	case OP_ALL:
+		return true;
+	}
+	return true;
+}
+
+static void cpu_apply(struct tlbb_sim *sim, unsigned c, const struct sim_op *op)
+{
+	struct sim_cpu *cpu = &sim->cpu[c];
+
+	pthread_mutex_lock(&cpu->lock);
+	for (unsigned i = 0; i < sim->cfg.tlb_entries; i++)
+		if (cpu->tlb[i].valid && op_matches(op, &cpu->tlb[i]))
+			cpu->tlb[i].valid = false;
+	pthread_mutex_unlock(&cpu->lock);
+}
+
+/* A broadcast op reaches every TLB (arm64 completion, or early completion). */
+static void apply_everywhere(struct tlbb_sim *sim, const struct sim_op *op)
+{
+	for (unsigned c = 0; c < sim->cfg.ncpus; c++)
+		cpu_apply(sim, c, op);
+}
+
+/* arm64: @c issues a TLBI; it stays incomplete until @c's DSB. */
+static void issue_tlbi(struct tlbb_sim *sim, unsigned c, struct sim_op op)
+{
+	struct sim_cpu *cpu = &sim->cpu[c];
+
+	STAT_ADD(sim, tlbi_ops, 1);
+	pthread_mutex_lock(&cpu->oplock);
+	if (cpu->nops == sim->cfg.max_outstanding) {
+		/* Hardware may complete a TLBI early; only late is forbidden. */
+		apply_everywhere(sim, &cpu->ops[0]);
+		memmove(cpu->ops, cpu->ops + 1, (cpu->nops - 1) * sizeof(cpu->ops[0]));
+		cpu->nops--;
+	}
+	cpu->ops[cpu->nops++] = op;
+	pthread_mutex_unlock(&cpu->oplock);
+}
+
+void tlbb_sim_dsb(struct tlbb_sim *sim, unsigned c)
+{
+	struct sim_cpu *cpu = &sim->cpu[c];
+
+	STAT_ADD(sim, dsb, 1);
+	pthread_mutex_lock(&cpu->oplock);
+	for (unsigned i = 0; i < cpu->nops; i++)
+		apply_everywhere(sim, &cpu->ops[i]);
+	cpu->nops = 0;
+	pthread_mutex_unlock(&cpu->oplock);
+}
+
+unsigned tlbb_sim_outstanding(struct tlbb_sim *sim, unsigned c)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&sim->cpu[c].oplock);
+	n = sim->cpu[c].nops;
+	pthread_mutex_unlock(&sim->cpu[c].oplock);
+	return n;
+}
+
+/* x86: @c changes its own TLB (INVLPG / INVPCID / CR3). */
+static void local_flush(struct tlbb_sim *sim, unsigned c, struct sim_op op)
+{
+	STAT_ADD(sim, local_flushes, 1);
+	cpu_apply(sim, c, &op);
+}
+
+/* x86: one send-and-wait round; returns once every target applied @op. */
+static void ipi_round(struct tlbb_sim *sim, const tlbb_cpumask_t *mask, unsigned self,
+		      struct sim_op op)
+{
+	bool any = false;
+
+	if (faults_of(sim) & TLBB_SIM_FAULT_NO_IPI)
+		return;
+	for (unsigned c = tlbb_cpumask_next(mask, 0); c < sim->cfg.ncpus;
+	     c = tlbb_cpumask_next(mask, c + 1)) {
+		if (c == self)
+			continue;
+		any = true;
+		STAT_ADD(sim, ipis, 1);
+		cpu_apply(sim, c, &op);
+	}
+	if (any)
+		STAT_ADD(sim, ipi_rounds, 1);
+}
+
+/* ---- backend hooks ------------------------------------------------------- */
+
+static struct tlbb_sim *sim_of(const struct tlbb_backend *be)
+{
+	return be->ctx;
+}
+
+static bool sim_should_defer(const struct tlbb_backend *be, const struct tlbb_space *s)
+{
+	struct tlbb_sim *sim = sim_of(be);
+
+	if (sim->cfg.model == TLBB_SIM_ARM64)
+		return !(sim->cfg.options & TLBB_SIM_OPT_REPEAT_TLBI_ERRATUM);
+	return tlbb_cpumask_any_but(&s->cpus, tlbb_sim_current_cpu(sim));
+}
+
+static void sim_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct tlbb_space *s,
+		    uintptr_t start, uintptr_t end, unsigned flags)
+{
+	struct tlbb_sim *sim = sim_of(be);
+	unsigned self = tlbb_sim_current_cpu(sim);
+
+	if (sim->cfg.model == TLBB_SIM_X86) {
+		/* No IPI yet: remember who may cache the space. */
+		tlbb_cpumask_or(&b->cpus, &s->cpus);
+		return;
+	}
+	/* DSB ISHST: sim PTE stores are seq_cst, so walkers already see them. */
+	STAT_ADD(sim, dsb_ishst, 1);
+	if (flags & TLBB_RANGE_ALL) {
+		issue_tlbi(sim, self, (struct sim_op){ OP_ASID, s->id, 0 });
+		return;
+	}
+	for (uintptr_t va = start; va < end; va += (uintptr_t)1 << s->page_shift)
+		issue_tlbi(sim, self, (struct sim_op){ OP_VA, s->id, va >> SIM_PAGE_SHIFT });
+}
+
+static void sim_flush(const struct tlbb_backend *be, struct tlbb_batch *b)
+{
+	struct tlbb_sim *sim = sim_of(be);
+	unsigned self = tlbb_sim_current_cpu(sim);
+	struct sim_op all = { OP_ALL, 0, 0 };
+
+	STAT_ADD(sim, batch_flushes, 1);
+	if (faults_of(sim) & TLBB_SIM_FAULT_NO_BATCH_FLUSH)
+		return;
+	if (sim->cfg.model == TLBB_SIM_ARM64) {
+		tlbb_sim_dsb(sim, self); /* completes only this CPU's TLBIs */
+		return;
+	}
+	if (tlbb_cpumask_test(&b->cpus, self))
+		local_flush(sim, self, all);
+	ipi_round(sim, &b->cpus, self, all);
+}
+
+static void sim_flush_space(const struct tlbb_backend *be, struct tlbb_space *s)
+{
+	struct tlbb_sim *sim = sim_of(be);
+	unsigned self = tlbb_sim_current_cpu(sim);
+	unsigned faults = faults_of(sim);
+	struct sim_op op = { OP_ASID, s->id, 0 };
+
+	STAT_ADD(sim, space_flushes, 1);
+	if (faults & TLBB_SIM_FAULT_NO_FLUSH_SPACE)
+		return;
+	if (sim->cfg.model == TLBB_SIM_ARM64) {
+		/* The correct race check: our own TLBI ASIDE1IS, then our DSB. */
+		if (!(faults & TLBB_SIM_FAULT_BARE_BARRIER))
+			issue_tlbi(sim, self, op);
+		tlbb_sim_dsb(sim, self);
+		return;
+	}
+	if (tlbb_cpumask_test(&s->cpus, self) || (faults & TLBB_SIM_FAULT_BARE_BARRIER))
+		local_flush(sim, self, op);
+	if (!(faults & TLBB_SIM_FAULT_BARE_BARRIER))
+		ipi_round(sim, &s->cpus, self, op);
+}
+
+/* ---- creation ------------------------------------------------------------ */
+
+struct tlbb_sim *tlbb_sim_create(const struct tlbb_sim_config *cfg)
+{
+	struct tlbb_sim *sim;
+
+	if (!cfg || cfg->ncpus == 0 || cfg->ncpus > TLBB_SIM_MAX_CPUS || cfg->ncpus > TLBB_MAX_CPUS ||
+	    (cfg->model != TLBB_SIM_ARM64 && cfg->model != TLBB_SIM_X86))
+		return NULL;
+	sim = calloc(1, sizeof(*sim));
+	if (!sim)
+		return NULL;
+	sim->cfg = *cfg;
+	if (!sim->cfg.tlb_entries)
+		sim->cfg.tlb_entries = 64;
+	if (!sim->cfg.nframes)
+		sim->cfg.nframes = 4096;
+	if (!sim->cfg.max_outstanding)
+		sim->cfg.max_outstanding = 4096;
+	sim->faults = cfg->faults;
+	sim->frame_state = calloc(sim->cfg.nframes, 1);
+	if (!sim->frame_state)
+		goto fail;
+	for (unsigned c = 0; c < sim->cfg.ncpus; c++) {
+		struct sim_cpu *cpu = &sim->cpu[c];
+
+		pthread_mutex_init(&cpu->lock, NULL);
+		pthread_mutex_init(&cpu->oplock, NULL);
+		cpu->tlb = calloc(sim->cfg.tlb_entries, sizeof(*cpu->tlb));
+		cpu->ops = calloc(sim->cfg.max_outstanding, sizeof(*cpu->ops));
+		if (!cpu->tlb || !cpu->ops)
+			goto fail;
+	}
+	sim->be = (struct tlbb_backend){
+		.name = cfg->model == TLBB_SIM_ARM64 ? "sim-arm64" : "sim-x86",
+		.ctx = sim,
+		.should_defer = sim_should_defer,
+		.add = sim_add,
+		.flush = sim_flush,
+		.flush_space = sim_flush_space,
+	};
+	return sim;
+fail:
+	tlbb_sim_destroy(sim);
+	return NULL;
+}
+
+void tlbb_sim_destroy(struct tlbb_sim *sim)
+{
+	if (!sim)
+		return;
+	for (unsigned c = 0; c < sim->cfg.ncpus; c++) {
+		free(sim->cpu[c].tlb);
+		free(sim->cpu[c].ops);
+		pthread_mutex_destroy(&sim->cpu[c].lock);
+		pthread_mutex_destroy(&sim->cpu[c].oplock);
+	}
+	free(sim->frame_state);
+	if (tl_sim == sim)
+		tl_sim = NULL;
+	free(sim);
+}
+
+const struct tlbb_backend *tlbb_sim_backend(struct tlbb_sim *sim)
+{
+	return &sim->be;
+}
+
+unsigned tlbb_sim_ncpus(const struct tlbb_sim *sim)
+{
+	return sim->cfg.ncpus;
+}
+
+enum tlbb_sim_model tlbb_sim_model(const struct tlbb_sim *sim)
+{
+	return sim->cfg.model;
+}
+
+void tlbb_sim_set_faults(struct tlbb_sim *sim, unsigned faults)
+{
+	__atomic_store_n(&sim->faults, faults, __ATOMIC_RELEASE);
+}
+
+/* ---- spaces and page tables --------------------------------------------- */
+
+int tlbb_sim_space_init(struct tlbb_sim *sim, struct tlbb_sim_space *ss, uint32_t asid,
+			size_t npages)
+{
+	int rc;
+
+	if (!sim || !ss || npages == 0)
+		return TLBB_EINVAL;
+	ss->sim = sim;
+	ss->npages = npages;
+	ss->pte = calloc(npages, sizeof(*ss->pte));
+	if (!ss->pte)
+		return TLBB_EINVAL;
+	rc = tlbb_space_init(&ss->space, &sim->be, asid, ss);
+	if (rc != TLBB_OK) {
+		free(ss->pte);
+		ss->pte = NULL;
+	}
+	return rc;
+}
+
+void tlbb_sim_space_fini(struct tlbb_sim_space *ss)
+{
+	if (!ss)
+		return;
+	for (unsigned c = 0; ss->sim && c < ss->sim->cfg.ncpus; c++) {
+		pthread_mutex_lock(&ss->sim->cpu[c].lock);
+		if (ss->sim->cpu[c].active == ss)
+			ss->sim->cpu[c].active = NULL;
+		pthread_mutex_unlock(&ss->sim->cpu[c].lock);
+	}
+	free(ss->pte);
+	ss->pte = NULL;
+}
+
+void tlbb_sim_pte_set(struct tlbb_sim_space *ss, size_t vpn, unsigned frame, bool writable)
+{
+	uint64_t pte = ((uint64_t)frame << 12) | TLBB_SIM_PTE_VALID |
+		       (writable ? TLBB_SIM_PTE_WRITE : 0);
+
+	if (vpn < ss->npages)
+		__atomic_store_n(&ss->pte[vpn], pte, __ATOMIC_SEQ_CST);
+}
+
+uint64_t tlbb_sim_pte_clear(struct tlbb_sim_space *ss, size_t vpn)
+{
+	if (vpn >= ss->npages)
+		return 0;
+	return __atomic_exchange_n(&ss->pte[vpn], 0, __ATOMIC_SEQ_CST);
+}
+
+uint64_t tlbb_sim_pte_get(const struct tlbb_sim_space *ss, size_t vpn)
+{
+	return vpn < ss->npages ? __atomic_load_n(&ss->pte[vpn], __ATOMIC_SEQ_CST) : 0;
+}
+
+void tlbb_sim_pte_protect(struct tlbb_sim_space *ss, size_t vpn, bool writable)
+{
+	uint64_t old;
+
+	if (vpn >= ss->npages)
+		return;
+	old = __atomic_load_n(&ss->pte[vpn], __ATOMIC_SEQ_CST);
+	for (;;) {
+		uint64_t new = writable ? (old | TLBB_SIM_PTE_WRITE) : (old & ~(uint64_t)TLBB_SIM_PTE_WRITE);
+
+		if (!(old & TLBB_SIM_PTE_VALID))
+			return; /* nothing present: nothing to change (the racy case) */
+		if (__atomic_compare_exchange_n(&ss->pte[vpn], &old, new, false, __ATOMIC_SEQ_CST,
+						__ATOMIC_SEQ_CST))
+			return;
+	}
+}
+
+/* ---- frames -------------------------------------------------------------- */
+
+int tlbb_sim_frame_alloc(struct tlbb_sim *sim)
+{
+	unsigned n = sim->cfg.nframes;
+	unsigned start = __atomic_fetch_add(&sim->frame_next, 1, __ATOMIC_RELAXED);
+
+	for (unsigned i = 0; i < n; i++) {
+		unsigned f = (start + i) % n;
+		uint8_t expect = TLBB_SIM_FRAME_FREE;
+
+		if (f == 0)
+			continue; /* frame 0 is never handed out: a zero PTE must not alias it */
+		if (__atomic_compare_exchange_n(&sim->frame_state[f], &expect, TLBB_SIM_FRAME_LIVE,
+						false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+			return (int)f;
+	}
+	return -1;
+}
+
+void tlbb_sim_frame_set_state(struct tlbb_sim *sim, unsigned frame, enum tlbb_sim_frame_state st)
+{
+	if (frame < sim->cfg.nframes)
+		__atomic_store_n(&sim->frame_state[frame], (uint8_t)st, __ATOMIC_SEQ_CST);
+}
+
+enum tlbb_sim_frame_state tlbb_sim_frame_state(struct tlbb_sim *sim, unsigned frame)
+{
+	if (frame >= sim->cfg.nframes)
+		return TLBB_SIM_FRAME_FREE;
+	return (enum tlbb_sim_frame_state)__atomic_load_n(&sim->frame_state[frame], __ATOMIC_SEQ_CST);
+}
+
+void tlbb_sim_frame_recycle(struct tlbb_sim *sim, unsigned frame)
+{
+	uint8_t expect = TLBB_SIM_FRAME_RETIRED;
+
+	if (frame < sim->cfg.nframes)
+		__atomic_compare_exchange_n(&sim->frame_state[frame], &expect, TLBB_SIM_FRAME_FREE,
+					    false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+}
+
+/* ---- CPUs ---------------------------------------------------------------- */
+
+void tlbb_sim_cpu_enter(struct tlbb_sim *sim, unsigned cpu)
+{
+	tl_sim = sim;
+	tl_cpu = cpu < sim->cfg.ncpus ? cpu : 0;
+}
+
+void tlbb_sim_migrate(struct tlbb_sim *sim, unsigned cpu, bool switch_barrier)
+{
+	if (switch_barrier)
+		tlbb_sim_dsb(sim, tlbb_sim_current_cpu(sim));
+	tlbb_sim_cpu_enter(sim, cpu);
+}
+
+void tlbb_sim_switch_to(struct tlbb_sim *sim, unsigned c, struct tlbb_sim_space *ss)
+{
+	if (c >= sim->cfg.ncpus)
+		return;
+	/*
+	 * Mask bit first: a flusher that reads the mask after we can fill a
+	 * TLB entry must see us, or it would skip a CPU that caches the space.
+	 */
+	if (ss)
+		tlbb_space_cpu_enter(&ss->space, c);
+	pthread_mutex_lock(&sim->cpu[c].lock);
+	sim->cpu[c].active = ss;
+	pthread_mutex_unlock(&sim->cpu[c].lock);
+}
+
+static struct sim_tlbe *tlb_lookup(struct tlbb_sim *sim, struct sim_cpu *cpu, uint32_t asid,
+				   uintptr_t vpn)
+{
+	for (unsigned i = 0; i < sim->cfg.tlb_entries; i++) {
+		struct sim_tlbe *e = &cpu->tlb[i];
+
+		if (e->valid && e->asid == asid && e->vpn == vpn)
+			return e;
+	}
+	return NULL;
+}
+
+/* Walk the active space and fill; NULL if no permitted translation. */
+static struct sim_tlbe *tlb_fill(struct tlbb_sim *sim, struct sim_cpu *cpu,
+				 struct tlbb_sim_space *ss, uintptr_t vpn, bool write)
+{
+	uint64_t pte;
+	struct sim_tlbe *e;
+
+	if (vpn >= ss->npages)
+		return NULL;
+	pte = __atomic_load_n(&ss->pte[vpn], __ATOMIC_SEQ_CST);
+	if (!(pte & TLBB_SIM_PTE_VALID) || (write && !(pte & TLBB_SIM_PTE_WRITE)))
+		return NULL;
+	if (write) /* hardware dirty-bit update, only if the PTE did not change */
+		__atomic_compare_exchange_n(&ss->pte[vpn], &pte, pte | TLBB_SIM_PTE_DIRTY, false,
+					    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	e = tlb_lookup(sim, cpu, ss->space.id, vpn);
+	if (!e) {
+		e = &cpu->tlb[cpu->rr];
+		cpu->rr = (cpu->rr + 1) % sim->cfg.tlb_entries;
+	}
+	*e = (struct sim_tlbe){ .valid = true,
+				.writable = (pte & TLBB_SIM_PTE_WRITE) != 0,
+				.asid = ss->space.id,
+				.frame = tlbb_sim_pte_frame(pte),
+				.vpn = vpn };
+	return e;
+}
+
+static bool frame_forbids(struct tlbb_sim *sim, unsigned frame, bool write)
+{
+	enum tlbb_sim_frame_state st = tlbb_sim_frame_state(sim, frame);
+
+	return st == TLBB_SIM_FRAME_FREE || st == TLBB_SIM_FRAME_RETIRED ||
+	       (st == TLBB_SIM_FRAME_RO && write);
+}
+
+enum tlbb_sim_access_result tlbb_sim_access(struct tlbb_sim *sim, unsigned c, uintptr_t va,
+					    bool write)
+{
+	struct sim_cpu *cpu;
+	struct tlbb_sim_space *ss;
+	struct sim_tlbe *e;
+	enum tlbb_sim_access_result r = TLBB_SIM_HIT;
+	uintptr_t vpn = va >> SIM_PAGE_SHIFT;
+
+	if (c >= sim->cfg.ncpus)
+		return TLBB_SIM_FAULT;
+	cpu = &sim->cpu[c];
+	STAT_ADD(sim, accesses, 1);
+	pthread_mutex_lock(&cpu->lock);
+	ss = cpu->active;
+	e = ss ? tlb_lookup(sim, cpu, ss->space.id, vpn) : NULL;
+	if (e && write && !e->writable) {
+		e->valid = false; /* permission fault re-walks */
+		e = NULL;
+	}
+	if (!e && ss) {
+		e = tlb_fill(sim, cpu, ss, vpn, write);
+		r = TLBB_SIM_WALK;
+	}
+	if (!e) {
+		pthread_mutex_unlock(&cpu->lock);
+		STAT_ADD(sim, faults, 1);
+		return TLBB_SIM_FAULT;
+	}
+	if (frame_forbids(sim, e->frame, write)) {
+		if (STAT_ADD(sim, stale, 1) == 0) {
+			__atomic_store_n(&sim->st.first_stale_cpu, c, __ATOMIC_RELAXED);
+			__atomic_store_n(&sim->st.first_stale_va, va, __ATOMIC_RELAXED);
+			__atomic_store_n(&sim->st.first_stale_frame, e->frame, __ATOMIC_RELAXED);
+		}
+		r = TLBB_SIM_STALE;
+	} else if (r == TLBB_SIM_HIT) {
+		STAT_ADD(sim, hits, 1);
+	} else {
+		STAT_ADD(sim, walks, 1);
+	}
+	pthread_mutex_unlock(&cpu->lock);
+	return r;
+}
+
+void tlbb_sim_prefetch(struct tlbb_sim *sim, unsigned c, uintptr_t va)
+{
+	struct sim_cpu *cpu;
+
+	if (c >= sim->cfg.ncpus)
+		return;
+	cpu = &sim->cpu[c];
+	pthread_mutex_lock(&cpu->lock);
+	if (cpu->active && !tlb_lookup(sim, cpu, cpu->active->space.id, va >> SIM_PAGE_SHIFT))
+		tlb_fill(sim, cpu, cpu->active, va >> SIM_PAGE_SHIFT, false);
+	pthread_mutex_unlock(&cpu->lock);
+}
+
+bool tlbb_sim_tlb_has(struct tlbb_sim *sim, unsigned c, uint32_t asid, uintptr_t va)
+{
+	bool has;
+
+	if (c >= sim->cfg.ncpus)
+		return false;
+	pthread_mutex_lock(&sim->cpu[c].lock);
+	has = tlb_lookup(sim, &sim->cpu[c], asid, va >> SIM_PAGE_SHIFT) != NULL;
+	pthread_mutex_unlock(&sim->cpu[c].lock);
+	return has;
+}
+
+/* ---- statistics ---------------------------------------------------------- */
+
+void tlbb_sim_get_stats(struct tlbb_sim *sim, struct tlbb_sim_stats *out)
+{
+	uint64_t *dst = (uint64_t *)out;
+	const uint64_t *src = (const uint64_t *)&sim->st;
+	size_t n = offsetof(struct tlbb_sim_stats, first_stale_cpu) / sizeof(uint64_t);
+
+	for (size_t i = 0; i < n; i++)
+		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+	out->first_stale_cpu = __atomic_load_n(&sim->st.first_stale_cpu, __ATOMIC_RELAXED);
+	out->first_stale_va = __atomic_load_n(&sim->st.first_stale_va, __ATOMIC_RELAXED);
+	out->first_stale_frame = __atomic_load_n(&sim->st.first_stale_frame, __ATOMIC_RELAXED);
+}
+
+void tlbb_sim_reset_stats(struct tlbb_sim *sim)
+{
+	uint64_t *dst = (uint64_t *)&sim->st;
+	size_t n = offsetof(struct tlbb_sim_stats, first_stale_cpu) / sizeof(uint64_t);
+
+	for (size_t i = 0; i < n; i++)
+		__atomic_store_n(&dst[i], 0, __ATOMIC_RELAXED);
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The backend interface: what an architecture (or a simulator, or a vCPU
+ * runtime) supplies. The core in lib/ owns the generation word, the batch
+ * flags, range rounding and all bad-input answers; it calls these hooks and
+ * contains no arch code at all.
+ *
+ * A backend is a caller-owned, usually const, struct of hooks plus a context
+ * pointer. Several backends can coexist in one program (a hypervisor may run
+ * stage-1 spaces on one and stage-2 VMIDs on another); one batch only ever
+ * holds spaces of one backend.
+ *
+ * What each hook must guarantee:
+ *
+ *   should_defer(be, s)
+ *       May the invalidation of @s be left incomplete until a later flush?
+ *       Returning false is always safe.
+ *
+ *   add(be, b, s, start, end, flags)
+ *       Queue (start the invalidation of) [start, end) in @s, or all of @s
+ *       when TLBB_RANGE_ALL is in @flags (then start == end == 0). The core
+ *       guarantees start < end, both granule-aligned, and the range no
+ *       longer than s->full_flush_pages. Must not wait for completion.
+ *       Must make the caller's PTE stores visible to other walkers before
+ *       any remote CPU could act on the queued invalidation (arm64: DSB
+ *       ISHST). Backend state goes in b->arch / b->cpus / s->arch.
+ *
+ *   flush(be, b)
+ *       Complete every invalidation queued in @b since its last flush, on
+ *       every CPU, before returning. Must leave b->arch all-zero (empty).
+ *       Called only when b->flush_required.
+ *
+ *   flush_space(be, s)
+ *       Invalidate all of @s on every CPU that may cache it and complete it
+ *       before returning, from whatever CPU the caller runs on. Used by the
+ *       race check: it must not rely on being on the CPU that queued work
+ *       (on arm64 a bare DSB here is WRONG: only the issuing CPU's DSB
+ *       completes its TLBIs).
+ *
+ *   space_init(be, s)        optional: set up s->arch.
+ *
+ * Hooks are called with no library lock held; the core calls add() before
+ * bumping the pending generation, so a racing tlbb_flush_pending() that sees
+ * the bump also sees (through the PTL) an invalidation already started.
+ */
+#ifndef TLBBATCH_BACKEND_H
+#define TLBBATCH_BACKEND_H
+
+#include <tlbbatch/tlbbatch.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Flag passed to backend add(): invalidate the whole space. */
+#define TLBB_RANGE_ALL 0x80000000u
+
+struct tlbb_backend {
+	const char *name;
+	void *ctx; /* backend instance data */
+	bool (*should_defer)(const struct tlbb_backend *be, const struct tlbb_space *s);
+	void (*add)(const struct tlbb_backend *be, struct tlbb_batch *b, struct tlbb_space *s,
+		    uintptr_t start, uintptr_t end, unsigned flags);
+	void (*flush)(const struct tlbb_backend *be, struct tlbb_batch *b);
+	void (*flush_space)(const struct tlbb_backend *be, struct tlbb_space *s);
+	void (*space_init)(const struct tlbb_backend *be, struct tlbb_space *s);
+};
+
+/*
+ * Backend-private storage. A backend declares its own struct, checks once at
+ * file scope that it fits, and reaches it through the cast:
+ *     TLBB_ARCH_FITS(struct my_batch, struct tlbb_batch);
+ *     struct my_batch *mb = TLBB_ARCH(b, struct my_batch);
+ */
+#define TLBB_ARCH(obj, type) ((type *)(void *)(obj)->arch)
+#define TLBB_ARCH_FITS(type, owner)                                              \
+	_Static_assert(sizeof(type) <= sizeof(((owner *)0)->arch) &&              \
+			       _Alignof(type) <= _Alignof(uint64_t),              \
+		       #type " does not fit in " #owner "::arch")
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TLBBATCH_BACKEND_H */

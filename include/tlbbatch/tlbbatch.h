@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tlbbatch — batched TLB shootdown, the protocol Linux uses in reclaim and
+ * migration, as a small portable library.
+ *
+ * THE CONTRACT
+ *
+ * Objects (all caller-owned, no allocation anywhere in the library):
+ *
+ *   struct tlbb_space  — an address space: a process ASID/PCID, a guest
+ *                        VMID, a kernel's own mapping. Holds the batched
+ *                        generation word and the backend's per-space state.
+ *   struct tlbb_batch  — an unmap batch, owned by ONE unmapping context (a
+ *                        task, a CPU, a vCPU thread). Never shared, never
+ *                        locked. May hold pages of several spaces as long as
+ *                        they use the same backend.
+ *   struct tlbb_backend — the arch hooks (tlbbatch/backend.h): arm64, x86-64,
+ *                        the software-MMU simulator, the vCPU backend.
+ *
+ * The unmapping side (reclaim, migration, balloon):
+ *
+ *     if (!tlbb_should_defer(space)) { clear PTE; flush synchronously; }
+ *     lock(PTL);
+ *     old = clear PTE;                            <- caller's page table
+ *     tlbb_add_page(batch, space, va, old_was_writable ? TLBB_ADD_WRITABLE : 0);
+ *     unlock(PTL);
+ *     ... more pages, possibly other spaces ...
+ *     tlbb_flush_dirty(batch);                    <- before writeback I/O
+ *     tlbb_flush(batch);                          <- before freeing frames
+ *
+ * The changing side (mprotect, munmap, mremap, madvise/zap, migration):
+ *
+ *     lock(PTL);
+ *     tlbb_flush_pending(space);                  <- BEFORE looking at PTEs
+ *     change PTEs, do the usual TLB maintenance for what it changed;
+ *     unlock(PTL);
+ *
+ * Why the changer must call tlbb_flush_pending(): a batched unmap leaves a
+ * PTE already clear while a CPU may still hold its old (maybe writable) TLB
+ * entry. The changer sees nothing present, so it does no TLB maintenance,
+ * and returns while that entry is alive (mprotect keeps a writable entry;
+ * zap frees nothing and flushes nothing). tlbb_flush_pending() notices
+ * outstanding batched work from the generation word and flushes the whole
+ * space everywhere before the changer proceeds.
+ *
+ * LOCKING / ORDERING CONTRACT
+ *
+ *   - The PTE clear and the tlbb_add_*() call for it happen under the same
+ *     page-table lock (PTL) that the changer holds around
+ *     tlbb_flush_pending() and its own PTE changes. The PTL is what orders
+ *     "PTE cleared, invalidation queued, pending bumped" against "pending
+ *     read, PTEs inspected". The library's atomics make the word itself
+ *     race-free (no lost update between concurrent adders and flushers) but
+ *     cannot replace the PTL for the PTE/word ordering.
+ *   - A batch is used by one context at a time. tlbb_flush() must run where
+ *     the backend says (arm64: on the CPU that issued the TLBIs, or after a
+ *     context switch that executed tlbb_arm64_context_switch()).
+ *   - A frame whose PTE was cleared may be reused only after tlbb_flush()
+ *     of the batch holding it has returned (or a tlbb_flush_pending() of its
+ *     space has returned having flushed).
+ *
+ * BAD INPUT
+ *
+ *   The library never under-flushes. Ranges are rounded outward to the
+ *   space's granule. Every add bumps the pending generation, even when it
+ *   fails. On bad input the safe superset is done and an error returned:
+ *     start == end            nothing to invalidate, TLBB_OK
+ *     end < start             whole-space invalidation queued, TLBB_ERANGE
+ *     range wraps the top     whole-space invalidation queued, TLBB_ERANGE
+ *     range > threshold       whole-space invalidation queued, TLBB_OK
+ *     NULL space              TLBB_EINVAL, nothing can be flushed
+ *     NULL batch              the space is flushed synchronously, TLBB_EINVAL
+ *     space of another backend than the batch's
+ *                             that space is flushed synchronously, TLBB_EBACKEND
+ *     uninitialised space     TLBB_EINVAL (no backend to call)
+ *
+ * THREAD SAFETY
+ *
+ *   function                 may run concurrently with
+ *   tlbb_add_*()             any call on other batches; tlbb_flush_pending()
+ *   tlbb_flush*()            any call on other batches; tlbb_flush_pending()
+ *   tlbb_flush_pending()     anything (callers serialise on the PTL anyway)
+ *   tlbb_space_init()        nothing on that space
+ */
+#ifndef TLBBATCH_TLBBATCH_H
+#define TLBBATCH_TLBBATCH_H
+
+#include <tlbbatch/config.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status codes ------------------------------------------------------ */
+
+enum tlbb_status {
+	TLBB_OK = 0,
+	TLBB_EINVAL = -1,   /* NULL or uninitialised object */
+	TLBB_ERANGE = -2,   /* inverted or wrapping range: widened to the space */
+	TLBB_EBACKEND = -3, /* space and batch use different backends */
+};
+
+TLBB_API const char *tlbb_strerror(int status);
+
+/* ---- CPU masks ----------------------------------------------------------- */
+
+#define TLBB_CPUMASK_WORDS ((TLBB_MAX_CPUS + 63) / 64)
+
+/* Bits are read and written with atomics: ports set them at context switch
+ * while flushers read them. */
+typedef struct tlbb_cpumask {
+	uint64_t bits[TLBB_CPUMASK_WORDS];
+} tlbb_cpumask_t;
+
+static inline void tlbb_cpumask_clear(tlbb_cpumask_t *m)
+{
+	for (unsigned i = 0; i < TLBB_CPUMASK_WORDS; i++)
+		__atomic_store_n(&m->bits[i], 0, __ATOMIC_RELAXED);
+}
+
+static inline void tlbb_cpumask_set(tlbb_cpumask_t *m, unsigned cpu)
+{
+	if (cpu < TLBB_MAX_CPUS)
+		__atomic_fetch_or(&m->bits[cpu / 64], (uint64_t)1 << (cpu % 64),
+				  __ATOMIC_SEQ_CST);
+}
+
+static inline void tlbb_cpumask_unset(tlbb_cpumask_t *m, unsigned cpu)
+{
+	if (cpu < TLBB_MAX_CPUS)
+		__atomic_fetch_and(&m->bits[cpu / 64],
+				   ~((uint64_t)1 << (cpu % 64)), __ATOMIC_SEQ_CST);
+}
+
+static inline bool tlbb_cpumask_test(const tlbb_cpumask_t *m, unsigned cpu)
+{
+	if (cpu >= TLBB_MAX_CPUS)
+		return false;
+	return (__atomic_load_n(&m->bits[cpu / 64], __ATOMIC_ACQUIRE) >>
+		(cpu % 64)) & 1;
+}
+
+/* dst |= src, word by word (each word atomically). */
+static inline void tlbb_cpumask_or(tlbb_cpumask_t *dst, const tlbb_cpumask_t *src)
+{
+	for (unsigned i = 0; i < TLBB_CPUMASK_WORDS; i++) {
+		uint64_t w = __atomic_load_n(&src->bits[i], __ATOMIC_ACQUIRE);
+		if (w)
+			__atomic_fetch_or(&dst->bits[i], w, __ATOMIC_SEQ_CST);
+	}
+}
+
+static inline bool tlbb_cpumask_empty(const tlbb_cpumask_t *m)
+{
+	for (unsigned i = 0; i < TLBB_CPUMASK_WORDS; i++)
+		if (__atomic_load_n(&m->bits[i], __ATOMIC_ACQUIRE))
+			return false;
+	return true;
+}
+
+/* True if some CPU other than @self is in the mask. */
+static inline bool tlbb_cpumask_any_but(const tlbb_cpumask_t *m, unsigned self)
+{
+	for (unsigned i = 0; i < TLBB_CPUMASK_WORDS; i++) {
+		uint64_t w = __atomic_load_n(&m->bits[i], __ATOMIC_ACQUIRE);
+		if (self / 64 == i && self < TLBB_MAX_CPUS)
+			w &= ~((uint64_t)1 << (self % 64));
+		if (w)
+			return true;
+	}
+	return false;
+}
+
+/* Iterate: for (c = tlbb_cpumask_next(m, 0); c < TLBB_MAX_CPUS; c = tlbb_cpumask_next(m, c + 1)) */
+static inline unsigned tlbb_cpumask_next(const tlbb_cpumask_t *m, unsigned from)
+{
+	for (unsigned c = from; c < TLBB_MAX_CPUS; c++) {
+		uint64_t w = __atomic_load_n(&m->bits[c / 64], __ATOMIC_ACQUIRE) >> (c % 64);
+		if (!w) {
+			c |= 63; /* skip the rest of this word */
+			continue;
+		}
+		return c + (unsigned)__builtin_ctzll(w);
+	}
+	return TLBB_MAX_CPUS;
+}
+
+/* ---- the generation word ------------------------------------------------- */
+
+/*
+ * bits 0..14 pending generation, bits 16..30 flushed generation. Bit 15 is
+ * a guard: concurrent adders can push pending a little past the reset point
+ * without the carry reaching the flushed field.
+ */
+#define TLBB_GEN_FLUSHED_SHIFT 16
+#define TLBB_GEN_MASK 0x7fffu
+#define TLBB_GEN_PENDING_LARGE (TLBB_GEN_MASK / 2) /* 16383 */
+
+static inline unsigned tlbb_gen_pending(uint32_t word)
+{
+	return word & TLBB_GEN_MASK;
+}
+
+static inline unsigned tlbb_gen_flushed(uint32_t word)
+{
+	return (word >> TLBB_GEN_FLUSHED_SHIFT) & TLBB_GEN_MASK;
+}
+
+/* ---- objects ------------------------------------------------------------- */
+
+struct tlbb_backend;
+
+/* Space flags. */
+#define TLBB_SPACE_GLOBAL 0x1u /* kernel/global mappings (arm64: VAAE1IS + ISB) */
+
+struct tlbb_space {
+	uint32_t batch_gen;        /* atomic: pending | flushed << 16 */
+	uint32_t id;               /* ASID / PCID / VMID */
+	uint32_t full_flush_pages; /* ranges above this become whole-space */
+	uint8_t page_shift;        /* translation granule, log2 */
+	uint8_t flags;             /* TLBB_SPACE_* */
+	uint16_t reserved;
+	const struct tlbb_backend *backend;
+	void *owner;               /* the port's own object (its mm, VM, ...) */
+	tlbb_cpumask_t cpus;       /* CPUs that may cache this space (port-maintained) */
+	uint64_t arch[TLBB_ARCH_SPACE_WORDS]; /* backend-private */
+};
+
+struct tlbb_batch {
+	const struct tlbb_backend *backend; /* bound by the first add, unbound by flush */
+	bool flush_required;       /* something was queued and not completed */
+	bool writable;             /* some queued entry may have been writable/dirty */
+	uint16_t reserved;
+	uint32_t nr_adds;          /* adds since the last flush (statistics) */
+	tlbb_cpumask_t cpus;       /* CPUs to reach at flush (mask backends) */
+	uint64_t arch[TLBB_ARCH_BATCH_WORDS]; /* backend-private; all-zero = empty */
+};
+
+/* tlbb_add_*() flags. */
+#define TLBB_ADD_WRITABLE 0x1u  /* the cleared PTE was writable or dirty */
+#define TLBB_ADD_LEAF_ONLY 0x2u /* only leaf entries changed (arm64: TLBI VALE1IS) */
+
+/* ---- operations ---------------------------------------------------------- */
+
+/*
+ * Set up @s for @backend with hardware tag @id (ASID, PCID or VMID).
+ * Granule and threshold start at the build defaults; change them with
+ * tlbb_space_set_granule() / tlbb_space_set_threshold() before first use.
+ */
+TLBB_API int tlbb_space_init(struct tlbb_space *s, const struct tlbb_backend *backend,
+			     uint32_t id, void *owner);
+/* @page_shift in 12..30; anything else is refused with TLBB_EINVAL. */
+TLBB_API int tlbb_space_set_granule(struct tlbb_space *s, unsigned page_shift);
+/* @pages >= 1; 0 is refused with TLBB_EINVAL. */
+TLBB_API int tlbb_space_set_threshold(struct tlbb_space *s, uint32_t pages);
+
+/* The port records which CPUs may cache @s (context switch in/out). */
+static inline void tlbb_space_cpu_enter(struct tlbb_space *s, unsigned cpu)
+{
+	tlbb_cpumask_set(&s->cpus, cpu);
+}
+
+TLBB_API void tlbb_batch_init(struct tlbb_batch *b);
+
+/*
+ * Should an unmap of @s be batched at all? False means: clear the PTE and
+ * flush synchronously. (x86: no other CPU may cache @s; arm64: the
+ * repeat-TLBI erratum makes every TLBI synchronous anyway.) A NULL or
+ * uninitialised space answers false: the synchronous path is always safe.
+ */
+TLBB_API bool tlbb_should_defer(const struct tlbb_space *s);
+
+/*
+ * Queue invalidation of [@start, @end) in @s. The caller has already
+ * cleared the PTEs, under the PTL. Rounded outward to the granule.
+ * Nothing is complete until tlbb_flush() returns.
+ */
+TLBB_API int tlbb_add_range(struct tlbb_batch *b, struct tlbb_space *s, uintptr_t start,
+			    uintptr_t end, unsigned flags);
+/* Queue invalidation of the page containing @va. */
+TLBB_API int tlbb_add_page(struct tlbb_batch *b, struct tlbb_space *s, uintptr_t va,
+			   unsigned flags);
+/* Queue invalidation of all of @s. */
+TLBB_API int tlbb_add_space(struct tlbb_batch *b, struct tlbb_space *s, unsigned flags);
+
+/* Complete everything queued in @b; afterwards @b is empty. */
+TLBB_API void tlbb_flush(struct tlbb_batch *b);
+/* tlbb_flush() if some queued entry may have been writable (before writeback). */
+TLBB_API void tlbb_flush_dirty(struct tlbb_batch *b);
+/* True if @b holds work not yet completed. */
+static inline bool tlbb_batch_pending(const struct tlbb_batch *b)
+{
+	return b && b->flush_required;
+}
+
+/*
+ * The race check. Call under the PTL before changing PTEs of @s. If any
+ * batch may hold uncompleted invalidations of @s, flush all of @s on every
+ * CPU and complete it, from this CPU. Returns true if it flushed.
+ */
+TLBB_API bool tlbb_flush_pending(struct tlbb_space *s);
+
+/* True if some batch may hold uncompleted invalidations of @s. */
+static inline bool tlbb_space_has_pending(const struct tlbb_space *s)
+{
+	uint32_t w = __atomic_load_n(&s->batch_gen, __ATOMIC_ACQUIRE);
+	return tlbb_gen_pending(w) != tlbb_gen_flushed(w);
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TLBBATCH_TLBBATCH_H */

@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The portable core: generation word, batch bookkeeping, range rounding and
+ * the bad-input answers. Freestanding: no libc, no allocation, compiler
+ * atomics only. Arch work is done by the backend hooks (tlbbatch/backend.h).
+ */
+#include <tlbbatch/backend.h>
+
+_Static_assert(TLBB_MAX_CPUS >= 1, "TLBB_MAX_CPUS must be at least 1");
+_Static_assert(TLBB_DEFAULT_PAGE_SHIFT >= 12 && TLBB_DEFAULT_PAGE_SHIFT <= 30,
+	       "TLBB_DEFAULT_PAGE_SHIFT out of range");
+_Static_assert(TLBB_DEFAULT_FULL_FLUSH_PAGES >= 1, "TLBB_DEFAULT_FULL_FLUSH_PAGES must be >= 1");
+_Static_assert(TLBB_ARCH_SPACE_WORDS >= 1 && TLBB_ARCH_BATCH_WORDS >= 1,
+	       "backends need some private storage");
+/* pending + guard bit must stay below the flushed field */
+_Static_assert(TLBB_GEN_MASK < (1u << TLBB_GEN_FLUSHED_SHIFT), "generation fields overlap");
+
+#define TLBB_MIN_PAGE_SHIFT 12
+#define TLBB_MAX_PAGE_SHIFT 30
+
+const char *tlbb_strerror(int status)
+{
+	switch (status) {
+	case TLBB_OK:
+		return "ok";
+	case TLBB_EINVAL:
+		return "invalid argument";
+	case TLBB_ERANGE:
+		return "bad range (widened to the whole space)";
+	case TLBB_EBACKEND:
+		return "space and batch use different backends (flushed synchronously)";
+	default:
+		return "unknown status";
+	}
+}
+
+/* No memset: freestanding builds must not need libc. */
+static void zero_words(uint64_t *w, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		w[i] = 0;
+}
+
+int tlbb_space_init(struct tlbb_space *s, const struct tlbb_backend *backend, uint32_t id,
+		    void *owner)
+{
+	if (!s)
+		return TLBB_EINVAL;
+	s->backend = NULL;
+	if (!backend || !backend->add || !backend->flush || !backend->flush_space)
+		return TLBB_EINVAL;
+	/* pending == flushed: nothing outstanding yet. */
+	__atomic_store_n(&s->batch_gen, 0, __ATOMIC_RELAXED);
+	s->id = id;
+	s->full_flush_pages = TLBB_DEFAULT_FULL_FLUSH_PAGES;
+	s->page_shift = TLBB_DEFAULT_PAGE_SHIFT;
+	s->flags = 0;
+	s->reserved = 0;
+	s->owner = owner;
+	tlbb_cpumask_clear(&s->cpus);
+	zero_words(s->arch, TLBB_ARCH_SPACE_WORDS);
+	if (backend->space_init)
+		backend->space_init(backend, s);
+	/* Publish the backend last: a space with a backend is ready. */
+	__atomic_store_n(&s->backend, backend, __ATOMIC_RELEASE);
+	return TLBB_OK;
+}
+
+int tlbb_space_set_granule(struct tlbb_space *s, unsigned page_shift)
+{
+	if (!s || page_shift < TLBB_MIN_PAGE_SHIFT || page_shift > TLBB_MAX_PAGE_SHIFT)
+		return TLBB_EINVAL;
+	s->page_shift = (uint8_t)page_shift;
+	return TLBB_OK;
+}
+
+int tlbb_space_set_threshold(struct tlbb_space *s, uint32_t pages)
+{
+	if (!s || pages == 0)
+		return TLBB_EINVAL;
+	s->full_flush_pages = pages;
+	return TLBB_OK;
+}
+
+void tlbb_batch_init(struct tlbb_batch *b)
+{
+	if (!b)
+		return;
+	b->backend = NULL;
+	b->flush_required = false;
+	b->writable = false;
+	b->reserved = 0;
+	b->nr_adds = 0;
+	tlbb_cpumask_clear(&b->cpus);
+	zero_words(b->arch, TLBB_ARCH_BATCH_WORDS);
+}
+
+static const struct tlbb_backend *space_backend(const struct tlbb_space *s)
+{
+	return s ? __atomic_load_n(&s->backend, __ATOMIC_ACQUIRE) : NULL;
+}
+
+bool tlbb_should_defer(const struct tlbb_space *s)
+{
+	const struct tlbb_backend *be = space_backend(s);
+
+	if (!be)
+		return false;
+	return be->should_defer ? be->should_defer(be, s) : true;
+}
+
+/*
+ * Announce that a batch now holds uncompleted work for @s. Runs after the
+ * backend started the invalidation, so any tlbb_flush_pending() that sees
+ * the new pending value will find that invalidation to complete.
+ *
+ * One bump per add, never skipped: if an add were folded into an earlier
+ * pending value, a flusher that read the word before this add could publish
+ * flushed == pending after it, hiding the new, still incomplete TLBI.
+ *
+ * Once pending passes TLBB_GEN_PENDING_LARGE the word is reset to pending=1,
+ * flushed=0 so the two 15-bit fields can never meet by wrap-around. The
+ * reset keeps pending != flushed, so it can only cause an extra flush, and
+ * a flusher holding the old value fails its cmpxchg and publishes nothing.
+ */
+static void space_bump_pending(struct tlbb_space *s)
+{
+	uint32_t old = __atomic_load_n(&s->batch_gen, __ATOMIC_RELAXED);
+
+	for (;;) {
+		if (tlbb_gen_pending(old) > TLBB_GEN_PENDING_LARGE) {
+			/* Release: our PTE clear and TLBI issue come before the reset. */
+			if (__atomic_compare_exchange_n(&s->batch_gen, &old, 1u, false,
+							__ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+				return;
+			continue; /* @old reloaded: re-decide between reset and increment */
+		}
+		/* Release: our PTE clear and TLBI issue come before the bump. */
+		__atomic_fetch_add(&s->batch_gen, 1u, __ATOMIC_SEQ_CST);
+		return;
+	}
+}
+
+/* Synchronous fallback when the work cannot be batched: never under-flush. */
+static void flush_space_now(struct tlbb_space *s)
+{
+	const struct tlbb_backend *be = space_backend(s);
+
+	if (be)
+		be->flush_space(be, s);
+}
+
+static int batch_queue(struct tlbb_batch *b, struct tlbb_space *s, uintptr_t start,
+		       uintptr_t end, unsigned flags)
+{
+	const struct tlbb_backend *be = space_backend(s);
+
+	if (!be)
+		return TLBB_EINVAL;
+	if (!b) {
+		flush_space_now(s);
+		return TLBB_EINVAL;
+	}
+	if (b->backend && b->backend != be) {
+		flush_space_now(s);
+		return TLBB_EBACKEND;
+	}
+	b->backend = be;
+	be->add(be, b, s, start, end, flags & (TLBB_ADD_WRITABLE | TLBB_ADD_LEAF_ONLY |
+					       TLBB_RANGE_ALL));
+	/*
+	 * The flags are the batch owner's private state; only the generation
+	 * word is shared. A compiler barrier is not enough in general, so the
+	 * bump below is a seq_cst RMW: nothing above may sink past it.
+	 */
+	b->flush_required = true;
+	if (flags & TLBB_ADD_WRITABLE)
+		b->writable = true;
+	b->nr_adds++;
+	space_bump_pending(s);
+	return TLBB_OK;
+}
+
+int tlbb_add_space(struct tlbb_batch *b, struct tlbb_space *s, unsigned flags)
+{
+	return batch_queue(b, s, 0, 0, (flags & ~TLBB_ADD_LEAF_ONLY) | TLBB_RANGE_ALL);
+}
+
+int tlbb_add_range(struct tlbb_batch *b, struct tlbb_space *s, uintptr_t start, uintptr_t end,
+		   unsigned flags)
+{
+	uintptr_t mask, first, last_excl;
+	int rc;
+
+	if (!space_backend(s))
+		return TLBB_EINVAL;
+	if (start == end)
+		return TLBB_OK; /* nothing was mapped there: nothing to invalidate */
+	flags &= TLBB_ADD_WRITABLE | TLBB_ADD_LEAF_ONLY;
+	if (end < start) {
+		/* We cannot know what the caller cleared: cover everything. */
+		rc = tlbb_add_space(b, s, flags);
+		return rc == TLBB_OK ? TLBB_ERANGE : rc;
+	}
+	mask = ((uintptr_t)1 << s->page_shift) - 1;
+	first = start & ~mask;
+	/* Rounding end up wraps past the top of the address space. */
+	if (end > UINTPTR_MAX - mask) {
+		rc = tlbb_add_space(b, s, flags);
+		return rc == TLBB_OK ? TLBB_ERANGE : rc;
+	}
+	last_excl = (end + mask) & ~mask;
+	if (((last_excl - first) >> s->page_shift) > s->full_flush_pages)
+		return tlbb_add_space(b, s, flags);
+	return batch_queue(b, s, first, last_excl, flags);
+}
+
+int tlbb_add_page(struct tlbb_batch *b, struct tlbb_space *s, uintptr_t va, unsigned flags)
+{
+	uintptr_t mask;
+
+	if (!space_backend(s))
+		return TLBB_EINVAL;
+	mask = ((uintptr_t)1 << s->page_shift) - 1;
+	va &= ~mask;
+	/* The last page of the address space: [va, va + page) would wrap. */
+	if (va > UINTPTR_MAX - mask)
+		return tlbb_add_space(b, s, flags & TLBB_ADD_WRITABLE);
+	return batch_queue(b, s, va, va + mask + 1,
+			   flags & (TLBB_ADD_WRITABLE | TLBB_ADD_LEAF_ONLY));
+}
+
+void tlbb_flush(struct tlbb_batch *b)
+{
+	const struct tlbb_backend *be;
+
+	if (!b || !b->flush_required)
+		return;
+	be = b->backend;
+	be->flush(be, b);
+	/*
+	 * Cleared only after the backend returned: everything the batch held is
+	 * complete now. The generation word is deliberately left alone: another
+	 * batch may have bumped it too and not flushed yet, so only
+	 * tlbb_flush_pending(), which flushes the whole space, may publish.
+	 */
+	b->flush_required = false;
+	b->writable = false;
+	b->nr_adds = 0;
+	b->backend = NULL;
+	tlbb_cpumask_clear(&b->cpus);
+}
+
+void tlbb_flush_dirty(struct tlbb_batch *b)
+{
+	if (b && b->writable)
+		tlbb_flush(b);
+}
+
+bool tlbb_flush_pending(struct tlbb_space *s)
+{
+	const struct tlbb_backend *be = space_backend(s);
+	uint32_t seen, pending;
+
+	if (!be)
+		return false;
+	/*
+	 * Acquire pairs with the seq_cst bump in space_bump_pending(): if we see
+	 * an adder's bump we also see that its invalidation was started.
+	 */
+	seen = __atomic_load_n(&s->batch_gen, __ATOMIC_ACQUIRE);
+	pending = tlbb_gen_pending(seen);
+	if (pending == tlbb_gen_flushed(seen))
+		return false;
+	/* From this CPU, complete a whole-space invalidation everywhere. */
+	be->flush_space(be, s);
+	/*
+	 * Publish flushed = pending only if nothing changed since we read the
+	 * word. If a new pending arrived during our flush, its TLBI may have
+	 * been issued after our invalidation: leave the word unequal so the
+	 * next check flushes again (the lost-update race). A reset in between
+	 * also fails the compare and is likewise left for the next check.
+	 */
+	__atomic_compare_exchange_n(&s->batch_gen, &seen,
+				    pending | (pending << TLBB_GEN_FLUSHED_SHIFT), false,
+				    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+	return true;
+}

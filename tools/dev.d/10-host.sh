@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Host build: every suite (unit, model, freestanding, install, qemu, ...).
+set -euo pipefail
+cd "$TOP"
+setup_build build --buildtype=debugoptimized
+meson test -C build --print-errorlogs --num-processes 2
