@@ -204,11 +204,12 @@ int tlbb_add_range(struct tlbb_batch *b, struct tlbb_space *s, uintptr_t start, 
 	}
 	mask = ((uintptr_t)1 << s->page_shift) - 1;
 	first = start & ~mask;
-	/* Rounding end up wraps past the top of the address space. */
-	if (end > UINTPTR_MAX - mask) {
-		rc = tlbb_add_space(b, s, flags);
-		return rc == TLBB_OK ? TLBB_ERANGE : rc;
-	}
+	/*
+	 * The range reaches the top page: its rounded end, 2^N, cannot be
+	 * written half-open. A legal range, just inexpressible: cover it all.
+	 */
+	if (end > UINTPTR_MAX - mask)
+		return tlbb_add_space(b, s, flags);
 	last_excl = (end + mask) & ~mask;
 	if (((last_excl - first) >> s->page_shift) > s->full_flush_pages)
 		return tlbb_add_space(b, s, flags);
@@ -223,8 +224,8 @@ int tlbb_add_page(struct tlbb_batch *b, struct tlbb_space *s, uintptr_t va, unsi
 		return TLBB_EINVAL;
 	mask = ((uintptr_t)1 << s->page_shift) - 1;
 	va &= ~mask;
-	/* The last page of the address space: [va, va + page) would wrap. */
-	if (va > UINTPTR_MAX - mask)
+	/* The top page of the address space: [va, va + page) would wrap to 0. */
+	if (va >= UINTPTR_MAX - mask)
 		return tlbb_add_space(b, s, flags & TLBB_ADD_WRITABLE);
 	return batch_queue(b, s, va, va + mask + 1,
 			   flags & (TLBB_ADD_WRITABLE | TLBB_ADD_LEAF_ONLY));

@@ -65,8 +65,10 @@
  *   space's granule. Every add bumps the pending generation, even when it
  *   fails. On bad input the safe superset is done and an error returned:
  *     start == end            nothing to invalidate, TLBB_OK
- *     end < start             whole-space invalidation queued, TLBB_ERANGE
- *     range wraps the top     whole-space invalidation queued, TLBB_ERANGE
+ *     end < start (inverted, or start + len wrapped past the top)
+ *                             whole-space invalidation queued, TLBB_ERANGE
+ *     range reaching the top page (its rounded end 2^N is not expressible)
+ *                             whole-space invalidation queued, TLBB_OK
  *     range > threshold       whole-space invalidation queued, TLBB_OK
  *     NULL space              TLBB_EINVAL, nothing can be flushed
  *     NULL batch              the space is flushed synchronously, TLBB_EINVAL
@@ -96,7 +98,7 @@ extern "C" {
 enum tlbb_status {
 	TLBB_OK = 0,
 	TLBB_EINVAL = -1,   /* NULL or uninitialised object */
-	TLBB_ERANGE = -2,   /* inverted or wrapping range: widened to the space */
+	TLBB_ERANGE = -2,   /* inverted (end < start) range: widened to the space */
 	TLBB_EBACKEND = -3, /* space and batch use different backends */
 };
 
