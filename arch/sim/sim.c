@@ -29,6 +29,7 @@ struct sim_tlbe {
 	uint32_t asid;
 	uint32_t frame;
 	uintptr_t vpn;
+	uint64_t version; /* of the PTE it was filled from */
 };
 
 struct sim_cpu {
@@ -251,6 +252,7 @@ struct tlbb_sim *tlbb_sim_create(const struct tlbb_sim_config *cfg)
 	struct tlbb_sim *sim;
 
 	if (!cfg || cfg->ncpus == 0 || cfg->ncpus > TLBB_SIM_MAX_CPUS || cfg->ncpus > TLBB_MAX_CPUS ||
+	    cfg->nframes > TLBB_SIM_MAX_FRAMES ||
 	    (cfg->model != TLBB_SIM_ARM64 && cfg->model != TLBB_SIM_X86))
 		return NULL;
 	sim = calloc(1, sizeof(*sim));
@@ -339,12 +341,12 @@ int tlbb_sim_space_init(struct tlbb_sim *sim, struct tlbb_sim_space *ss, uint32_
 	ss->sim = sim;
 	ss->npages = npages;
 	ss->pte = calloc(npages, sizeof(*ss->pte));
-	if (!ss->pte)
-		return TLBB_EINVAL;
-	rc = tlbb_space_init(&ss->space, &sim->be, asid, ss);
+	ss->claim = calloc(npages, sizeof(*ss->claim));
+	rc = ss->pte && ss->claim ? tlbb_space_init(&ss->space, &sim->be, asid, ss) : TLBB_EINVAL;
 	if (rc != TLBB_OK) {
 		free(ss->pte);
-		ss->pte = NULL;
+		free(ss->claim);
+		ss->pte = ss->claim = NULL;
 	}
 	return rc;
 }
@@ -360,23 +362,63 @@ void tlbb_sim_space_fini(struct tlbb_sim_space *ss)
 		pthread_mutex_unlock(&ss->sim->cpu[c].lock);
 	}
 	free(ss->pte);
-	ss->pte = NULL;
+	free(ss->claim);
+	ss->pte = ss->claim = NULL;
+}
+
+static uint64_t pte_version(uint64_t pte)
+{
+	return pte >> TLBB_SIM_PTE_VERSION_SHIFT;
+}
+
+/* Replace the low bits of a PTE, bumping its version; returns the old PTE. */
+static uint64_t pte_update(struct tlbb_sim_space *ss, size_t vpn, uint64_t (*change)(uint64_t, uint64_t),
+			   uint64_t arg)
+{
+	uint64_t old = __atomic_load_n(&ss->pte[vpn], __ATOMIC_SEQ_CST);
+	const uint64_t low = ((uint64_t)1 << TLBB_SIM_PTE_VERSION_SHIFT) - 1;
+
+	for (;;) {
+		uint64_t low_new = change(old & low, arg) & low;
+		uint64_t new = ((pte_version(old) + 1) << TLBB_SIM_PTE_VERSION_SHIFT) | low_new;
+
+		if ((old & low) == low_new)
+			return old; /* no change: no new version */
+		if (__atomic_compare_exchange_n(&ss->pte[vpn], &old, new, false, __ATOMIC_SEQ_CST,
+						__ATOMIC_SEQ_CST))
+			return old;
+	}
+}
+
+static uint64_t change_set(uint64_t old, uint64_t pte)
+{
+	return pte;
+}
+
+static uint64_t change_protect(uint64_t old, uint64_t writable)
+{
+	if (!(old & TLBB_SIM_PTE_VALID))
+		return old; /* nothing present: nothing to change (the racy case) */
+	return writable ? (old | TLBB_SIM_PTE_WRITE) : (old & ~(uint64_t)TLBB_SIM_PTE_WRITE);
 }
 
 void tlbb_sim_pte_set(struct tlbb_sim_space *ss, size_t vpn, unsigned frame, bool writable)
 {
-	uint64_t pte = ((uint64_t)frame << 12) | TLBB_SIM_PTE_VALID |
+	uint64_t pte = ((uint64_t)(frame & (TLBB_SIM_MAX_FRAMES - 1)) << 12) | TLBB_SIM_PTE_VALID |
 		       (writable ? TLBB_SIM_PTE_WRITE : 0);
 
 	if (vpn < ss->npages)
-		__atomic_store_n(&ss->pte[vpn], pte, __ATOMIC_SEQ_CST);
+		pte_update(ss, vpn, change_set, pte);
 }
 
 uint64_t tlbb_sim_pte_clear(struct tlbb_sim_space *ss, size_t vpn)
 {
+	uint64_t old;
+
 	if (vpn >= ss->npages)
 		return 0;
-	return __atomic_exchange_n(&ss->pte[vpn], 0, __ATOMIC_SEQ_CST);
+	old = pte_update(ss, vpn, change_set, 0);
+	return old & TLBB_SIM_PTE_VALID ? old : 0;
 }
 
 uint64_t tlbb_sim_pte_get(const struct tlbb_sim_space *ss, size_t vpn)
@@ -386,20 +428,22 @@ uint64_t tlbb_sim_pte_get(const struct tlbb_sim_space *ss, size_t vpn)
 
 void tlbb_sim_pte_protect(struct tlbb_sim_space *ss, size_t vpn, bool writable)
 {
-	uint64_t old;
+	if (vpn < ss->npages)
+		pte_update(ss, vpn, change_protect, writable);
+}
+
+void tlbb_sim_claim_clean(struct tlbb_sim_space *ss, size_t vpn)
+{
+	uint64_t v, cur;
 
 	if (vpn >= ss->npages)
 		return;
-	old = __atomic_load_n(&ss->pte[vpn], __ATOMIC_SEQ_CST);
-	for (;;) {
-		uint64_t new = writable ? (old | TLBB_SIM_PTE_WRITE) : (old & ~(uint64_t)TLBB_SIM_PTE_WRITE);
-
-		if (!(old & TLBB_SIM_PTE_VALID))
-			return; /* nothing present: nothing to change (the racy case) */
-		if (__atomic_compare_exchange_n(&ss->pte[vpn], &old, new, false, __ATOMIC_SEQ_CST,
-						__ATOMIC_SEQ_CST))
-			return;
-	}
+	v = pte_version(__atomic_load_n(&ss->pte[vpn], __ATOMIC_SEQ_CST));
+	cur = __atomic_load_n(&ss->claim[vpn], __ATOMIC_SEQ_CST);
+	while (cur < v &&
+	       !__atomic_compare_exchange_n(&ss->claim[vpn], &cur, v, false, __ATOMIC_SEQ_CST,
+					    __ATOMIC_SEQ_CST))
+		;
 }
 
 /* ---- frames -------------------------------------------------------------- */
@@ -510,7 +554,8 @@ static struct sim_tlbe *tlb_fill(struct tlbb_sim *sim, struct sim_cpu *cpu,
 				.writable = (pte & TLBB_SIM_PTE_WRITE) != 0,
 				.asid = ss->space.id,
 				.frame = tlbb_sim_pte_frame(pte),
-				.vpn = vpn };
+				.vpn = vpn,
+				.version = pte_version(pte) };
 	return e;
 }
 
@@ -551,7 +596,8 @@ enum tlbb_sim_access_result tlbb_sim_access(struct tlbb_sim *sim, unsigned c, ui
 		STAT_ADD(sim, faults, 1);
 		return TLBB_SIM_FAULT;
 	}
-	if (frame_forbids(sim, e->frame, write)) {
+	if (frame_forbids(sim, e->frame, write) ||
+	    e->version < __atomic_load_n(&ss->claim[vpn], __ATOMIC_SEQ_CST)) {
 		if (STAT_ADD(sim, stale, 1) == 0) {
 			__atomic_store_n(&sim->st.first_stale_cpu, c, __ATOMIC_RELAXED);
 			__atomic_store_n(&sim->st.first_stale_va, va, __ATOMIC_RELAXED);

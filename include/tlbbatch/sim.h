@@ -52,7 +52,7 @@ struct tlbb_sim_config {
 	unsigned ncpus;          /* 1..TLBB_SIM_MAX_CPUS */
 	enum tlbb_sim_model model;
 	unsigned tlb_entries;    /* per CPU, 0 = 64 */
-	unsigned nframes;        /* physical frames, 0 = 4096 */
+	unsigned nframes;        /* physical frames, 0 = 4096, max TLBB_SIM_MAX_FRAMES */
 	unsigned faults;         /* TLBB_SIM_FAULT_* */
 	unsigned options;        /* TLBB_SIM_OPT_* */
 	unsigned max_outstanding; /* arm64 TLBIs queued per CPU before the oldest
@@ -96,6 +96,7 @@ struct tlbb_sim_space {
 	struct tlbb_space space;
 	struct tlbb_sim *sim;
 	uint64_t *pte;  /* npages PTEs, atomic */
+	uint64_t *claim; /* per page: PTE version below which entries are stale */
 	size_t npages;
 };
 
@@ -113,10 +114,17 @@ TLBB_API int tlbb_sim_space_init(struct tlbb_sim *sim, struct tlbb_sim_space *ss
 			size_t npages);
 TLBB_API void tlbb_sim_space_fini(struct tlbb_sim_space *ss);
 
-/* Page tables (PTE = frame << 12 | flags). */
+/*
+ * Page tables. PTE = version << 40 | frame << 12 | flags. Every change of a
+ * PTE bumps its version, and a TLB entry remembers the version it was filled
+ * from, so tlbb_sim_claim_clean() can tell an old translation from one
+ * filled after the change (no false positives for fills racing a change).
+ */
 #define TLBB_SIM_PTE_VALID 0x1u
 #define TLBB_SIM_PTE_WRITE 0x2u
 #define TLBB_SIM_PTE_DIRTY 0x4u
+#define TLBB_SIM_PTE_VERSION_SHIFT 40
+#define TLBB_SIM_MAX_FRAMES (1u << 28)
 TLBB_API void tlbb_sim_pte_set(struct tlbb_sim_space *ss, size_t vpn, unsigned frame, bool writable);
 /* Clear and return the old PTE (0 if none). */
 TLBB_API uint64_t tlbb_sim_pte_clear(struct tlbb_sim_space *ss, size_t vpn);
@@ -124,8 +132,15 @@ TLBB_API uint64_t tlbb_sim_pte_get(const struct tlbb_sim_space *ss, size_t vpn);
 TLBB_API void tlbb_sim_pte_protect(struct tlbb_sim_space *ss, size_t vpn, bool writable);
 static inline unsigned tlbb_sim_pte_frame(uint64_t pte)
 {
-	return (unsigned)(pte >> 12);
+	return (unsigned)((pte >> 12) & (TLBB_SIM_MAX_FRAMES - 1));
 }
+
+/*
+ * The changer's claim: "my PTE change of @vpn has returned (zap, munmap,
+ * mprotect, migration); no CPU may still use a translation of @vpn filled
+ * from an older PTE". Any later access through such an entry is STALE.
+ */
+TLBB_API void tlbb_sim_claim_clean(struct tlbb_sim_space *ss, size_t vpn);
 
 /* Frames. alloc returns a FREE frame made LIVE, or -1. */
 TLBB_API int tlbb_sim_frame_alloc(struct tlbb_sim *sim);
