@@ -542,9 +542,17 @@ static struct sim_tlbe *tlb_fill(struct tlbb_sim *sim, struct sim_cpu *cpu,
 	pte = __atomic_load_n(&ss->pte[vpn], __ATOMIC_SEQ_CST);
 	if (!(pte & TLBB_SIM_PTE_VALID) || (write && !(pte & TLBB_SIM_PTE_WRITE)))
 		return NULL;
-	if (write) /* hardware dirty-bit update, only if the PTE did not change */
-		__atomic_compare_exchange_n(&ss->pte[vpn], &pte, pte | TLBB_SIM_PTE_DIRTY, false,
+	if (write) {
+		/*
+		 * Hardware dirty-bit update, only if the PTE did not change. On
+		 * failure the CAS writes the current PTE into its expected value,
+		 * so it gets a copy: the entry is built from what we walked.
+		 */
+		uint64_t expect = pte;
+
+		__atomic_compare_exchange_n(&ss->pte[vpn], &expect, pte | TLBB_SIM_PTE_DIRTY, false,
 					    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	}
 	e = tlb_lookup(sim, cpu, ss->space.id, vpn);
 	if (!e) {
 		e = &cpu->tlb[cpu->rr];

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Threaded stress on the sim: a reclaimer, user CPUs and a racing
+ * mprotect/zap changer, all at once, for a bounded time. The protocol must
+ * give zero stale accesses; each negative control removes one step and must
+ * be caught (it runs until the first stale access, bounded by a timeout).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <cmocka.h>
+
+#include "../../examples/reclaim/workload.h"
+
+static struct workload_result run(enum tlbb_sim_model model, bool race_check, unsigned faults,
+				  bool expect_stale)
+{
+	struct workload_config cfg = {
+		.model = model,
+		.ncpus = 4,
+		.npages = 64,
+		.batch = 16,
+		.pages = UINT64_MAX,
+		.max_ms = expect_stale ? 20000 : 1500,
+		.changer = true,
+		.race_check = race_check,
+		.stop_on_stale = expect_stale,
+		.flush_delay_us = 50,
+		.faults = faults,
+		.seed = 42,
+	};
+	struct workload_result res;
+
+	assert_int_equal(workload_run(&cfg, &res), 0);
+	printf("# %s race_check=%d faults=%#x: %llu pages in %llu batches, %llu changes, "
+	       "%llu accesses, %llu stale, %.2fs\n",
+	       model == TLBB_SIM_ARM64 ? "arm64" : "x86", race_check, faults,
+	       (unsigned long long)res.pages_reclaimed, (unsigned long long)res.batches,
+	       (unsigned long long)res.changes, (unsigned long long)res.stats.accesses,
+	       (unsigned long long)res.stats.stale, res.seconds);
+	return res;
+}
+
+static void stress_protocol_holds_arm64(void **state)
+{
+	struct workload_result r = run(TLBB_SIM_ARM64, true, 0, false);
+
+	assert_true(r.pages_reclaimed > 1000);
+	assert_true(r.changes > 100);
+	assert_true(r.stats.space_flushes > 0); /* the race check did fire */
+	assert_int_equal(r.stats.stale, 0);
+}
+
+static void stress_protocol_holds_x86(void **state)
+{
+	struct workload_result r = run(TLBB_SIM_X86, true, 0, false);
+
+	assert_true(r.pages_reclaimed > 1000);
+	assert_true(r.changes > 100);
+	assert_true(r.stats.space_flushes > 0);
+	assert_int_equal(r.stats.stale, 0);
+}
+
+static void stress_without_race_check_is_caught_arm64(void **state)
+{
+	assert_true(run(TLBB_SIM_ARM64, false, 0, true).stats.stale > 0);
+}
+
+static void stress_without_race_check_is_caught_x86(void **state)
+{
+	assert_true(run(TLBB_SIM_X86, false, 0, true).stats.stale > 0);
+}
+
+static void stress_with_bare_barrier_race_check_is_caught_arm64(void **state)
+{
+	assert_true(run(TLBB_SIM_ARM64, true, TLBB_SIM_FAULT_BARE_BARRIER, true).stats.stale > 0);
+}
+
+static void stress_without_batch_flush_is_caught_arm64(void **state)
+{
+	assert_true(run(TLBB_SIM_ARM64, true, TLBB_SIM_FAULT_NO_BATCH_FLUSH, true).stats.stale > 0);
+}
+
+static void stress_without_ipis_is_caught_x86(void **state)
+{
+	assert_true(run(TLBB_SIM_X86, true, TLBB_SIM_FAULT_NO_IPI, true).stats.stale > 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(stress_protocol_holds_arm64),
+		cmocka_unit_test(stress_protocol_holds_x86),
+		cmocka_unit_test(stress_without_race_check_is_caught_arm64),
+		cmocka_unit_test(stress_without_race_check_is_caught_x86),
+		cmocka_unit_test(stress_with_bare_barrier_race_check_is_caught_arm64),
+		cmocka_unit_test(stress_without_batch_flush_is_caught_arm64),
+		cmocka_unit_test(stress_without_ipis_is_caught_x86),
+	};
+	return cmocka_run_group_tests_name("stress", tests, NULL, NULL);
+}
