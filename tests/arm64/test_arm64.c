@@ -1,0 +1,624 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * arm64 backend, instruction by instruction.
+ *
+ * The backend (arch/arm64/arm64.c) is compiled into this program with
+ * TLBB_ARM64_RECORD, so every DSB/ISB/TLBI it would execute is appended to
+ * a log instead. The tests drive the real core (tlbb_add_*(), tlbb_flush(),
+ * tlbb_flush_pending()) and assert the exact instruction sequence and every
+ * operand. Expected operands are written out by hand from the Arm ARM field
+ * layouts (comments show the fields), never computed with the encoder under
+ * test.
+ *
+ * This program is built twice: plain, and with TLBB_DEBUG (the issuing-CPU
+ * checks, which call the port hooks defined below).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <tlbbatch/arm64.h>
+#include <tlbbatch/port.h>
+
+#include "tlbi.h"
+
+/* ---- the recorder ----------------------------------------------------------- */
+
+struct insn {
+	enum tlbb_a64_insn op;
+	uint64_t arg;
+};
+
+#define LOG_MAX 8192
+static struct insn log_[LOG_MAX];
+static size_t nlog;
+static size_t log_overflow;
+
+void tlbb_a64_record(enum tlbb_a64_insn insn, uint64_t operand)
+{
+	if (nlog < LOG_MAX)
+		log_[nlog++] = (struct insn){insn, operand};
+	else
+		log_overflow++;
+}
+
+static size_t count_op(enum tlbb_a64_insn op)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < nlog; i++)
+		n += log_[i].op == op;
+	return n;
+}
+
+static void expect_at(size_t i, enum tlbb_a64_insn op, uint64_t arg)
+{
+	assert_true(i < nlog);
+	assert_int_equal(log_[i].op, op);
+	assert_int_equal(log_[i].arg, arg);
+}
+
+static void expect_len(size_t n)
+{
+	assert_int_equal(log_overflow, 0);
+	assert_int_equal(nlog, n);
+}
+
+/* ---- the port hooks (used only by TLBB_DEBUG builds of the backend) ------- */
+
+static unsigned cur_cpu;
+static unsigned cpu_id_calls;
+static unsigned debug_fails;
+static const char *last_fail;
+
+unsigned tlbb_port_cpu_id(void)
+{
+	cpu_id_calls++;
+	return cur_cpu;
+}
+
+void tlbb_port_debug_fail(const char *what)
+{
+	/* A kernel would panic; the test records it and lets the backend go on. */
+	debug_fails++;
+	last_fail = what;
+}
+
+/* ---- fixtures ------------------------------------------------------------------- */
+
+static struct tlbb_arm64_stats stats;
+static struct tlbb_arm64_config cfg;
+static struct tlbb_backend be;
+static struct tlbb_space sp, sp2, kspace;
+static struct tlbb_batch batch;
+
+#define ASID 0x2a
+#define ASID2 0x1234
+#define PAGE 0x1000u
+
+static int setup_with(const struct tlbb_arm64_config *c)
+{
+	memset(&stats, 0, sizeof(stats));
+	cfg = *c;
+	cfg.stats = &stats;
+	assert_int_equal(tlbb_arm64_backend_init(&be, &cfg), TLBB_OK);
+	assert_int_equal(tlbb_space_init(&sp, &be, ASID, NULL), TLBB_OK);
+	assert_int_equal(tlbb_space_init(&sp2, &be, ASID2, NULL), TLBB_OK);
+	assert_int_equal(tlbb_space_init(&kspace, &be, 0, NULL), TLBB_OK);
+	kspace.flags |= TLBB_SPACE_GLOBAL;
+	tlbb_batch_init(&batch);
+	nlog = 0;
+	log_overflow = 0;
+	cur_cpu = 0;
+	cpu_id_calls = 0;
+	debug_fails = 0;
+	last_fail = NULL;
+	return 0;
+}
+
+static int setup_default(void **state)
+{
+	(void)state;
+	return setup_with(&(struct tlbb_arm64_config){0});
+}
+
+static int setup_range(void **state)
+{
+	(void)state;
+	return setup_with(&(struct tlbb_arm64_config){.range_ops = true});
+}
+
+static int setup_erratum(void **state)
+{
+	(void)state;
+	return setup_with(&(struct tlbb_arm64_config){.repeat_tlbi_erratum = true});
+}
+
+static int setup_limit8(void **state)
+{
+	(void)state;
+	return setup_with(&(struct tlbb_arm64_config){.max_tlbi_ops = 8});
+}
+
+/* ---- operand encodings, by hand ------------------------------------------- */
+
+/* TLBI by VA: ASID in 63:48, VA[55:12] in 43:0. */
+static void encoding_va_operand_is_asid_and_va_55_12(void **state)
+{
+	(void)state;
+	/* ASID 0x2a, VA 0x7f12_3456_7abc: VA>>12 = 0x7_f123_4567 */
+	assert_int_equal(tlbb_arm64_va_operand(0x2a, 0x7f1234567abcull), 0x002a0007f1234567ull);
+	/* TTBR1 address: VA[55:48] = 0xff are kept, VA[63:56] dropped. */
+	assert_int_equal(tlbb_arm64_va_operand(0, 0xffff000008000000ull), 0x00000ff000008000ull);
+	/* 16-bit ASID uses all of 63:48. */
+	assert_int_equal(tlbb_arm64_va_operand(0xffff, 0x1000), 0xffff000000000001ull);
+	assert_int_equal(tlbb_arm64_asid_operand(0x1234), 0x1234000000000000ull);
+}
+
+/*
+ * TLBI RVA* operand: ASID 63:48 | TG 47:46 | SCALE 45:44 | NUM 43:39 |
+ * TTL 38:37 | BaseADDR 36:0, range = (NUM+1) * 2^(5*SCALE+1) granules.
+ */
+static void encoding_range_operand_fields(void **state)
+{
+	(void)state;
+	/* ASID 5, 4K (TG=01), SCALE 0, NUM 0, base 0x4000_0000>>12 = 0x40000:
+	 * 0x0005 | 01 00 00000 00 | 0x40000 */
+	assert_int_equal(tlbb_arm64_range_operand(5, 12, 0, 0, 0x40000000), 0x0005400000040000ull);
+	/* SCALE 1 (bit 44), NUM 7 (bits 41:39 = 111 -> 0x38 << 36) */
+	assert_int_equal(tlbb_arm64_range_operand(5, 12, 1, 7, 0x40000000), 0x0005538000040000ull);
+	/* 16K: TG=10, base = VA>>14: 0x8000_0000>>14 = 0x20000, NUM 1 */
+	assert_int_equal(tlbb_arm64_range_operand(5, 14, 0, 1, 0x80000000), 0x0005808000020000ull);
+	/* 64K: TG=11, base = VA>>16 = 0x8000 */
+	assert_int_equal(tlbb_arm64_range_operand(5, 16, 0, 0, 0x80000000), 0x0005c00000008000ull);
+	/* the largest: SCALE 3, NUM 31 */
+	assert_int_equal(tlbb_arm64_range_operand(5, 12, 3, 31, 0x40000000), 0x00057f8000040000ull);
+	/* pages per op: (NUM+1) << (5*SCALE+1) */
+	assert_int_equal(tlbb_arm64_range_pages(0, 0), 2);
+	assert_int_equal(tlbb_arm64_range_pages(1, 0), 64);
+	assert_int_equal(tlbb_arm64_range_pages(3, 31), 1u << 21);
+	assert_int_equal(tlbb_arm64_range_tg(13), 0); /* no such granule */
+}
+
+/* ---- add: DSB ISHST once, a TLBI per page, no completing DSB --------------- */
+
+static void add_range_n_pages_is_one_dsb_ishst_then_n_tlbi_vae1is(void **state)
+{
+	(void)state;
+	const uint64_t va = 0x7f1234567000ull;
+
+	assert_int_equal(tlbb_add_range(&batch, &sp, va, va + 16 * PAGE, 0), TLBB_OK);
+	expect_len(1 + 16);
+	expect_at(0, TLBB_A64_DSB_ISHST, 0);
+	for (unsigned i = 0; i < 16; i++)
+		expect_at(1 + i, TLBB_A64_TLBI_VAE1IS, 0x002a0007f1234567ull + i);
+	assert_int_equal(count_op(TLBB_A64_DSB_ISH), 0);
+	assert_true(tlbb_batch_pending(&batch));
+}
+
+static void flush_is_exactly_one_dsb_ish_for_the_whole_batch(void **state)
+{
+	(void)state;
+	for (unsigned i = 0; i < 10; i++)
+		tlbb_add_page(&batch, &sp, 0x400000 + i * PAGE, TLBB_ADD_WRITABLE);
+	/* each add: its own DSB ISHST (a new PTE was cleared), its TLBI */
+	expect_len(20);
+	for (unsigned i = 0; i < 10; i++) {
+		expect_at(2 * i, TLBB_A64_DSB_ISHST, 0);
+		expect_at(2 * i + 1, TLBB_A64_TLBI_VAE1IS, 0x002a000000000400ull + i);
+	}
+	assert_int_equal(count_op(TLBB_A64_DSB_ISH), 0);
+	tlbb_flush(&batch);
+	expect_len(21);
+	expect_at(20, TLBB_A64_DSB_ISH, 0);
+	assert_false(tlbb_batch_pending(&batch));
+	/* the core's contract: an empty batch has all-zero arch state */
+	for (unsigned i = 0; i < TLBB_ARCH_BATCH_WORDS; i++)
+		assert_int_equal(batch.arch[i], 0);
+	/* a second flush of the empty batch issues nothing */
+	tlbb_flush(&batch);
+	expect_len(21);
+	assert_int_equal(stats.tlbi, 10);
+	assert_int_equal(stats.dsb_ishst, 10);
+	assert_int_equal(stats.dsb_ish, 1);
+}
+
+static void leaf_only_add_uses_tlbi_vale1is(void **state)
+{
+	(void)state;
+	tlbb_add_range(&batch, &sp, 0x10000, 0x12000, TLBB_ADD_LEAF_ONLY);
+	expect_len(3);
+	expect_at(0, TLBB_A64_DSB_ISHST, 0);
+	expect_at(1, TLBB_A64_TLBI_VALE1IS, 0x002a000000000010ull);
+	expect_at(2, TLBB_A64_TLBI_VALE1IS, 0x002a000000000011ull);
+}
+
+static void one_batch_two_asids_one_dsb(void **state)
+{
+	(void)state;
+	tlbb_add_page(&batch, &sp, 0x5000, 0);
+	tlbb_add_page(&batch, &sp2, 0x5000, 0);
+	tlbb_flush(&batch);
+	expect_len(5);
+	expect_at(1, TLBB_A64_TLBI_VAE1IS, 0x002a000000000005ull);
+	expect_at(3, TLBB_A64_TLBI_VAE1IS, 0x1234000000000005ull);
+	expect_at(4, TLBB_A64_DSB_ISH, 0);
+}
+
+static void granule_64k_steps_by_64k(void **state)
+{
+	(void)state;
+	assert_int_equal(tlbb_space_set_granule(&sp, 16), TLBB_OK);
+	tlbb_add_range(&batch, &sp, 0x100000, 0x120000, 0); /* two 64K pages */
+	expect_len(3);
+	expect_at(1, TLBB_A64_TLBI_VAE1IS, 0x002a000000000100ull);
+	expect_at(2, TLBB_A64_TLBI_VAE1IS, 0x002a000000000110ull);
+}
+
+/* ---- kernel/global mappings ------------------------------------------------- */
+
+static void global_space_uses_all_asid_forms_and_isb_after_dsb(void **state)
+{
+	(void)state;
+	const uint64_t kva = 0xffff000008000000ull;
+
+	tlbb_add_page(&batch, &kspace, kva, 0);
+	tlbb_add_page(&batch, &kspace, kva + PAGE, TLBB_ADD_LEAF_ONLY);
+	tlbb_flush(&batch);
+	expect_len(6);
+	expect_at(1, TLBB_A64_TLBI_VAAE1IS, 0x00000ff000008000ull);
+	expect_at(3, TLBB_A64_TLBI_VAALE1IS, 0x00000ff000008001ull);
+	expect_at(4, TLBB_A64_DSB_ISH, 0);
+	expect_at(5, TLBB_A64_ISB, 0);
+}
+
+static void user_space_flush_has_no_isb(void **state)
+{
+	(void)state;
+	tlbb_add_page(&batch, &sp, 0x1000, 0);
+	tlbb_flush(&batch);
+	assert_int_equal(count_op(TLBB_A64_ISB), 0);
+}
+
+/* ---- the op limit ----------------------------------------------------------- */
+
+static void default_limit_512_pages_stay_per_page(void **state)
+{
+	(void)state;
+	tlbb_space_set_threshold(&sp, 4096); /* let the backend, not the core, decide */
+	tlbb_add_range(&batch, &sp, 0x40000000, 0x40000000 + 512 * PAGE, 0);
+	expect_len(1 + 512);
+	assert_int_equal(count_op(TLBB_A64_TLBI_VAE1IS), 512);
+}
+
+static void over_default_limit_513_pages_is_one_aside1is(void **state)
+{
+	(void)state;
+	tlbb_space_set_threshold(&sp, 4096);
+	tlbb_add_range(&batch, &sp, 0x40000000, 0x40000000 + 513 * PAGE, 0);
+	expect_len(2);
+	expect_at(0, TLBB_A64_DSB_ISHST, 0);
+	expect_at(1, TLBB_A64_TLBI_ASIDE1IS, 0x002a000000000000ull);
+	assert_int_equal(stats.tlbi_asid, 1);
+}
+
+static void configured_limit_8(void **state)
+{
+	(void)state;
+	tlbb_add_range(&batch, &sp, 0x1000, 0x1000 + 8 * PAGE, 0);
+	assert_int_equal(count_op(TLBB_A64_TLBI_VAE1IS), 8);
+	nlog = 0;
+	tlbb_add_range(&batch, &sp, 0x1000, 0x1000 + 9 * PAGE, 0);
+	expect_len(2);
+	expect_at(1, TLBB_A64_TLBI_ASIDE1IS, 0x002a000000000000ull);
+}
+
+static void whole_space_add_is_aside1is_and_global_is_vmalle1is(void **state)
+{
+	(void)state;
+	tlbb_add_space(&batch, &sp, 0);
+	tlbb_add_space(&batch, &kspace, 0);
+	tlbb_flush(&batch);
+	expect_len(6);
+	expect_at(0, TLBB_A64_DSB_ISHST, 0);
+	expect_at(1, TLBB_A64_TLBI_ASIDE1IS, 0x002a000000000000ull);
+	expect_at(2, TLBB_A64_DSB_ISHST, 0);
+	expect_at(3, TLBB_A64_TLBI_VMALLE1IS, 0);
+	expect_at(4, TLBB_A64_DSB_ISH, 0);
+	expect_at(5, TLBB_A64_ISB, 0);
+}
+
+/* ---- the race check ---------------------------------------------------------- */
+
+/* Never a bare DSB: it runs on the PTL holder's CPU, which did not issue the
+ * batch's TLBIs, so it must invalidate the ASID itself and complete that. */
+static void race_check_is_asid_invalidate_plus_dsb_never_bare_dsb(void **state)
+{
+	(void)state;
+	tlbb_add_page(&batch, &sp, 0x7000, 0); /* another context's batch */
+	nlog = 0;
+	assert_true(tlbb_flush_pending(&sp));
+	expect_len(3);
+	expect_at(0, TLBB_A64_DSB_ISHST, 0);
+	expect_at(1, TLBB_A64_TLBI_ASIDE1IS, 0x002a000000000000ull);
+	expect_at(2, TLBB_A64_DSB_ISH, 0);
+	/* nothing outstanding any more: the next check issues nothing */
+	nlog = 0;
+	assert_false(tlbb_flush_pending(&sp));
+	expect_len(0);
+}
+
+static void race_check_on_global_space_is_vmalle1is_dsb_isb(void **state)
+{
+	(void)state;
+	tlbb_add_page(&batch, &kspace, 0xffff000000001000ull, 0);
+	nlog = 0;
+	assert_true(tlbb_flush_pending(&kspace));
+	expect_len(4);
+	expect_at(1, TLBB_A64_TLBI_VMALLE1IS, 0);
+	expect_at(2, TLBB_A64_DSB_ISH, 0);
+	expect_at(3, TLBB_A64_ISB, 0);
+}
+
+/* ---- should_defer and the repeat-TLBI erratum -------------------------------- */
+
+static void should_defer_true_by_default(void **state)
+{
+	(void)state;
+	assert_true(tlbb_should_defer(&sp));
+	/* the const default instance too */
+	struct tlbb_space s;
+	assert_int_equal(tlbb_space_init(&s, &tlbb_arm64_backend, 1, NULL), TLBB_OK);
+	assert_true(tlbb_should_defer(&s));
+}
+
+static void erratum_mode_should_defer_false_and_tlbi_dsb_tlbi(void **state)
+{
+	(void)state;
+	assert_false(tlbb_should_defer(&sp));
+	tlbb_add_page(&batch, &sp, 0x3000, 0);
+	tlbb_flush(&batch);
+	expect_len(5);
+	expect_at(0, TLBB_A64_DSB_ISHST, 0);
+	expect_at(1, TLBB_A64_TLBI_VAE1IS, 0x002a000000000003ull);
+	expect_at(2, TLBB_A64_DSB_ISH, 0);
+	expect_at(3, TLBB_A64_TLBI_VAE1IS, 0x002a000000000003ull);
+	expect_at(4, TLBB_A64_DSB_ISH, 0); /* the repeated TLBI still needs completing */
+}
+
+/* ---- FEAT_TLBIRANGE ------------------------------------------------------------ */
+
+static void range_two_pages_one_rvae1is_scale0_num0(void **state)
+{
+	(void)state;
+	tlbb_add_range(&batch, &sp, 0x40000000, 0x40002000, 0);
+	expect_len(2);
+	expect_at(0, TLBB_A64_DSB_ISHST, 0);
+	/* ASID 0x2a | TG 01 | SCALE 0 | NUM 0 | base 0x40000 */
+	expect_at(1, TLBB_A64_TLBI_RVAE1IS, 0x002a400000040000ull);
+}
+
+static void range_odd_count_one_single_then_range(void **state)
+{
+	(void)state;
+	/* 7 pages = 1 single (VAE1IS) + 6 as SCALE 0 NUM 2 from the next page */
+	tlbb_add_range(&batch, &sp, 0x40000000, 0x40007000, 0);
+	expect_len(3);
+	expect_at(1, TLBB_A64_TLBI_VAE1IS, 0x002a000000040000ull);
+	expect_at(2, TLBB_A64_TLBI_RVAE1IS, 0x002a410000040001ull);
+}
+
+static void range_512_pages_is_one_scale1_num7(void **state)
+{
+	(void)state;
+	/* 512 = 8 * 2^(5*1+1): SCALE 1, NUM 7 */
+	tlbb_add_range(&batch, &sp, 0x40000000, 0x40000000 + 512 * PAGE, 0);
+	expect_len(2);
+	expect_at(1, TLBB_A64_TLBI_RVAE1IS, 0x002a538000040000ull);
+}
+
+static void range_mixed_digits_low_scale_first(void **state)
+{
+	(void)state;
+	/* 66 pages = 2 (SCALE 0, NUM 0) + 64 (SCALE 1, NUM 0) */
+	tlbb_add_range(&batch, &sp, 0x40000000, 0x40000000 + 66 * PAGE, 0);
+	expect_len(3);
+	expect_at(1, TLBB_A64_TLBI_RVAE1IS, 0x002a400000040000ull);
+	/* base moved up by 2 pages */
+	expect_at(2, TLBB_A64_TLBI_RVAE1IS, 0x002a500000040002ull);
+}
+
+static void range_beyond_scale3_uses_whole_max_ops(void **state)
+{
+	(void)state;
+	tlbb_space_set_threshold(&sp, 1u << 23);
+	/* 2^22 pages = two ops of SCALE 3 NUM 31 (2^21 each) */
+	tlbb_add_range(&batch, &sp, 0x40000000, 0x40000000 + (1ull << 22) * PAGE, 0);
+	expect_len(3);
+	expect_at(1, TLBB_A64_TLBI_RVAE1IS, 0x002a7f8000040000ull);
+	/* second base: 0x4000_0000 + 2^33 -> >>12 = 0x240000 */
+	expect_at(2, TLBB_A64_TLBI_RVAE1IS, 0x002a7f8000240000ull);
+}
+
+static void range_leaf_and_global_forms(void **state)
+{
+	(void)state;
+	tlbb_add_range(&batch, &sp, 0x40000000, 0x40002000, TLBB_ADD_LEAF_ONLY);
+	tlbb_space_set_granule(&kspace, 12);
+	tlbb_add_range(&batch, &kspace, 0x40000000, 0x40002000, 0);
+	expect_len(4);
+	expect_at(1, TLBB_A64_TLBI_RVALE1IS, 0x002a400000040000ull);
+	/* all-ASID form: the ASID field is zero */
+	expect_at(3, TLBB_A64_TLBI_RVAAE1IS, 0x0000400000040000ull);
+}
+
+static void range_16k_granule(void **state)
+{
+	(void)state;
+	tlbb_space_set_granule(&sp, 14);
+	/* 4 granules of 16K: SCALE 0 NUM 1, TG 10, base 0x8000_0000>>14 */
+	tlbb_add_range(&batch, &sp, 0x80000000, 0x80000000 + 4 * 0x4000, 0);
+	expect_len(2);
+	expect_at(1, TLBB_A64_TLBI_RVAE1IS, 0x002a808000020000ull);
+}
+
+static void range_not_used_where_base_field_cannot_name_the_va(void **state)
+{
+	(void)state;
+	/* TTBR1 (kernel) addresses: upper bits do not fit BaseADDR -> per page */
+	tlbb_add_range(&batch, &kspace, 0xffff000008000000ull, 0xffff000008002000ull, 0);
+	expect_len(3);
+	expect_at(1, TLBB_A64_TLBI_VAAE1IS, 0x00000ff000008000ull);
+	expect_at(2, TLBB_A64_TLBI_VAAE1IS, 0x00000ff000008001ull);
+}
+
+/* ---- the issuing-CPU rule -------------------------------------------------------- */
+
+static void context_switch_with_queued_tlbis_executes_dsb_ish(void **state)
+{
+	(void)state;
+	tlbb_add_page(&batch, &sp, 0x9000, 0);
+	nlog = 0;
+	tlbb_arm64_context_switch(&batch);
+	expect_len(1);
+	expect_at(0, TLBB_A64_DSB_ISH, 0);
+	/* still pending for the core: the flush still runs (one more DSB) */
+	assert_true(tlbb_batch_pending(&batch));
+	tlbb_flush(&batch);
+	expect_len(2);
+}
+
+static void context_switch_with_empty_batch_is_free_null_is_unconditional(void **state)
+{
+	(void)state;
+	tlbb_arm64_context_switch(&batch);
+	expect_len(0);
+	tlbb_add_page(&batch, &sp, 0x9000, 0);
+	tlbb_flush(&batch);
+	nlog = 0;
+	tlbb_arm64_context_switch(&batch); /* flushed: nothing queued */
+	expect_len(0);
+	tlbb_arm64_context_switch(NULL);   /* the port does not track batches */
+	expect_len(1);
+	expect_at(0, TLBB_A64_DSB_ISH, 0);
+}
+
+#ifdef TLBB_DEBUG
+static void debug_flush_on_other_cpu_without_switch_barrier_fails(void **state)
+{
+	(void)state;
+	cur_cpu = 0;
+	tlbb_add_page(&batch, &sp, 0x9000, 0);
+	cur_cpu = 1; /* the task migrated; the port forgot tlbb_arm64_context_switch() */
+	tlbb_flush(&batch);
+	assert_int_equal(debug_fails, 1);
+	assert_non_null(strstr(last_fail, "context_switch"));
+}
+
+static void debug_flush_on_other_cpu_after_switch_barrier_passes(void **state)
+{
+	(void)state;
+	cur_cpu = 0;
+	tlbb_add_page(&batch, &sp, 0x9000, 0);
+	tlbb_arm64_context_switch(&batch);
+	cur_cpu = 1;
+	tlbb_flush(&batch);
+	assert_int_equal(debug_fails, 0);
+	assert_true(cpu_id_calls >= 2); /* the check really asked the port */
+}
+
+static void debug_adds_from_two_cpus_without_barrier_fail(void **state)
+{
+	(void)state;
+	cur_cpu = 2;
+	tlbb_add_page(&batch, &sp, 0x9000, 0);
+	cur_cpu = 3;
+	tlbb_add_page(&batch, &sp, 0xa000, 0);
+	assert_int_equal(debug_fails, 1);
+}
+
+static void debug_same_cpu_batch_passes(void **state)
+{
+	(void)state;
+	cur_cpu = 5;
+	for (unsigned i = 0; i < 4; i++)
+		tlbb_add_page(&batch, &sp, 0x9000 + i * PAGE, 0);
+	tlbb_flush(&batch);
+	/* a fresh batch may start on another CPU */
+	cur_cpu = 6;
+	tlbb_add_page(&batch, &sp, 0x9000, 0);
+	tlbb_flush(&batch);
+	assert_int_equal(debug_fails, 0);
+}
+#else
+static void release_build_never_calls_port_hooks(void **state)
+{
+	(void)state;
+	cur_cpu = 0;
+	tlbb_add_page(&batch, &sp, 0x9000, 0);
+	cur_cpu = 1;
+	tlbb_flush(&batch);
+	tlbb_flush_pending(&sp);
+	assert_int_equal(cpu_id_calls, 0);
+	assert_int_equal(debug_fails, 0);
+}
+#endif
+
+static void backend_init_rejects_null(void **state)
+{
+	(void)state;
+	assert_int_equal(tlbb_arm64_backend_init(NULL, NULL), TLBB_EINVAL);
+	struct tlbb_backend b2;
+	assert_int_equal(tlbb_arm64_backend_init(&b2, NULL), TLBB_OK);
+	assert_string_equal(b2.name, "arm64");
+	assert_null(b2.ctx);
+}
+
+#define T(fn, setup) cmocka_unit_test_setup(fn, setup)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(encoding_va_operand_is_asid_and_va_55_12, setup_default),
+		T(encoding_range_operand_fields, setup_default),
+		T(add_range_n_pages_is_one_dsb_ishst_then_n_tlbi_vae1is, setup_default),
+		T(flush_is_exactly_one_dsb_ish_for_the_whole_batch, setup_default),
+		T(leaf_only_add_uses_tlbi_vale1is, setup_default),
+		T(one_batch_two_asids_one_dsb, setup_default),
+		T(granule_64k_steps_by_64k, setup_default),
+		T(global_space_uses_all_asid_forms_and_isb_after_dsb, setup_default),
+		T(user_space_flush_has_no_isb, setup_default),
+		T(default_limit_512_pages_stay_per_page, setup_default),
+		T(over_default_limit_513_pages_is_one_aside1is, setup_default),
+		T(configured_limit_8, setup_limit8),
+		T(whole_space_add_is_aside1is_and_global_is_vmalle1is, setup_default),
+		T(race_check_is_asid_invalidate_plus_dsb_never_bare_dsb, setup_default),
+		T(race_check_on_global_space_is_vmalle1is_dsb_isb, setup_default),
+		T(should_defer_true_by_default, setup_default),
+		T(erratum_mode_should_defer_false_and_tlbi_dsb_tlbi, setup_erratum),
+		T(range_two_pages_one_rvae1is_scale0_num0, setup_range),
+		T(range_odd_count_one_single_then_range, setup_range),
+		T(range_512_pages_is_one_scale1_num7, setup_range),
+		T(range_mixed_digits_low_scale_first, setup_range),
+		T(range_beyond_scale3_uses_whole_max_ops, setup_range),
+		T(range_leaf_and_global_forms, setup_range),
+		T(range_16k_granule, setup_range),
+		T(range_not_used_where_base_field_cannot_name_the_va, setup_range),
+		T(context_switch_with_queued_tlbis_executes_dsb_ish, setup_default),
+		T(context_switch_with_empty_batch_is_free_null_is_unconditional, setup_default),
+#ifdef TLBB_DEBUG
+		T(debug_flush_on_other_cpu_without_switch_barrier_fails, setup_default),
+		T(debug_flush_on_other_cpu_after_switch_barrier_passes, setup_default),
+		T(debug_adds_from_two_cpus_without_barrier_fail, setup_default),
+		T(debug_same_cpu_batch_passes, setup_default),
+#else
+		T(release_build_never_calls_port_hooks, setup_default),
+#endif
+		T(backend_init_rejects_null, setup_default),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
