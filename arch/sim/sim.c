@@ -124,8 +124,17 @@ void tlbb_sim_dsb(struct tlbb_sim *sim, unsigned c)
 
 	STAT_ADD(sim, dsb, 1);
 	pthread_mutex_lock(&cpu->oplock);
-	for (unsigned i = 0; i < cpu->nops; i++)
-		apply_everywhere(sim, &cpu->ops[i]);
+	/* One DVM sync completes them all: each TLB is visited once. */
+	for (unsigned d = 0; d < sim->cfg.ncpus && cpu->nops; d++) {
+		struct sim_cpu *t = &sim->cpu[d];
+
+		pthread_mutex_lock(&t->lock);
+		for (unsigned i = 0; i < sim->cfg.tlb_entries; i++)
+			for (unsigned k = 0; t->tlb[i].valid && k < cpu->nops; k++)
+				if (op_matches(&cpu->ops[k], &t->tlb[i]))
+					t->tlb[i].valid = false;
+		pthread_mutex_unlock(&t->lock);
+	}
 	cpu->nops = 0;
 	pthread_mutex_unlock(&cpu->oplock);
 }

@@ -2,6 +2,7 @@
 #include "workload.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,6 +15,7 @@ struct run {
 	struct tlbb_sim_space ss;
 	pthread_mutex_t ptl;   /* the page-table lock of the one space */
 	int stop;              /* atomic */
+	unsigned ready;        /* atomic: user threads running */
 	uint64_t reclaimed, batches, changes;
 };
 
@@ -70,7 +72,9 @@ static void *user_thread(void *p)
 	uint64_t seed = r->cfg->seed * 977 + a->cpu;
 
 	tlbb_sim_cpu_enter(r->sim, a->cpu);
-	tlbb_sim_switch_to(r->sim, a->cpu, &r->ss);
+	/* Fill a TLB entry before the reclaimer may start: no idle warm-up runs. */
+	tlbb_sim_access(r->sim, a->cpu, 0, false);
+	__atomic_fetch_add(&r->ready, 1, __ATOMIC_RELEASE);
 	while (!stopped(r)) {
 		uint64_t x = rnd(&seed);
 		unsigned vpn = (unsigned)(x % r->cfg->npages);
@@ -203,11 +207,15 @@ int workload_run(const struct workload_config *cfg, struct workload_result *out)
 	tlbb_batch_init(&batch);
 	tlbb_sim_cpu_enter(r.sim, 0);
 
-	t0 = now();
 	for (unsigned i = 0; i < nusers + (cfg->changer ? 1 : 0); i++) {
 		args[i] = (struct user_arg){ &r, 1 + i };
+		if (i < nusers)
+			tlbb_sim_switch_to(r.sim, 1 + i, &r.ss);
 		pthread_create(&th[i], NULL, i < nusers ? user_thread : changer_thread, &args[i]);
 	}
+	while (__atomic_load_n(&r.ready, __ATOMIC_ACQUIRE) < nusers)
+		sched_yield();
+	t0 = now();
 	while (!stopped(&r) && r.reclaimed < cfg->pages) {
 		reclaim_round(&r, &batch, &seed, vpns, frames);
 		if (cfg->max_ms && (now() - t0) * 1000 > cfg->max_ms)
