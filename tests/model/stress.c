@@ -28,7 +28,7 @@ static struct workload_result run(enum tlbb_sim_model model, bool race_check, un
 		.changer = true,
 		.race_check = race_check,
 		.stop_on_stale = expect_stale,
-		.flush_delay_us = 50,
+		.flush_delay_us = expect_stale ? 300 : 50,
 		.faults = faults,
 		.seed = 42,
 	};
