@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$TOP"
 setup_build build --buildtype=debugoptimized
-meson test -C build --print-errorlogs --num-processes 2
+meson test -C build --print-errorlogs --num-processes 2 --verbose
