@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tlbbatch vcpu backend — batched remote invalidation of software TLBs for
+ * emulators and userspace VMMs, on liburcu's QSBR flavour.
+ *
+ * WHO IT IS FOR
+ *
+ *   A program that runs guest code on vCPU threads, each translating guest
+ *   addresses through its own software TLB (QEMU's cputlb is the best-known
+ *   case). When guest memory is reclaimed, remapped or migrated, every vCPU
+ *   TLB that may hold the old translation must be invalidated before the
+ *   host frame is reused. Done page by page with a synchronous cross-thread
+ *   request (QEMU: tlb_flush_page_all_cpus_synced) that is one round trip to
+ *   every vCPU per page. With this backend it is one grace period per batch.
+ *
+ * THE MODEL
+ *
+ *   - A host (struct tlbb_vcpu_host) owns a backend (tlbb_vcpu_backend())
+ *     and up to max_vcpus vCPU slots. Spaces (guest ASIDs, or one per VM)
+ *     are ordinary struct tlbb_space objects initialised with that backend.
+ *   - A vCPU thread registers itself (tlbb_vcpu_register()): it becomes a
+ *     liburcu QSBR reader and gets a vCPU id below TLBB_MAX_CPUS and a
+ *     software TLB: set-associative, tagged by (ASID, virtual page number),
+ *     each entry holding a 64-bit payload of the consumer's choosing (a
+ *     host pointer, a frame number). Only that thread touches its TLB.
+ *   - Between translated blocks the vCPU reaches a safe point and calls
+ *     tlbb_vcpu_quiescent(): it reports an RCU quiescent state and then
+ *     applies the invalidations posted to it. A vCPU that idles (halt, WFI,
+ *     blocking I/O) calls tlbb_vcpu_offline(); it is never waited for, and
+ *     tlbb_vcpu_online() applies everything posted meanwhile before the
+ *     thread may translate again (the lazy-TLB case).
+ *   - tlbb_add_*() (the core) calls this backend's add(): it records the
+ *     space's vCPU mask in the batch (as x86 does) and posts the precise
+ *     page invalidations to each of those vCPUs' mailboxes. tlbb_flush()
+ *     then waits for ONE grace period (urcu_qsbr_synchronize_rcu()) for the
+ *     whole batch, and skips even that when no target vCPU is online.
+ *   - Frames whose PTEs a batch cleared are handed back with
+ *     tlbb_vcpu_defer(): the callback runs inside tlbb_flush(), after the
+ *     grace period, so no vCPU can touch a recycled frame.
+ *   - The consumer may keep its own TLB instead of (or besides) the
+ *     built-in one: config.invalidate is called on the vCPU thread, at its
+ *     safe point, for every posted invalidation.
+ *
+ * WHY ONE GRACE PERIOD IS ENOUGH (the ordering argument)
+ *
+ *   Flusher: clear PTE; post op to each vCPU mailbox;   [add]
+ *            full barrier; synchronize_rcu();            [flush]
+ *            free the frame.
+ *   vCPU:    ... translate through an entry, access the frame ...
+ *            report quiescent state; THEN apply the mailbox; next block.
+ *
+ *   synchronize_rcu() returns only after every online vCPU reported a
+ *   quiescent state that observed the new grace-period counter, which the
+ *   flusher wrote after posting. Every access the vCPU made before that
+ *   report happens before the flusher's return (so before the free). Every
+ *   access after it comes after the mailbox drain that follows the report,
+ *   and that drain sees the post (barrier on both sides), so the stale
+ *   entry is gone before the vCPU translates again. Draining BEFORE
+ *   reporting would be wrong: a post landing between the drain and the
+ *   report would be missed while the flusher counts the vCPU as done.
+ *
+ *   Offline vCPUs: a vCPU publishes "offline" after its last access
+ *   (release), and on coming back publishes "online", issues a full
+ *   barrier and only then drains its mailbox. The flusher posts, issues a
+ *   full barrier and then reads the state. Store-buffering with barriers
+ *   on both sides: either the flusher sees the vCPU online (and waits for
+ *   it) or the vCPU's drain sees the post.
+ *
+ *   vCPUs entering a space: tlbb_vcpu_enter_space() sets the vCPU's bit in
+ *   the space's mask and issues a full barrier before the vCPU's first walk;
+ *   add() issues a full barrier between the caller's PTE clear and its read
+ *   of the mask. Either the flusher posts to the vCPU, or the vCPU's walk
+ *   sees the cleared PTE.
+ *
+ * RULES FOR THE CONSUMER
+ *
+ *   1. Walk guest page tables without blocking locks, loading PTEs with at
+ *      least acquire semantics (as a hardware walker would). Never call
+ *      tlbb_flush()/tlbb_flush_pending() while holding a lock a vCPU may
+ *      wait for while online: the flush waits for every online vCPU to
+ *      reach a safe point. A vCPU that must block goes offline first.
+ *   2. Translate (tlbb_vcpu_tlb_lookup()/_fill()) and access frames only
+ *      while online, between safe points. Call tlbb_vcpu_enter_space()
+ *      before the first walk of a space.
+ *   3. Call tlbb_vcpu_quiescent() often (every translated block). A grace
+ *      period lasts until the slowest online vCPU gets there.
+ *   4. Release frames only from a tlbb_vcpu_defer() callback, or after a
+ *      tlbb_flush() of the batch holding them has returned.
+ *   5. A thread registers with at most one host, and must not already be a
+ *      urcu-qsbr reader of its own (this backend registers it).
+ *   6. Reusing an ASID for a new space: tlbb_add_space() + tlbb_flush()
+ *      (or tlbb_flush_pending()) of the old one first.
+ *
+ * THREAD SAFETY / SYNCHRONIZATION
+ *
+ *   function                    called from            may block  waits for
+ *   tlbb_vcpu_host_create()     any thread             no         -
+ *   tlbb_vcpu_host_destroy()    any, all vCPUs gone    no         -
+ *   tlbb_vcpu_register()        the vCPU thread        no         -
+ *   tlbb_vcpu_unregister()      the vCPU thread        no         -
+ *   tlbb_vcpu_enter_space()     the vCPU thread        no         -
+ *   tlbb_vcpu_tlb_lookup()      the vCPU, online       no         -
+ *   tlbb_vcpu_tlb_fill()        the vCPU, online       no         -
+ *   tlbb_vcpu_quiescent()       the vCPU, online       no         -
+ *   tlbb_vcpu_offline()         the vCPU, online       no         -
+ *   tlbb_vcpu_online()          the vCPU, offline      no         -
+ *   tlbb_add_*() (core)         any thread             no (*)     -
+ *   tlbb_flush() (core)         any thread (**)        yes        one grace period
+ *   tlbb_flush_pending() (core) any thread (**)        yes        one grace period
+ *   tlbb_vcpu_defer()           batch owner            yes (***)  -
+ *   tlbb_vcpu_get_stats()       any thread             no         -
+ *
+ *   (*)   takes each target vCPU's mailbox mutex briefly.
+ *   (**)  including a vCPU thread (it is taken offline for the wait by
+ *         liburcu, and applies its own invalidations inline); never while
+ *         holding a lock vCPUs take while online.
+ *   (***) only when the batch is empty: then it waits a grace period and
+ *         runs the callback at once.
+ *
+ *   Lookups and fills are lock-free and touch only the calling vCPU's TLB.
+ *   Posting takes a per-vCPU mutex; draining takes it once per safe point
+ *   at which something was posted (an atomic flag is checked first).
+ *
+ * LICENSING NOTE
+ *
+ *   The backend calls liburcu (LGPL-2.1) through its shared library only
+ *   (_LGPL_SOURCE is not defined), so programs linking tlbbatch stay free
+ *   of LGPL inline code.
+ */
+#ifndef TLBBATCH_VCPU_H
+#define TLBBATCH_VCPU_H
+
+#include <tlbbatch/backend.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct tlbb_vcpu_host;
+struct tlbb_vcpu;
+
+/*
+ * Consumer TLB invalidation, called on the vCPU thread at its safe point
+ * (inside tlbb_vcpu_quiescent(), tlbb_vcpu_online(), or the vCPU's own
+ * tlbb_flush()): drop translations of pages [vpn, vpn + npages) of @asid.
+ * npages == 0: all of @asid. asid == TLBB_VCPU_ALL_ASIDS: everything.
+ * Page numbers are in units of the host's page_shift.
+ */
+#define TLBB_VCPU_ALL_ASIDS UINT32_MAX
+typedef void (*tlbb_vcpu_invalidate_fn)(struct tlbb_vcpu *v, uint32_t asid, uint64_t vpn,
+					uint64_t npages, void *arg);
+
+/* Config flags. */
+#define TLBB_VCPU_NO_BUILTIN_TLB 0x1u /* only config.invalidate: lookup/fill unused */
+
+/*
+ * Negative-control switches for tests: each removes one step of the
+ * protocol so that a checker must see stale accesses. Never set them in
+ * production.
+ */
+#define TLBB_VCPU_FAULT_NO_POST 0x1u         /* add()/flush_space() post nothing */
+#define TLBB_VCPU_FAULT_NO_GRACE_PERIOD 0x2u /* flushes never wait for vCPUs */
+#define TLBB_VCPU_FAULT_NO_ONLINE_DRAIN 0x4u /* online() keeps what was posted */
+
+struct tlbb_vcpu_config {
+	unsigned max_vcpus;       /* 1..TLBB_MAX_CPUS; 0 = TLBB_MAX_CPUS */
+	unsigned tlb_sets;        /* power of two, 1..65536; 0 = 64 */
+	unsigned tlb_ways;        /* 1..64; 0 = 4 */
+	unsigned mailbox_entries; /* posted ops per vCPU before it degrades to a
+				     full flush; 1..65536; 0 = 256 */
+	unsigned page_shift;      /* TLB granule, 12..30; 0 = 12 */
+	unsigned flags;           /* TLBB_VCPU_NO_BUILTIN_TLB */
+	tlbb_vcpu_invalidate_fn invalidate; /* optional (required with NO_BUILTIN_TLB) */
+	void *invalidate_arg;
+	unsigned faults;          /* TLBB_VCPU_FAULT_* (tests only) */
+};
+
+struct tlbb_vcpu_stats {
+	uint64_t batch_flushes;   /* backend flush() calls */
+	uint64_t space_flushes;   /* flush_space() calls (race checks that flushed) */
+	uint64_t grace_periods;   /* synchronize_rcu() calls: the flush rounds */
+	uint64_t gp_skipped;      /* flushes that needed no grace period (no target online) */
+	uint64_t posts;           /* invalidation ops posted to vCPU mailboxes */
+	uint64_t mailbox_overflows; /* posts that degraded a mailbox to a full flush */
+	uint64_t deferred_run;    /* tlbb_vcpu_defer() callbacks run */
+	/* summed over vCPU slots (current and past registrations) */
+	uint64_t lookups, hits, fills;
+	uint64_t ops_applied;     /* mailbox ops applied by vCPUs */
+	uint64_t full_flushes;    /* whole-TLB flushes applied (overflow) */
+	uint64_t online_drains;   /* online() calls that found posts waiting */
+};
+
+/* ---- host ------------------------------------------------------------------ */
+
+/* NULL if @cfg is out of range or memory is short. @cfg NULL = defaults. */
+TLBB_API struct tlbb_vcpu_host *tlbb_vcpu_host_create(const struct tlbb_vcpu_config *cfg);
+/* Every vCPU must have unregistered. */
+TLBB_API void tlbb_vcpu_host_destroy(struct tlbb_vcpu_host *h);
+TLBB_API const struct tlbb_backend *tlbb_vcpu_backend(struct tlbb_vcpu_host *h);
+/* tlbb_space_init() with this host's backend and granule. */
+TLBB_API int tlbb_vcpu_space_init(struct tlbb_vcpu_host *h, struct tlbb_space *s, uint32_t asid,
+				  void *owner);
+TLBB_API void tlbb_vcpu_set_faults(struct tlbb_vcpu_host *h, unsigned faults);
+TLBB_API void tlbb_vcpu_get_stats(struct tlbb_vcpu_host *h, struct tlbb_vcpu_stats *out);
+TLBB_API void tlbb_vcpu_reset_stats(struct tlbb_vcpu_host *h);
+
+/* ---- vCPU thread side ------------------------------------------------------ */
+
+/*
+ * Register the calling thread as a vCPU of @h: a urcu-qsbr reader, online,
+ * with an empty TLB and the lowest free id. NULL if every slot is taken or
+ * the thread is already a vCPU.
+ */
+TLBB_API struct tlbb_vcpu *tlbb_vcpu_register(struct tlbb_vcpu_host *h);
+/* The calling thread stops being a vCPU; it must not use its TLB again. */
+TLBB_API void tlbb_vcpu_unregister(struct tlbb_vcpu *v);
+/* The calling thread's vCPU, or NULL. */
+TLBB_API struct tlbb_vcpu *tlbb_vcpu_self(void);
+TLBB_API unsigned tlbb_vcpu_id(const struct tlbb_vcpu *v);
+TLBB_API struct tlbb_vcpu_host *tlbb_vcpu_host_of(const struct tlbb_vcpu *v);
+
+/* The vCPU may now cache @s: mark it in s->cpus. Before its first walk of @s. */
+TLBB_API void tlbb_vcpu_enter_space(struct tlbb_vcpu *v, struct tlbb_space *s);
+
+/*
+ * Safe point (between translated blocks): report a quiescent state, then
+ * apply the invalidations posted to this vCPU. No translation obtained
+ * before this call may be used after it.
+ */
+TLBB_API void tlbb_vcpu_quiescent(struct tlbb_vcpu *v);
+/* Going idle: flushers stop waiting for this vCPU. No TLB use until online. */
+TLBB_API void tlbb_vcpu_offline(struct tlbb_vcpu *v);
+/* Back from idle: apply what was posted while offline, then translate again. */
+TLBB_API void tlbb_vcpu_online(struct tlbb_vcpu *v);
+TLBB_API bool tlbb_vcpu_is_online(const struct tlbb_vcpu *v);
+
+/*
+ * Built-in TLB. Look up @va in @asid; on a hit store the payload in
+ * *@payload and return true. A write lookup misses on a read-only entry.
+ */
+TLBB_API bool tlbb_vcpu_tlb_lookup(struct tlbb_vcpu *v, uint32_t asid, uintptr_t va, bool write,
+				   uint64_t *payload);
+/* Insert a translation the caller just walked (replacing any for @va). */
+TLBB_API void tlbb_vcpu_tlb_fill(struct tlbb_vcpu *v, uint32_t asid, uintptr_t va,
+				 uint64_t payload, bool writable);
+/* Valid entries for @asid (TLBB_VCPU_ALL_ASIDS: all), for tests and stats. */
+TLBB_API unsigned tlbb_vcpu_tlb_count(const struct tlbb_vcpu *v, uint32_t asid);
+
+/* ---- reclaim side: ordered frame hand-off -------------------------------- */
+
+struct tlbb_vcpu_deferred;
+typedef void (*tlbb_vcpu_deferred_fn)(struct tlbb_vcpu_deferred *d);
+
+/* Embed in the consumer's frame descriptor; the library allocates nothing. */
+struct tlbb_vcpu_deferred {
+	struct tlbb_vcpu_deferred *next;
+	tlbb_vcpu_deferred_fn fn;
+};
+
+/*
+ * Run @fn(@d) once the invalidations queued in @b so far are complete: at
+ * the end of the next tlbb_flush(@b), after its grace period, in the
+ * flusher's thread, in the order deferred. Call it after the tlbb_add_*()
+ * of the page(s) that mapped the frame.
+ *
+ * Never under-protects: on an empty batch it waits a grace period and runs
+ * @fn at once (TLBB_OK); on a batch of another backend it flushes @b first
+ * and runs @fn (TLBB_EBACKEND); NULL @b: grace period, @fn (TLBB_EINVAL).
+ */
+TLBB_API int tlbb_vcpu_defer(struct tlbb_batch *b, struct tlbb_vcpu_deferred *d,
+			     tlbb_vcpu_deferred_fn fn);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TLBBATCH_VCPU_H */

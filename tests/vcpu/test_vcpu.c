@@ -1,0 +1,751 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The vcpu backend, scenario by scenario, with real vCPU threads (urcu-qsbr
+ * readers) driven step by step. Each safety rule has its negative control
+ * right after it: the same scenario with one protocol step removed, which
+ * must be observed as a stale translation.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <sched.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define VA(vpn) ((uintptr_t)(vpn) * T_PAGE)
+
+static struct tlbb_vcpu_host *host_new(unsigned max_vcpus, unsigned faults)
+{
+	struct tlbb_vcpu_config cfg = { .max_vcpus = max_vcpus, .faults = faults };
+	struct tlbb_vcpu_host *h = tlbb_vcpu_host_create(&cfg);
+
+	assert_non_null(h);
+	t_frames_reset();
+	return h;
+}
+
+static struct tlbb_vcpu_stats stats(struct tlbb_vcpu_host *h)
+{
+	struct tlbb_vcpu_stats st;
+
+	tlbb_vcpu_get_stats(h, &st);
+	return st;
+}
+
+/* A thread that runs tlbb_flush() and says when it returned. */
+struct flusher {
+	pthread_t th;
+	struct tlbb_batch *b;
+	int done; /* atomic */
+	uint64_t ns;
+};
+
+static void *flusher_main(void *arg)
+{
+	struct flusher *f = arg;
+	uint64_t t0 = t_now_ns();
+
+	tlbb_flush(f->b);
+	f->ns = t_now_ns() - t0;
+	__atomic_store_n(&f->done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+static void flusher_start(struct flusher *f, struct tlbb_batch *b)
+{
+	memset(f, 0, sizeof(*f));
+	f->b = b;
+	pthread_create(&f->th, NULL, flusher_main, f);
+}
+
+static bool flusher_done(struct flusher *f)
+{
+	return __atomic_load_n(&f->done, __ATOMIC_SEQ_CST);
+}
+
+/* ---- registration ---------------------------------------------------------- */
+
+static void test_config_out_of_range_is_refused(void **state)
+{
+	struct tlbb_vcpu_config bad[] = {
+		{ .max_vcpus = TLBB_MAX_CPUS + 1 },
+		{ .tlb_sets = 48 },
+		{ .tlb_ways = 65 },
+		{ .page_shift = 11 },
+		{ .page_shift = 31 },
+		{ .mailbox_entries = 65537 },
+		{ .flags = TLBB_VCPU_NO_BUILTIN_TLB }, /* own TLB but no callback */
+		{ .flags = 0x80 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_null(tlbb_vcpu_host_create(&bad[i]));
+	struct tlbb_vcpu_host *h = tlbb_vcpu_host_create(NULL);
+	assert_non_null(h);
+	assert_string_equal(tlbb_vcpu_backend(h)->name, "vcpu");
+	tlbb_vcpu_host_destroy(h);
+}
+
+static void test_register_gives_lowest_free_ids_and_refuses_when_full(void **state)
+{
+	struct tlbb_vcpu_host *h = host_new(3, 0);
+	struct t_vcpu a, b, c, d;
+
+	(void)state;
+	assert_true(t_vcpu_start(&a, h));
+	assert_true(t_vcpu_start(&b, h));
+	assert_true(t_vcpu_start(&c, h));
+	assert_int_equal(a.id, 0);
+	assert_int_equal(b.id, 1);
+	assert_int_equal(c.id, 2);
+	assert_false(t_vcpu_start(&d, h)); /* all three slots taken */
+	t_vcpu_stop(&b);
+	assert_true(t_vcpu_start(&d, h));
+	assert_int_equal(d.id, 1); /* the freed id is reused */
+	t_vcpu_stop(&a);
+	t_vcpu_stop(&c);
+	t_vcpu_stop(&d);
+	tlbb_vcpu_host_destroy(h);
+}
+
+static void test_thread_registers_at_most_once(void **state)
+{
+	struct tlbb_vcpu_host *h = host_new(4, 0);
+	struct tlbb_vcpu *v = tlbb_vcpu_register(h);
+
+	(void)state;
+	assert_non_null(v);
+	assert_ptr_equal(tlbb_vcpu_self(), v);
+	assert_null(tlbb_vcpu_register(h));
+	tlbb_vcpu_unregister(v);
+	assert_null(tlbb_vcpu_self());
+	tlbb_vcpu_host_destroy(h);
+}
+
+/* A new vCPU on a reused id must not inherit the old occupant's entries. */
+static void test_reused_vcpu_id_starts_with_empty_tlb(void **state)
+{
+	struct tlbb_vcpu_host *h = host_new(2, 0);
+	struct t_space sp;
+	struct t_vcpu a, b;
+
+	(void)state;
+	t_space_init(h, &sp, 7);
+	t_map(&sp, 3);
+	assert_true(t_vcpu_start(&a, h));
+	t_vcpu_cmd(&a, C_ENTER, &sp, 0);
+	assert_int_equal(t_vcpu_cmd(&a, C_ACCESS, &sp, VA(3)), T_WALK);
+	assert_int_equal(t_vcpu_cmd(&a, C_COUNT, &sp, 0), 1);
+	t_vcpu_stop(&a);
+	assert_true(t_vcpu_start(&b, h));
+	assert_int_equal(b.id, 0);
+	assert_int_equal(t_vcpu_cmd(&b, C_COUNT, &sp, 0), 0);
+	t_vcpu_stop(&b);
+	tlbb_vcpu_host_destroy(h);
+}
+
+/* ---- the software TLB ------------------------------------------------------ */
+
+static void test_tlb_is_asid_tagged_and_set_associative(void **state)
+{
+	struct tlbb_vcpu_config cfg = { .max_vcpus = 1, .tlb_sets = 4, .tlb_ways = 2 };
+	struct tlbb_vcpu_host *h = tlbb_vcpu_host_create(&cfg);
+	struct tlbb_vcpu *v;
+	uint64_t p = 0;
+
+	(void)state;
+	assert_non_null(h);
+	v = tlbb_vcpu_register(h);
+	assert_non_null(v);
+	tlbb_vcpu_tlb_fill(v, 1, VA(8), 100, false);
+	assert_true(tlbb_vcpu_tlb_lookup(v, 1, VA(8) + 123, false, &p));
+	assert_int_equal(p, 100);
+	assert_false(tlbb_vcpu_tlb_lookup(v, 2, VA(8), false, NULL)); /* other ASID */
+	assert_false(tlbb_vcpu_tlb_lookup(v, 1, VA(8), true, NULL));  /* read-only entry */
+	/* vpn 0, 4, 8, 12 share set 0 of 4 sets; 2 ways keep two of them. */
+	tlbb_vcpu_tlb_fill(v, 1, VA(0), 200, true);
+	tlbb_vcpu_tlb_fill(v, 1, VA(4), 300, true);
+	assert_int_equal(tlbb_vcpu_tlb_count(v, 1), 2);
+	assert_true(tlbb_vcpu_tlb_lookup(v, 1, VA(4), true, &p));
+	assert_int_equal(p, 300);
+	/* Refill of a present page replaces it, no duplicate. */
+	tlbb_vcpu_tlb_fill(v, 1, VA(4), 301, true);
+	assert_int_equal(tlbb_vcpu_tlb_count(v, 1), 2);
+	assert_true(tlbb_vcpu_tlb_lookup(v, 1, VA(4), false, &p));
+	assert_int_equal(p, 301);
+	tlbb_vcpu_unregister(v);
+	tlbb_vcpu_host_destroy(h);
+}
+
+static void test_should_defer_only_when_another_vcpu_may_cache(void **state)
+{
+	struct tlbb_vcpu_host *h = host_new(4, 0);
+	struct tlbb_vcpu *self = tlbb_vcpu_register(h);
+	struct t_space sp;
+	struct t_vcpu other;
+
+	(void)state;
+	t_space_init(h, &sp, 1);
+	tlbb_vcpu_enter_space(self, &sp.s);
+	assert_false(tlbb_should_defer(&sp.s)); /* only we may cache it */
+	assert_true(t_vcpu_start(&other, h));
+	t_vcpu_cmd(&other, C_ENTER, &sp, 0);
+	assert_true(tlbb_should_defer(&sp.s));
+	t_vcpu_stop(&other);
+	tlbb_vcpu_unregister(self);
+	tlbb_vcpu_host_destroy(h);
+}
+
+/* ---- batch flush ------------------------------------------------------------ */
+
+/* Map, let the vCPU cache it, unmap into @b. */
+static void cache_then_unmap(struct t_vcpu *tv, struct t_space *sp, unsigned vpn, struct tlbb_batch *b)
+{
+	assert_int_equal(t_vcpu_cmd(tv, C_ACCESS, sp, VA(vpn)), T_WALK);
+	assert_true(t_vcpu_cmd(tv, C_HAS, sp, VA(vpn)));
+	t_unmap(sp, vpn);
+	assert_int_equal(tlbb_add_page(b, &sp->s, VA(vpn), TLBB_ADD_WRITABLE), TLBB_OK);
+}
+
+static void remote_flush_scenario(unsigned faults, bool expect_stale)
+{
+	struct tlbb_vcpu_host *h = host_new(4, faults);
+	struct t_space sp;
+	struct t_vcpu a;
+	struct tlbb_batch b;
+
+	t_space_init(h, &sp, 3);
+	t_map(&sp, 5);
+	assert_true(t_vcpu_start(&a, h));
+	t_vcpu_cmd(&a, C_ENTER, &sp, 0);
+	tlbb_batch_init(&b);
+	cache_then_unmap(&a, &sp, 5, &b);
+	tlbb_flush(&b);
+	/* After the flush returned, the vCPU must not translate page 5 any more. */
+	assert_int_equal(t_vcpu_cmd(&a, C_HAS, &sp, VA(5)), expect_stale);
+	t_vcpu_stop(&a);
+	tlbb_vcpu_host_destroy(h);
+}
+
+static void test_batch_flush_invalidates_remote_vcpu_tlb(void **state)
+{
+	(void)state;
+	remote_flush_scenario(0, false);
+}
+
+/* Negative control: nothing posted -> the remote entry survives the flush. */
+static void test_negative_no_post_leaves_remote_entry(void **state)
+{
+	(void)state;
+	remote_flush_scenario(TLBB_VCPU_FAULT_NO_POST, true);
+}
+
+static void test_one_grace_period_per_batch_not_per_page(void **state)
+{
+	struct tlbb_vcpu_host *h = host_new(4, 0);
+	struct t_space sp;
+	struct t_vcpu a, c;
+	struct tlbb_batch b;
+	struct tlbb_vcpu_stats st;
+
+	(void)state;
+	t_space_init(h, &sp, 3);
+	assert_true(t_vcpu_start(&a, h));
+	assert_true(t_vcpu_start(&c, h));
+	t_vcpu_cmd(&a, C_ENTER, &sp, 0);
+	t_vcpu_cmd(&c, C_ENTER, &sp, 0);
+	tlbb_batch_init(&b);
+	for (unsigned vpn = 0; vpn < T_NPAGES; vpn += 2) { /* not adjacent: no merging */
+		t_map(&sp, vpn);
+		t_vcpu_cmd(&a, C_ACCESS, &sp, VA(vpn));
+	}
+	tlbb_vcpu_reset_stats(h);
+	for (unsigned vpn = 0; vpn < T_NPAGES; vpn += 2) {
+		t_unmap(&sp, vpn);
+		tlbb_add_page(&b, &sp.s, VA(vpn), 0);
+	}
+	tlbb_flush(&b);
+	st = stats(h);
+	assert_int_equal(st.batch_flushes, 1);
+	assert_int_equal(st.grace_periods, 1);
+	assert_int_equal(st.posts, 2 * T_NPAGES / 2); /* each page to each of 2 vCPUs */
+	assert_int_equal(t_vcpu_cmd(&a, C_COUNT, &sp, 0), 0);
+	/* The per-page synchronous shape pays one grace period per page. */
+	tlbb_vcpu_reset_stats(h);
+	for (unsigned vpn = 1; vpn < 9; vpn++) {
+		t_map(&sp, vpn);
+		t_unmap(&sp, vpn);
+		tlbb_add_page(&b, &sp.s, VA(vpn), 0);
+		tlbb_flush(&b);
+	}
+	assert_int_equal(stats(h).grace_periods, 8);
+	t_vcpu_stop(&a);
+	t_vcpu_stop(&c);
+	tlbb_vcpu_host_destroy(h);
+}
+
+static void test_adjacent_pages_are_posted_as_one_range(void **state)
+{
+	struct tlbb_vcpu_host *h = host_new(2, 0);
+	struct t_space sp;
+	struct t_vcpu a;
+	struct tlbb_batch b;
+
+	(void)state;
+	t_space_init(h, &sp, 3);
+	assert_true(t_vcpu_start(&a, h));
+	t_vcpu_cmd(&a, C_ENTER, &sp, 0);
+	t_vcpu_cmd(&a, C_OFFLINE, NULL, 0); /* so nothing drains mid-way */
+	tlbb_vcpu_reset_stats(h);
+	tlbb_batch_init(&b);
+	for (unsigned vpn = 10; vpn < 20; vpn++)
+		tlbb_add_page(&b, &sp.s, VA(vpn), 0);
+	tlbb_flush(&b);
+	t_vcpu_cmd(&a, C_ONLINE, NULL, 0);
+	assert_int_equal(stats(h).posts, 10);
+	assert_int_equal(stats(h).ops_applied, 1); /* merged into [10, 20) */
+	t_vcpu_stop(&a);
+	tlbb_vcpu_host_destroy(h);
+}
+
+/* ---- grace periods: a vCPU inside a translated block ------------------------ */
+
+static void frame_freed(struct tlbb_vcpu_deferred *d)
+{
+	struct t_frame *f = (struct t_frame *)((char *)d - offsetof(struct t_frame, dnode));
+
+	__atomic_store_n(&f->state, FRAME_FREED, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * The vCPU translated page 9 and is still inside its block (no quiescent
+ * state). The flush must not return, and the frame must not be freed, until
+ * the block ended; the block's last access must find the frame live.
+ */
+static void inside_block_scenario(unsigned faults, bool expect_stale)
+{
+	struct tlbb_vcpu_host *h = host_new(2, faults);
+	struct t_space sp;
+	struct t_vcpu a;
+	struct tlbb_batch b;
+	struct flusher fl;
+	unsigned f;
+	int r;
+
+	t_space_init(h, &sp, 4);
+	f = t_map(&sp, 9);
+	assert_true(t_vcpu_start(&a, h));
+	t_vcpu_cmd(&a, C_ENTER, &sp, 0);
+	t_vcpu_hold(&a, &sp, VA(9)); /* translated; now inside the block */
+	tlbb_batch_init(&b);
+	t_unmap(&sp, 9);
+	tlbb_add_page(&b, &sp.s, VA(9), TLBB_ADD_WRITABLE);
+	assert_int_equal(tlbb_vcpu_defer(&b, &t_frame(f)->dnode, frame_freed), TLBB_OK);
+	flusher_start(&fl, &b);
+	t_sleep_ms(100);
+	if (!expect_stale) {
+		assert_false(flusher_done(&fl)); /* still waiting for the vCPU */
+		assert_int_equal(__atomic_load_n(&t_frame(f)->state, __ATOMIC_SEQ_CST), FRAME_LIVE);
+	} else {
+		assert_true(flusher_done(&fl)); /* returned under a running block */
+	}
+	r = t_vcpu_release(&a);
+	pthread_join(fl.th, NULL);
+	assert_int_equal(r, expect_stale ? T_STALE : T_HIT);
+	assert_int_equal(__atomic_load_n(&t_frame(f)->state, __ATOMIC_SEQ_CST), FRAME_FREED);
+	/* Next block: the translation is gone either way (it drained at its safe point). */
+	assert_false(t_vcpu_cmd(&a, C_HAS, &sp, VA(9)));
+	t_vcpu_stop(&a);
+	tlbb_vcpu_host_destroy(h);
+}
+
+static void test_flush_waits_for_vcpu_inside_block(void **state)
+{
+	(void)state;
+	inside_block_scenario(0, false);
+}
+
+/* Negative control: no grace period -> the frame is freed under the block. */
+static void test_negative_no_grace_period_frees_frame_under_running_block(void **state)
+{
+	(void)state;
+	inside_block_scenario(TLBB_VCPU_FAULT_NO_GRACE_PERIOD, true);
+}
+
+/* ---- offline vCPUs (lazy TLB) ---------------------------------------------- */
+
+static void offline_scenario(unsigned faults, bool expect_stale)
+{
+	struct tlbb_vcpu_host *h = host_new(2, faults);
+	struct t_space sp;
+	struct t_vcpu a;
+	struct tlbb_batch b;
+	struct flusher fl;
+	uint64_t t0;
+	unsigned f;
+
+	t_space_init(h, &sp, 5);
+	f = t_map(&sp, 2);
+	assert_true(t_vcpu_start(&a, h));
+	t_vcpu_cmd(&a, C_ENTER, &sp, 0);
+	assert_int_equal(t_vcpu_cmd(&a, C_ACCESS, &sp, VA(2)), T_WALK);
+	t_vcpu_cmd(&a, C_OFFLINE, NULL, 0); /* idle: blocked on a condvar */
+	tlbb_vcpu_reset_stats(h);
+	tlbb_batch_init(&b);
+	t_unmap(&sp, 2);
+	tlbb_add_page(&b, &sp.s, VA(2), 0);
+	tlbb_vcpu_defer(&b, &t_frame(f)->dnode, frame_freed);
+	flusher_start(&fl, &b);
+	t0 = t_now_ns();
+	while (!flusher_done(&fl) && t_now_ns() - t0 < 2000000000u)
+		t_sleep_ms(1);
+	/* Never waited for: the flush returned although the vCPU is blocked. */
+	assert_true(flusher_done(&fl));
+	pthread_join(fl.th, NULL);
+	assert_int_equal(stats(h).grace_periods, 0);
+	assert_int_equal(stats(h).gp_skipped, 1);
+	assert_int_equal(__atomic_load_n(&t_frame(f)->state, __ATOMIC_SEQ_CST), FRAME_FREED);
+	/*
+	 * The first block after idle touches page 2 again: it must walk (and
+	 * fault on the cleared PTE), not use the entry it cached before idling.
+	 */
+	assert_int_equal(t_vcpu_cmd(&a, C_ONLINE_ACCESS, &sp, VA(2)),
+			 expect_stale ? T_STALE : T_FAULT);
+	if (!expect_stale)
+		assert_int_equal(stats(h).online_drains, 1);
+	t_vcpu_stop(&a);
+	tlbb_vcpu_host_destroy(h);
+}
+
+static void test_offline_vcpu_is_not_waited_for_and_drains_at_online(void **state)
+{
+	(void)state;
+	offline_scenario(0, false);
+}
+
+/* Negative control: online without draining uses the stale entry. */
+static void test_negative_online_without_drain_uses_freed_frame(void **state)
+{
+	(void)state;
+	offline_scenario(TLBB_VCPU_FAULT_NO_ONLINE_DRAIN, true);
+}
+
+/* ---- vCPUs joining and leaving during a batch ------------------------------ */
+
+static void test_vcpu_joining_during_batch_sees_cleared_pte(void **state)
+{
+	struct tlbb_vcpu_host *h = host_new(4, 0);
+	struct t_space sp;
+	struct t_vcpu a, late;
+	struct tlbb_batch b;
+
+	(void)state;
+	t_space_init(h, &sp, 6);
+	t_map(&sp, 1);
+	t_map(&sp, 2);
+	assert_true(t_vcpu_start(&a, h));
+	t_vcpu_cmd(&a, C_ENTER, &sp, 0);
+	tlbb_batch_init(&b);
+	cache_then_unmap(&a, &sp, 1, &b);
+	/* Joins after the add: not in the batch's mask, and needs not be. */
+	assert_true(t_vcpu_start(&late, h));
+	t_vcpu_cmd(&late, C_ENTER, &sp, 0);
+	assert_int_equal(t_vcpu_cmd(&late, C_ACCESS, &sp, VA(1)), T_FAULT);
+	assert_int_equal(t_vcpu_cmd(&late, C_ACCESS, &sp, VA(2)), T_WALK);
+	assert_false(tlbb_cpumask_test(&b.cpus, late.id));
+	tlbb_flush(&b);
+	assert_false(t_vcpu_cmd(&a, C_HAS, &sp, VA(1)));
+	assert_true(t_vcpu_cmd(&late, C_HAS, &sp, VA(2))); /* untouched page stays */
+	t_vcpu_stop(&a);
+	t_vcpu_stop(&late);
+	tlbb_vcpu_host_destroy(h);
+}
+
+static void test_vcpu_leaving_during_batch_is_not_waited_for(void **state)
+{
+	struct tlbb_vcpu_host *h = host_new(4, 0);
+	struct t_space sp;
+	struct t_vcpu a;
+	struct tlbb_batch b;
+	struct flusher fl;
+	uint64_t t0;
+
+	(void)state;
+	t_space_init(h, &sp, 6);
+	t_map(&sp, 4);
+	assert_true(t_vcpu_start(&a, h));
+	t_vcpu_cmd(&a, C_ENTER, &sp, 0);
+	tlbb_batch_init(&b);
+	cache_then_unmap(&a, &sp, 4, &b);
+	assert_true(tlbb_cpumask_test(&b.cpus, a.id));
+	t_vcpu_stop(&a); /* leaves with the batch still open */
+	tlbb_vcpu_reset_stats(h);
+	flusher_start(&fl, &b);
+	t0 = t_now_ns();
+	while (!flusher_done(&fl) && t_now_ns() - t0 < 2000000000u)
+		t_sleep_ms(1);
+	assert_true(flusher_done(&fl));
+	pthread_join(fl.th, NULL);
+	assert_int_equal(stats(h).gp_skipped, 1);
+	tlbb_vcpu_host_destroy(h);
+}
+
+/* ---- ordered frame hand-off -------------------------------------------------- */
+
+static unsigned order_log[8], order_n;
+
+static void log_deferred(struct tlbb_vcpu_deferred *d)
+{
+	struct t_frame *f = (struct t_frame *)((char *)d - offsetof(struct t_frame, dnode));
+
+	order_log[order_n++] = (unsigned)(f - t_frame(0));
+	__atomic_store_n(&f->state, FRAME_FREED, __ATOMIC_SEQ_CST);
+}
+
+static void test_frames_handed_back_only_after_batch_flush(void **state)
+{
+	struct tlbb_vcpu_host *h = host_new(2, 0);
+	struct t_space sp;
+	struct t_vcpu a;
+	struct tlbb_batch b;
+	unsigned f[3];
+
+	(void)state;
+	t_space_init(h, &sp, 8);
+	assert_true(t_vcpu_start(&a, h));
+	t_vcpu_cmd(&a, C_ENTER, &sp, 0);
+	tlbb_batch_init(&b);
+	order_n = 0;
+	for (unsigned i = 0; i < 3; i++) {
+		f[i] = t_map(&sp, 20 + i * 2);
+		cache_then_unmap(&a, &sp, 20 + i * 2, &b);
+		assert_int_equal(tlbb_vcpu_defer(&b, &t_frame(f[i])->dnode, log_deferred), TLBB_OK);
+	}
+	/* The vCPU keeps running; nothing may be handed back before the flush. */
+	t_sleep_ms(20);
+	assert_int_equal(order_n, 0);
+	tlbb_flush(&b);
+	assert_int_equal(order_n, 3);
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(order_log[i], f[i]); /* in the order deferred */
+	assert_int_equal(stats(h).deferred_run, 3);
+	for (unsigned i = 0; i < TLBB_ARCH_BATCH_WORDS; i++)
+		assert_int_equal(b.arch[i], 0); /* the batch is empty again */
+	/* An empty batch: a grace period, then the callback at once. */
+	order_n = 0;
+	assert_int_equal(tlbb_vcpu_defer(&b, &t_frame(f[0])->dnode, log_deferred), TLBB_OK);
+	assert_int_equal(order_n, 1);
+	assert_int_equal(tlbb_vcpu_defer(NULL, &t_frame(f[0])->dnode, log_deferred), TLBB_EINVAL);
+	assert_int_equal(order_n, 2);
+	t_vcpu_stop(&a);
+	tlbb_vcpu_host_destroy(h);
+}
+
+/* ---- the race check ---------------------------------------------------------- */
+
+static void test_race_check_flushes_whole_space_on_every_vcpu(void **state)
+{
+	struct tlbb_vcpu_host *h = host_new(4, 0);
+	struct t_space A, B;
+	struct t_vcpu a, c;
+	struct tlbb_batch reclaim;
+
+	(void)state;
+	t_space_init(h, &A, 1);
+	t_space_init(h, &B, 2);
+	assert_true(t_vcpu_start(&a, h));
+	assert_true(t_vcpu_start(&c, h));
+	for (unsigned vpn = 0; vpn < 4; vpn++) {
+		t_map(&A, vpn);
+		t_map(&B, vpn);
+	}
+	t_vcpu_cmd(&a, C_ENTER, &A, 0);
+	t_vcpu_cmd(&c, C_ENTER, &A, 0);
+	t_vcpu_cmd(&c, C_ENTER, &B, 0);
+	for (unsigned vpn = 0; vpn < 4; vpn++) {
+		t_vcpu_cmd(&a, C_ACCESS, &A, VA(vpn));
+		t_vcpu_cmd(&c, C_ACCESS, &A, VA(vpn));
+		t_vcpu_cmd(&c, C_ACCESS, &B, VA(vpn));
+	}
+	/* Reclaim cleared a PTE of A and has not flushed its batch yet. */
+	tlbb_batch_init(&reclaim);
+	t_unmap(&A, 0);
+	tlbb_add_page(&reclaim, &A.s, VA(0), TLBB_ADD_WRITABLE);
+	assert_true(tlbb_space_has_pending(&A.s));
+	/* A changer (mprotect, zap) on A runs the race check first. */
+	assert_true(tlbb_flush_pending(&A.s));
+	assert_false(tlbb_space_has_pending(&A.s));
+	assert_int_equal(t_vcpu_cmd(&a, C_COUNT, &A, 0), 0); /* all of A, everywhere */
+	assert_int_equal(t_vcpu_cmd(&c, C_COUNT, &A, 0), 0);
+	assert_int_equal(t_vcpu_cmd(&c, C_COUNT, &B, 0), 4); /* B untouched */
+	assert_false(tlbb_flush_pending(&A.s));              /* nothing left */
+	tlbb_flush(&reclaim);
+	t_vcpu_stop(&a);
+	t_vcpu_stop(&c);
+	tlbb_vcpu_host_destroy(h);
+}
+
+/* ---- flushing from a vCPU thread --------------------------------------------- */
+
+static void test_flush_from_vcpu_thread_applies_own_tlb_inline(void **state)
+{
+	struct tlbb_vcpu_host *h = host_new(4, 0);
+	struct t_space sp;
+	struct t_vcpu a, c;
+	struct tlbb_batch b;
+
+	(void)state;
+	t_space_init(h, &sp, 9);
+	t_map(&sp, 6);
+	assert_true(t_vcpu_start(&a, h));
+	assert_true(t_vcpu_start(&c, h));
+	t_vcpu_cmd(&a, C_ENTER, &sp, 0);
+	t_vcpu_cmd(&c, C_ENTER, &sp, 0);
+	t_vcpu_cmd(&c, C_ACCESS, &sp, VA(6));
+	tlbb_batch_init(&b);
+	cache_then_unmap(&a, &sp, 6, &b);
+	/* vCPU a flushes its own batch (guest-initiated unmap): it must not wait
+	 * for itself, and its own entry is gone when tlbb_flush() returns. */
+	t_vcpu_flush(&a, &b);
+	assert_false(t_vcpu_cmd(&a, C_HAS, &sp, VA(6)));
+	assert_false(t_vcpu_cmd(&c, C_HAS, &sp, VA(6)));
+	t_vcpu_stop(&a);
+	t_vcpu_stop(&c);
+	tlbb_vcpu_host_destroy(h);
+}
+
+/* ---- mailbox overflow ---------------------------------------------------------- */
+
+static void test_mailbox_overflow_degrades_to_full_flush(void **state)
+{
+	struct tlbb_vcpu_config cfg = { .max_vcpus = 2, .mailbox_entries = 4 };
+	struct tlbb_vcpu_host *h = tlbb_vcpu_host_create(&cfg);
+	struct t_space A, B;
+	struct t_vcpu a;
+	struct tlbb_batch b;
+	struct tlbb_vcpu_stats st;
+
+	(void)state;
+	t_frames_reset();
+	t_space_init(h, &A, 1);
+	t_space_init(h, &B, 2);
+	t_map(&B, 0);
+	assert_true(t_vcpu_start(&a, h));
+	t_vcpu_cmd(&a, C_ENTER, &A, 0);
+	t_vcpu_cmd(&a, C_ENTER, &B, 0);
+	t_vcpu_cmd(&a, C_ACCESS, &B, VA(0));
+	t_vcpu_cmd(&a, C_OFFLINE, NULL, 0);
+	tlbb_batch_init(&b);
+	for (unsigned vpn = 0; vpn < 20; vpn += 2)
+		tlbb_add_page(&b, &A.s, VA(vpn), 0);
+	tlbb_flush(&b);
+	t_vcpu_cmd(&a, C_ONLINE, NULL, 0);
+	st = stats(h);
+	assert_true(st.mailbox_overflows >= 1);
+	assert_int_equal(st.full_flushes, 1);
+	/* A superset: even B's entry went. Safe, merely slower. */
+	assert_int_equal(t_vcpu_cmd(&a, C_COUNT, &B, 0), 0);
+	t_vcpu_stop(&a);
+	tlbb_vcpu_host_destroy(h);
+}
+
+/* ---- the consumer's own TLB ---------------------------------------------------- */
+
+struct cb_log {
+	pthread_t thread[8];
+	uint32_t asid[8];
+	uint64_t vpn[8], npages[8];
+	unsigned n;
+};
+
+static void record_invalidate(struct tlbb_vcpu *v, uint32_t asid, uint64_t vpn, uint64_t npages,
+			      void *arg)
+{
+	struct cb_log *log = arg;
+
+	(void)v;
+	if (log->n < 8) {
+		log->thread[log->n] = pthread_self();
+		log->asid[log->n] = asid;
+		log->vpn[log->n] = vpn;
+		log->npages[log->n] = npages;
+		__atomic_store_n(&log->n, log->n + 1, __ATOMIC_SEQ_CST);
+	}
+}
+
+static void test_consumer_tlb_callback_runs_on_vcpu_thread_at_safe_point(void **state)
+{
+	static struct cb_log log;
+	struct tlbb_vcpu_config cfg = { .max_vcpus = 2, .flags = TLBB_VCPU_NO_BUILTIN_TLB,
+					.invalidate = record_invalidate, .invalidate_arg = &log };
+	struct tlbb_vcpu_host *h = tlbb_vcpu_host_create(&cfg);
+	struct t_space sp;
+	struct t_vcpu a;
+	struct tlbb_batch b;
+
+	(void)state;
+	assert_non_null(h);
+	memset(&log, 0, sizeof(log));
+	t_space_init(h, &sp, 12);
+	assert_true(t_vcpu_start(&a, h));
+	/* Registration starts the consumer's TLB empty. */
+	assert_int_equal(__atomic_load_n(&log.n, __ATOMIC_SEQ_CST), 1);
+	assert_int_equal(log.asid[0], TLBB_VCPU_ALL_ASIDS);
+	t_vcpu_cmd(&a, C_ENTER, &sp, 0);
+	tlbb_batch_init(&b);
+	tlbb_add_range(&b, &sp.s, VA(30), VA(33), 0);
+	tlbb_flush(&b);
+	/* The callback runs right after the vCPU's safe point, which may be just
+	 * after the flush returned: one command round trip passes it. */
+	t_vcpu_cmd(&a, C_COUNT, &sp, 0);
+	assert_int_equal(__atomic_load_n(&log.n, __ATOMIC_SEQ_CST), 2);
+	assert_true(pthread_equal(log.thread[1], a.th));
+	assert_int_equal(log.asid[1], 12);
+	assert_int_equal(log.vpn[1], 30);
+	assert_int_equal(log.npages[1], 3);
+	/* The race check: whole ASID (npages 0). */
+	tlbb_add_page(&b, &sp.s, VA(40), 0);
+	assert_true(tlbb_flush_pending(&sp.s));
+	tlbb_flush(&b);
+	t_vcpu_cmd(&a, C_COUNT, &sp, 0);
+	assert_true(__atomic_load_n(&log.n, __ATOMIC_SEQ_CST) >= 3);
+	bool whole = false;
+	for (unsigned i = 2; i < log.n; i++)
+		whole |= log.asid[i] == 12 && log.npages[i] == 0;
+	assert_true(whole);
+	t_vcpu_stop(&a);
+	tlbb_vcpu_host_destroy(h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config_out_of_range_is_refused),
+		cmocka_unit_test(test_register_gives_lowest_free_ids_and_refuses_when_full),
+		cmocka_unit_test(test_thread_registers_at_most_once),
+		cmocka_unit_test(test_reused_vcpu_id_starts_with_empty_tlb),
+		cmocka_unit_test(test_tlb_is_asid_tagged_and_set_associative),
+		cmocka_unit_test(test_should_defer_only_when_another_vcpu_may_cache),
+		cmocka_unit_test(test_batch_flush_invalidates_remote_vcpu_tlb),
+		cmocka_unit_test(test_negative_no_post_leaves_remote_entry),
+		cmocka_unit_test(test_one_grace_period_per_batch_not_per_page),
+		cmocka_unit_test(test_adjacent_pages_are_posted_as_one_range),
+		cmocka_unit_test(test_flush_waits_for_vcpu_inside_block),
+		cmocka_unit_test(test_negative_no_grace_period_frees_frame_under_running_block),
+		cmocka_unit_test(test_offline_vcpu_is_not_waited_for_and_drains_at_online),
+		cmocka_unit_test(test_negative_online_without_drain_uses_freed_frame),
+		cmocka_unit_test(test_vcpu_joining_during_batch_sees_cleared_pte),
+		cmocka_unit_test(test_vcpu_leaving_during_batch_is_not_waited_for),
+		cmocka_unit_test(test_frames_handed_back_only_after_batch_flush),
+		cmocka_unit_test(test_race_check_flushes_whole_space_on_every_vcpu),
+		cmocka_unit_test(test_flush_from_vcpu_thread_applies_own_tlb_inline),
+		cmocka_unit_test(test_mailbox_overflow_degrades_to_full_flush),
+		cmocka_unit_test(test_consumer_tlb_callback_runs_on_vcpu_thread_at_safe_point),
+	};
+
+	return cmocka_run_group_tests_name("vcpu", tests, NULL, NULL);
+}
