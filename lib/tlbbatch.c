@@ -186,49 +186,102 @@ int tlbb_add_space(struct tlbb_batch *b, struct tlbb_space *s, unsigned flags)
 	return batch_queue(b, s, 0, 0, (flags & ~TLBB_ADD_LEAF_ONLY) | TLBB_RANGE_ALL);
 }
 
+/* What the backend is asked to invalidate, and what the caller is told. */
+struct shaped {
+	uintptr_t start, end; /* granule-aligned, start < end; 0, 0 with TLBB_RANGE_ALL */
+	unsigned flags;
+	int status;
+	bool nothing;         /* empty range: no invalidation at all */
+};
+
+/* Round the inclusive byte range [first, last] outward to the granule. */
+static struct shaped shape_bytes(const struct tlbb_space *s, uintptr_t first, uintptr_t last,
+				 unsigned flags)
+{
+	uintptr_t mask = ((uintptr_t)1 << s->page_shift) - 1;
+	struct shaped r = { 0, 0, flags & (TLBB_ADD_WRITABLE | TLBB_ADD_LEAF_ONLY), TLBB_OK, false };
+
+	first &= ~mask;
+	last &= ~mask;
+	/*
+	 * The range reaches the top page: its exclusive end, 2^N, cannot be
+	 * written half-open. A legal range, just inexpressible: cover it all.
+	 */
+	if (last >= UINTPTR_MAX - mask || ((last - first) >> s->page_shift) >= s->full_flush_pages) {
+		r.flags = (r.flags & ~TLBB_ADD_LEAF_ONLY) | TLBB_RANGE_ALL;
+		return r;
+	}
+	r.start = first;
+	r.end = last + mask + 1;
+	return r;
+}
+
+/* The half-open [start, end) of the API, with its bad-input answers. */
+static struct shaped shape_range(const struct tlbb_space *s, uintptr_t start, uintptr_t end,
+				 unsigned flags)
+{
+	struct shaped r;
+
+	if (start == end) {
+		/* Nothing was mapped there: nothing to invalidate. */
+		r = (struct shaped){ 0, 0, 0, TLBB_OK, true };
+		return r;
+	}
+	if (end < start) {
+		/* We cannot know what the caller cleared: cover everything. */
+		r = shape_bytes(s, 0, UINTPTR_MAX, flags);
+		r.status = TLBB_ERANGE;
+		return r;
+	}
+	return shape_bytes(s, start, end - 1, flags);
+}
+
+static int queue_shaped(struct tlbb_batch *b, struct tlbb_space *s, struct shaped r)
+{
+	int rc;
+
+	if (r.nothing)
+		return r.status;
+	rc = batch_queue(b, s, r.start, r.end, r.flags);
+	return rc == TLBB_OK ? r.status : rc;
+}
+
 int tlbb_add_range(struct tlbb_batch *b, struct tlbb_space *s, uintptr_t start, uintptr_t end,
 		   unsigned flags)
 {
-	uintptr_t mask, first, last_excl;
-	int rc;
-
 	if (!space_backend(s))
 		return TLBB_EINVAL;
-	if (start == end)
-		return TLBB_OK; /* nothing was mapped there: nothing to invalidate */
-	flags &= TLBB_ADD_WRITABLE | TLBB_ADD_LEAF_ONLY;
-	if (end < start) {
-		/* We cannot know what the caller cleared: cover everything. */
-		rc = tlbb_add_space(b, s, flags);
-		return rc == TLBB_OK ? TLBB_ERANGE : rc;
-	}
-	mask = ((uintptr_t)1 << s->page_shift) - 1;
-	first = start & ~mask;
-	/*
-	 * The range reaches the top page: its rounded end, 2^N, cannot be
-	 * written half-open. A legal range, just inexpressible: cover it all.
-	 */
-	if (end > UINTPTR_MAX - mask)
-		return tlbb_add_space(b, s, flags);
-	last_excl = (end + mask) & ~mask;
-	if (((last_excl - first) >> s->page_shift) > s->full_flush_pages)
-		return tlbb_add_space(b, s, flags);
-	return batch_queue(b, s, first, last_excl, flags);
+	return queue_shaped(b, s, shape_range(s, start, end, flags));
 }
 
 int tlbb_add_page(struct tlbb_batch *b, struct tlbb_space *s, uintptr_t va, unsigned flags)
 {
-	uintptr_t mask;
-
 	if (!space_backend(s))
 		return TLBB_EINVAL;
-	mask = ((uintptr_t)1 << s->page_shift) - 1;
-	va &= ~mask;
-	/* The top page of the address space: [va, va + page) would wrap to 0. */
-	if (va >= UINTPTR_MAX - mask)
-		return tlbb_add_space(b, s, flags & TLBB_ADD_WRITABLE);
-	return batch_queue(b, s, va, va + mask + 1,
-			   flags & (TLBB_ADD_WRITABLE | TLBB_ADD_LEAF_ONLY));
+	return queue_shaped(b, s, shape_bytes(s, va, va, flags));
+}
+
+int tlbb_flush_range_sync(struct tlbb_space *s, uintptr_t start, uintptr_t end, unsigned flags)
+{
+	const struct tlbb_backend *be = space_backend(s);
+	struct tlbb_batch local;
+	struct shaped r;
+
+	if (!be)
+		return TLBB_EINVAL;
+	r = shape_range(s, start, end, flags);
+	if (r.nothing)
+		return r.status;
+	/*
+	 * No pending bump: the invalidation is complete before we return, and
+	 * the caller holds the PTL, so no race check can observe it half done.
+	 */
+	tlbb_batch_init(&local);
+	local.backend = be;
+	be->add(be, &local, s, r.start, r.end, r.flags);
+	local.flush_required = true;
+	be->flush(be, &local);
+	return r.status;
 }
 
 void tlbb_flush(struct tlbb_batch *b)
@@ -239,6 +292,7 @@ void tlbb_flush(struct tlbb_batch *b)
 		return;
 	be = b->backend;
 	be->flush(be, b);
+	zero_words(b->arch, TLBB_ARCH_BATCH_WORDS);
 	/*
 	 * Cleared only after the backend returned: everything the batch held is
 	 * complete now. The generation word is deliberately left alone: another

@@ -27,8 +27,8 @@
  *
  *   flush(be, b)
  *       Complete every invalidation queued in @b since its last flush, on
- *       every CPU, before returning. Must leave b->arch all-zero (empty).
- *       Called only when b->flush_required.
+ *       every CPU, before returning. The core zeroes b->arch and b->cpus
+ *       afterwards. Called only when b->flush_required.
  *
  *   flush_space(be, s)
  *       Invalidate all of @s on every CPU that may cache it and complete it

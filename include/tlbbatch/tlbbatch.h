@@ -285,6 +285,15 @@ TLBB_API int tlbb_add_page(struct tlbb_batch *b, struct tlbb_space *s, uintptr_t
 /* Queue invalidation of all of @s. */
 TLBB_API int tlbb_add_space(struct tlbb_batch *b, struct tlbb_space *s, unsigned flags);
 
+/*
+ * The !tlbb_should_defer() path: invalidate [@start, @end) of @s on every CPU
+ * and complete it before returning (Linux's flush_tlb_range). Same rounding
+ * and bad-input answers as tlbb_add_range(); nothing stays pending. Call
+ * under the PTL, after clearing the PTEs, without migrating CPU meanwhile.
+ */
+TLBB_API int tlbb_flush_range_sync(struct tlbb_space *s, uintptr_t start, uintptr_t end,
+				   unsigned flags);
+
 /* Complete everything queued in @b; afterwards @b is empty. */
 TLBB_API void tlbb_flush(struct tlbb_batch *b);
 /* tlbb_flush() if some queued entry may have been writable (before writeback). */

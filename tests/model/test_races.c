@@ -414,6 +414,34 @@ static void inverted_range_still_invalidates_everything(void **state)
 	assert_int_equal(world_fini(&w), 0);
 }
 
+/* ---- the unbatched path (!tlbb_should_defer) --------------------------------- */
+
+static uint64_t unbatched_unmap(enum tlbb_sim_model model, bool sync_flush)
+{
+	struct world w;
+
+	world_init(&w, model, 0);
+	tlbb_sim_access(w.sim, USER, VA(8), true);
+	tlbb_sim_pte_clear(&w.ss, 8);
+	if (sync_flush)
+		assert_int_equal(tlbb_flush_range_sync(&w.ss.space, VA(8), VA(9), 0), TLBB_OK);
+	tlbb_sim_frame_set_state(w.sim, w.frame[8], TLBB_SIM_FRAME_RETIRED);
+	tlbb_sim_access(w.sim, USER, VA(8), true);
+	return world_fini(&w);
+}
+
+static void sync_flush_is_complete_on_return(void **state)
+{
+	assert_int_equal(unbatched_unmap(TLBB_SIM_ARM64, true), 0);
+	assert_int_equal(unbatched_unmap(TLBB_SIM_X86, true), 0);
+}
+
+static void unmap_without_sync_flush_is_caught(void **state)
+{
+	assert_true(unbatched_unmap(TLBB_SIM_ARM64, false) > 0);
+	assert_true(unbatched_unmap(TLBB_SIM_X86, false) > 0);
+}
+
 /* ---- several spaces, one batch ---------------------------------------------- */
 
 static void one_batch_two_spaces_one_flush(void **state)
@@ -537,6 +565,8 @@ int main(void)
 		cmocka_unit_test(range_rounded_inward_is_caught),
 		cmocka_unit_test(range_over_threshold_flushes_whole_space),
 		cmocka_unit_test(inverted_range_still_invalidates_everything),
+		cmocka_unit_test(sync_flush_is_complete_on_return),
+		cmocka_unit_test(unmap_without_sync_flush_is_caught),
 		cmocka_unit_test(one_batch_two_spaces_one_flush),
 		cmocka_unit_test(x86_defers_only_when_another_cpu_may_cache),
 		cmocka_unit_test(arm64_repeat_tlbi_erratum_disables_deferral),

@@ -460,6 +460,32 @@ static void strerror_names_every_status(void **state)
 	assert_string_equal(tlbb_strerror(42), "unknown status");
 }
 
+/* ---- the synchronous path ---------------------------------------------------- */
+
+static void sync_flush_completes_without_leaving_pending(void **state)
+{
+	assert_int_equal(tlbb_flush_range_sync(&S, 0x3800, 0x4001, TLBB_ADD_LEAF_ONLY), TLBB_OK);
+	assert_int_equal(rec.n, 2);
+	assert_int_equal(rec.calls[0].kind, 'a');
+	assert_int_equal(rec.calls[0].start, 0x3000);
+	assert_int_equal(rec.calls[0].end, 0x5000);
+	assert_int_equal(rec.calls[0].flags, TLBB_ADD_LEAF_ONLY);
+	assert_int_equal(rec.calls[1].kind, 'f');
+	/* Complete on return: nothing for a race check to find. */
+	assert_false(tlbb_space_has_pending(&S));
+}
+
+static void sync_flush_bad_input_has_the_same_answers(void **state)
+{
+	assert_int_equal(tlbb_flush_range_sync(&S, 0x5000, 0x5000, 0), TLBB_OK);
+	assert_int_equal(rec.n, 0);
+	assert_int_equal(tlbb_flush_range_sync(&S, 0x9000, 0x1000, 0), TLBB_ERANGE);
+	assert_true(rec.calls[0].flags & TLBB_RANGE_ALL);
+	assert_int_equal(rec.calls[1].kind, 'f');
+	assert_int_equal(tlbb_flush_range_sync(NULL, 0, 0x1000, 0), TLBB_EINVAL);
+	assert_int_equal(rec.n, 2);
+}
+
 /* ---- CPU masks -------------------------------------------------------------- */
 
 static void cpumask_iterates_and_excludes_self(void **state)
@@ -520,6 +546,8 @@ int main(void)
 		T(uninitialised_space_is_refused),
 		T(foreign_backend_space_flushes_synchronously),
 		T(strerror_names_every_status),
+		T(sync_flush_completes_without_leaving_pending),
+		T(sync_flush_bad_input_has_the_same_answers),
 		T(cpumask_iterates_and_excludes_self),
 	};
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
