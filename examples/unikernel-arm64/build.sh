@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Build the arm64 unikernel the way a kernel would consume tlbbatch:
+#   1. the freestanding library, through the project's own meson build with
+#      the bare-metal cross file (-Dfreestanding=true -Dhw_backend=arm64,
+#      debug checks on so the issuing-CPU rule is checked live);
+#   2. the kernel's own objects, linked against that libtlbbatch.a.
+# Usage: build.sh SRCROOT OUTDIR   -> OUTDIR/unikernel-arm64{,-nc}.elf
+set -euo pipefail
+src=$(cd "$1" && pwd); out=$(mkdir -p "$2" && cd "$2" && pwd)
+here=$src/examples/unikernel-arm64
+cc=${CROSS_CC:-aarch64-linux-gnu-gcc}
+lib=$out/libtlbbatch-fs
+
+# Meson variables of an enclosing meson test run must not leak into ours.
+unset MESON_BUILD_ROOT MESON_SOURCE_ROOT MESON_SUBDIR MESONINTROSPECT
+if [ -f "$lib/build.ninja" ]; then
+  ninja -C "$lib" >/dev/null
+else
+  meson setup "$lib" "$src" --cross-file "$src/cross/aarch64-none-elf.ini" \
+    -Dfreestanding=true -Dhw_backend=arm64 -Ddebug_checks=true -Dmax_cpus=8 \
+    -Dtests=false -Dexamples=false --buildtype=release >/dev/null
+  ninja -C "$lib" >/dev/null
+fi
+
+# Same flags as the library's cross file, and the same TLBB_* configuration.
+cflags=(-std=c11 -O2 -g -Wall -Wextra -ffreestanding -fno-builtin -nostdlib
+  -fno-tree-loop-distribute-patterns -mgeneral-regs-only -mno-outline-atomics
+  -mstrict-align -fno-pic -fno-stack-protector
+  -DTLBB_MAX_CPUS=8 -DTLBB_DEBUG=1 -I"$src/include")
+for variant in "" "-nc"; do
+  defs=()
+  [ "$variant" = "-nc" ] && defs=(-DNEGATIVE_CONTROL)
+  "$cc" "${cflags[@]}" "${defs[@]}" -c "$here/start.S" -o "$out/start$variant.o"
+  "$cc" "${cflags[@]}" "${defs[@]}" -c "$here/kernel.c" -o "$out/kernel$variant.o"
+  "$cc" -static -nostdlib -no-pie -Wl,--build-id=none -Wl,--no-warn-rwx-segments -T "$here/link.ld" \
+    -o "$out/unikernel-arm64$variant.elf" \
+    "$out/start$variant.o" "$out/kernel$variant.o" "$lib/lib/libtlbbatch.a"
+done

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Run the arm64 unikernel under qemu-system-aarch64 and judge its UART report.
+# Usage: arm64-run.sh EXPECT CPU IMAGE
+#   EXPECT clean  the poison test must finish with no stale read
+#          range  clean, and with FEAT_TLBIRANGE range ops really in use
+#          stale  negative control: stale reads MUST have been seen
+# Exit 77 (meson: skipped) when qemu-system-aarch64 is missing.
+set -uo pipefail
+expect=$1; cpu=$2; image=$3
+qemu=${QEMU_SYSTEM_AARCH64:-qemu-system-aarch64}
+command -v "$qemu" >/dev/null || { echo "SKIP: $qemu not installed"; exit 77; }
+[ -f "$image" ] || { echo "FAIL: no image $image"; exit 1; }
+
+log=$(mktemp); trap 'rm -f "$log"' EXIT
+# The image powers off through PSCI SYSTEM_OFF; the timeout only catches hangs.
+timeout 150 "$qemu" -M virt -cpu "$cpu" -smp 4 -m 128M -nographic -monitor none \
+  -serial stdio -kernel "$image" >"$log" 2>&1
+rc=$?
+cat "$log"
+[ $rc -eq 0 ] || { echo "FAIL: qemu exit status $rc (124 = hung, killed by timeout)"; exit 1; }
+
+verdict=$(grep -a '^VERDICT:' "$log" | tail -1)
+retargets=$(grep -a '^total retargets:' "$log" | awk '{print $3}')
+[ -n "$verdict" ] || { echo "FAIL: no verdict on the UART"; exit 1; }
+[ "${retargets:-0}" -ge 100000 ] || { echo "FAIL: only ${retargets:-0} retargets (< 100000)"; exit 1; }
+case "$expect" in
+  clean|range)
+    case "$verdict" in "VERDICT: CLEAN"*) ;; *) echo "FAIL: $verdict"; exit 1 ;; esac
+    if [ "$expect" = range ]; then
+      grep -aq '"phase":"range".*"range_ops":1' "$log" || { echo "FAIL: range ops were not used"; exit 1; }
+    fi ;;
+  stale)
+    case "$verdict" in
+      "VERDICT: STALE"*) echo "negative control: stale reads seen, as they must be" ;;
+      *) echo "FAIL: negative control saw no stale read ($verdict): the test cannot fail"; exit 1 ;;
+    esac ;;
+  *) echo "usage: $0 clean|range|stale CPU IMAGE"; exit 2 ;;
+esac
+echo "PASS ($expect, cpu $cpu)"
