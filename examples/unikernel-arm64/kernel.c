@@ -258,6 +258,7 @@ static uint64_t first_bad_value, first_bad_va;
 static volatile uint32_t phase;
 static volatile uint32_t cpus_online;
 static volatile uint32_t readers_done;
+static volatile uint32_t handoff_request, handoff_done;
 
 uint8_t kstack[NCPU_MAX][STACK_SIZE] __attribute__((aligned(16)));
 
@@ -272,6 +273,8 @@ static uint64_t live_word(unsigned page, uint32_t gen)
 }
 
 /* ---- readers (CPUs 1..3) ----------------------------------------------------------- */
+
+static void handoff_flush(void);
 
 void secondary_main(void)
 {
@@ -313,6 +316,8 @@ void secondary_main(void)
 		iter++;
 	}
 	__atomic_fetch_add(&readers_done, 1, __ATOMIC_SEQ_CST);
+	if (cpu == 1)
+		handoff_flush();
 	for (;;)
 		__asm__ volatile("wfe");
 }
@@ -381,10 +386,10 @@ static void retarget(unsigned first, unsigned n, enum mode mode)
 		old[k] = l3_win[i] & PTE_ADDR_MASK;
 		l3_win[i] = 0; /* under the (here implicit) PTL */
 #ifndef NEGATIVE_CONTROL
-		if (mode != MODE_RANGE_ADD)
+		if (mode == MODE_PAGE_ADDS)
 			tlbb_add_page(&batch, &space, va, TLBB_ADD_LEAF_ONLY | TLBB_ADD_WRITABLE);
-		if (mode == MODE_PER_PAGE_FLUSH)
-			tlbb_flush(&batch); /* synchronous, like ptep_clear_flush() */
+		else if (mode == MODE_PER_PAGE_FLUSH) /* unbatched, like ptep_clear_flush() */
+			tlbb_flush_range_sync(&space, va, va + PAGE, TLBB_ADD_LEAF_ONLY);
 #else
 		(void)va;
 		(void)mode;
@@ -394,7 +399,7 @@ static void retarget(unsigned first, unsigned n, enum mode mode)
 	if (mode == MODE_RANGE_ADD)
 		tlbb_add_range(&batch, &space, WIN_VA + first * PAGE, WIN_VA + (first + n) * PAGE,
 			       TLBB_ADD_LEAF_ONLY | TLBB_ADD_WRITABLE);
-	tlbb_flush(&batch); /* no-op in per-page mode: already flushed */
+	tlbb_flush(&batch); /* no-op in per-page mode: nothing was batched */
 #endif
 	/* From here on no CPU may still reach the old frames: poison them. */
 	for (unsigned k = 0; k < n; k++) {
@@ -406,6 +411,45 @@ static void retarget(unsigned first, unsigned n, enum mode mode)
 	/* New PTEs visible to the readers' walkers (invalid entries are never
 	 * cached, so no TLBI is needed for a make). */
 	__asm__ volatile("dsb ishst" ::: "memory");
+}
+
+/*
+ * The issuing-CPU rule, live. CPU 0 queues a TLBI in the batch, then the
+ * "task" moves: CPU 1 runs tlbb_flush() on the same batch. The port's
+ * context switch must have executed tlbb_arm64_context_switch() on CPU 0
+ * first; the library (built with TLBB_DEBUG) checks that through
+ * tlbb_port_cpu_id(). With -DMIGRATE_WITHOUT_SWITCH the barrier is skipped
+ * and the check must stop the image (tlbb_port_debug_fail()).
+ */
+static void handoff_flush(void)
+{
+	for (unsigned spin = 0; !__atomic_load_n(&handoff_request, __ATOMIC_ACQUIRE); spin++)
+		if (spin > 200000000u)
+			return;
+	tlbb_flush(&batch);
+	__atomic_store_n(&handoff_done, 1, __ATOMIC_RELEASE);
+}
+
+static void migrate_and_flush_on_cpu1(void)
+{
+	uint64_t old = l3_win[0] & PTE_ADDR_MASK;
+
+	l3_win[0] = 0;
+	tlbb_add_page(&batch, &space, WIN_VA, TLBB_ADD_LEAF_ONLY);
+#ifndef MIGRATE_WITHOUT_SWITCH
+	tlbb_arm64_context_switch(&batch); /* the task leaves CPU 0 */
+#endif
+	__atomic_store_n(&handoff_request, 1, __ATOMIC_RELEASE);
+	for (unsigned spin = 0; !__atomic_load_n(&handoff_done, __ATOMIC_ACQUIRE); spin++) {
+		if (spin > 200000000u) {
+			puts_("VERDICT: FAIL (cpu 1 never flushed the handed-off batch)\n");
+			power_off();
+		}
+	}
+	puts_("issuing-cpu rule: batch filled on cpu 0, context switch barrier, flushed on cpu 1: ok\n");
+	fill(old, POISON);
+	free_push(old);
+	install(0);
 }
 
 static void run_phase(uint32_t ph, uint32_t retargets, enum mode mode, unsigned nreaders)
@@ -498,6 +542,7 @@ void kernel_main(void)
 	__atomic_store_n(&phase, PH_STOP, __ATOMIC_RELEASE);
 	for (unsigned spin = 0; readers_done < nreaders && spin < 100000000u; spin++)
 		;
+	migrate_and_flush_on_cpu1();
 
 	for (unsigned c = 1; c <= nreaders; c++) {
 		for (unsigned ph = PH_BATCHED; ph < PH_STOP; ph++) {

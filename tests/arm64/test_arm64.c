@@ -259,6 +259,20 @@ static void granule_64k_steps_by_64k(void **state)
 	expect_at(2, TLBB_A64_TLBI_VAE1IS, 0x002a000000000110ull);
 }
 
+/* The unbatched path (tlbb_flush_range_sync, Linux's flush_tlb_range): the
+ * same add sequence, completed at once, nothing left pending. */
+static void sync_range_flush_is_dsb_ishst_tlbis_dsb_ish(void **state)
+{
+	(void)state;
+	assert_int_equal(tlbb_flush_range_sync(&sp, 0x20000, 0x22000, 0), TLBB_OK);
+	expect_len(4);
+	expect_at(0, TLBB_A64_DSB_ISHST, 0);
+	expect_at(1, TLBB_A64_TLBI_VAE1IS, 0x002a000000000020ull);
+	expect_at(2, TLBB_A64_TLBI_VAE1IS, 0x002a000000000021ull);
+	expect_at(3, TLBB_A64_DSB_ISH, 0);
+	assert_false(tlbb_space_has_pending(&sp));
+}
+
 /* ---- kernel/global mappings ------------------------------------------------- */
 
 static void global_space_uses_all_asid_forms_and_isb_after_dsb(void **state)
@@ -590,6 +604,7 @@ int main(void)
 		T(leaf_only_add_uses_tlbi_vale1is, setup_default),
 		T(one_batch_two_asids_one_dsb, setup_default),
 		T(granule_64k_steps_by_64k, setup_default),
+		T(sync_range_flush_is_dsb_ishst_tlbis_dsb_ish, setup_default),
 		T(global_space_uses_all_asid_forms_and_isb_after_dsb, setup_default),
 		T(user_space_flush_has_no_isb, setup_default),
 		T(default_limit_512_pages_stay_per_page, setup_default),

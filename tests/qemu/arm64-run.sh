@@ -5,6 +5,7 @@
 #   EXPECT clean  the poison test must finish with no stale read
 #          range  clean, and with FEAT_TLBIRANGE range ops really in use
 #          stale  negative control: stale reads MUST have been seen
+#          debugfail  the issuing-CPU debug check MUST have stopped the image
 # Exit 77 (meson: skipped) when qemu-system-aarch64 is missing.
 set -uo pipefail
 expect=$1; cpu=$2; image=$3
@@ -23,10 +24,17 @@ cat "$log"
 verdict=$(grep -a '^VERDICT:' "$log" | tail -1)
 retargets=$(grep -a '^total retargets:' "$log" | awk '{print $3}')
 [ -n "$verdict" ] || { echo "FAIL: no verdict on the UART"; exit 1; }
+if [ "$expect" = debugfail ]; then
+  if grep -aq '^debug check failed: arm64: batch flushed on a CPU other' "$log"; then
+    echo "PASS (debug check caught a batch flushed on another CPU without the barrier)"; exit 0
+  fi
+  echo "FAIL: the issuing-CPU check did not fire ($verdict)"; exit 1
+fi
 [ "${retargets:-0}" -ge 100000 ] || { echo "FAIL: only ${retargets:-0} retargets (< 100000)"; exit 1; }
 case "$expect" in
   clean|range)
     case "$verdict" in "VERDICT: CLEAN"*) ;; *) echo "FAIL: $verdict"; exit 1 ;; esac
+    grep -aq '^issuing-cpu rule: .*: ok' "$log" || { echo "FAIL: cross-CPU handoff did not run"; exit 1; }
     if [ "$expect" = range ]; then
       grep -aq '"phase":"range".*"range_ops":1' "$log" || { echo "FAIL: range ops were not used"; exit 1; }
     fi ;;
@@ -35,6 +43,6 @@ case "$expect" in
       "VERDICT: STALE"*) echo "negative control: stale reads seen, as they must be" ;;
       *) echo "FAIL: negative control saw no stale read ($verdict): the test cannot fail"; exit 1 ;;
     esac ;;
-  *) echo "usage: $0 clean|range|stale CPU IMAGE"; exit 2 ;;
+  *) echo "usage: $0 clean|range|stale|debugfail CPU IMAGE"; exit 2 ;;
 esac
 echo "PASS ($expect, cpu $cpu)"
