@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# ThreadSanitizer build of the vcpu backend (gcc -fsanitize=thread) in its own
+# build directory: the cmocka scenarios, the stress test (vCPUs idling,
+# leaving and re-joining, race checks, batches of 1/8/512) and the negative
+# controls that TSan itself must flag. liburcu is not instrumented: the
+# backend annotates the grace-period hand-off (arch/vcpu/vcpu.c); there are no
+# suppressions. Skipped when liburcu-qsbr is not installed.
+set -euo pipefail
+cd "$TOP"
+if ! pkg-config --exists liburcu-qsbr; then
+  echo "liburcu-qsbr not installed: vcpu TSan step skipped"
+  exit 0
+fi
+dir=build-tsan-vcpu
+if [ -f "$dir/build.ninja" ]; then
+  meson configure "$dir" -Db_sanitize=thread >/dev/null
+else
+  meson setup "$dir" -Db_sanitize=thread -Dbuildtype=debugoptimized >/dev/null
+fi
+# Only this backend's targets: the rest of the tree is not this step's subject.
+ninja -C "$dir" tests/vcpu/test-vcpu tests/vcpu/vcpu-stress examples/vmm-reclaim/vmm-reclaim >/dev/null
+# halt_on_error: the first report fails the test (the negative controls set
+# their own exit code and expect it).
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+  meson test -C "$dir" --no-rebuild --suite vcpu --print-errorlogs --num-processes 1
