@@ -1,0 +1,502 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The x86-64 backend. See include/tlbbatch/x86_64.h for the model and the
+ * port's duties. Freestanding: no libc, compiler atomics only; the only
+ * instructions are in x86_insn.h.
+ *
+ * Generations. Each space counts requests in s->arch (gen, starting at 0):
+ * every add and every whole-space flush takes a new number, AFTER the caller
+ * cleared its PTEs. Each CPU remembers per PCID slot the generation it has
+ * flushed up to (L). "L >= g" means: every PTE change with a number <= g is
+ * already out of this CPU's TLB. L only moves up, and only by
+ *   - a whole-PCID flush: read G, then flush; every change numbered <= G was
+ *     made before G was read, so the flush removed it;
+ *   - a partial flush covering exactly the numbers L+1 .. g (one batch whose
+ *     adds took consecutive numbers right after L);
+ *   - a switch-in: set this CPU's mask bit, read G, flush unless L == G.
+ * A flush request carrying g finds L >= g and does nothing: that is the
+ * skip of a CPU already current.
+ */
+#include <tlbbatch/port.h>
+#include <tlbbatch/x86_64.h>
+
+#include "x86_insn.h"
+
+struct x86_space {
+	uint64_t gen; /* atomic */
+};
+TLBB_ARCH_FITS(struct x86_space, struct tlbb_space);
+
+/*
+ * The batch: one space and the range covering everything added to it, or
+ * MULTI (several spaces: flush everything on the targets). Packed into the
+ * four words the core gives us; start and end are granule aligned (>= 4 KiB)
+ * so their low 12 bits carry flags and the add count.
+ */
+struct x86_batch {
+	uintptr_t space;    /* const struct tlbb_space *, X86B_MULTI, or 0 = empty */
+	uintptr_t start;    /* | X86B_* flags */
+	uintptr_t end;      /* | number of adds (1..X86B_NADDS_MAX) */
+	uint64_t gen_last;  /* generation of the newest add */
+};
+TLBB_ARCH_FITS(struct x86_batch, struct tlbb_batch);
+
+#define X86B_MULTI ((uintptr_t)1)
+#define X86B_ALL ((uintptr_t)1)      /* start: whole space */
+#define X86B_NONCONTIG ((uintptr_t)2) /* start: add count saturated, claim no catch-up */
+#define X86B_GLOBAL ((uintptr_t)4)   /* start: some space had TLBB_SPACE_GLOBAL */
+#define X86B_FLAGS ((uintptr_t)0xfff)
+#define X86B_NADDS_MAX 0xfffu
+
+/* What one flush asks of every target CPU. Lives on the flusher's stack. */
+struct x86_req {
+	struct tlbb_x86 *x;
+	const struct tlbb_space *space; /* NULL: several spaces, flush everything */
+	uintptr_t start, end;           /* start == end: the whole space */
+	uint64_t gen_first;             /* gen_last - adds + 1; valid if contiguous */
+	uint64_t gen_last;
+	bool contiguous;
+	bool global;
+};
+
+static struct x86_space *xs(const struct tlbb_space *s)
+{
+	return TLBB_ARCH(s, struct x86_space);
+}
+
+uint64_t tlbb_x86_space_gen(const struct tlbb_space *s)
+{
+	return __atomic_load_n(&xs(s)->gen, __ATOMIC_SEQ_CST);
+}
+
+static unsigned pcid_of(const struct tlbb_x86 *x, const struct tlbb_space *s)
+{
+	return (x->cfg.features & TLBB_X86_PCID) ? (unsigned)(s->id & X86_CR3_PCID_MASK) : 0;
+}
+
+static void debug_fail(const char *what)
+{
+#ifdef TLBB_DEBUG
+	tlbb_port_debug_fail(what);
+#else
+	(void)what;
+#endif
+}
+
+/*
+ * INVLPG of a non-canonical address is a no-op, so such a range must become
+ * a whole-space flush. [start, end) is all canonical iff both ends are and
+ * they lie in the same half (the hole sits between the halves).
+ */
+static bool canonical(const struct tlbb_x86 *x, uint64_t va)
+{
+	unsigned bits = (x->cfg.features & TLBB_X86_LA57) ? 57 : 48;
+	unsigned shift = 64 - bits;
+
+	return (uint64_t)((int64_t)(va << shift) >> shift) == va;
+}
+
+static bool range_canonical(const struct tlbb_x86 *x, uintptr_t start, uintptr_t end)
+{
+	uint64_t last = (uint64_t)end - 1;
+
+	return canonical(x, start) && canonical(x, last) && ((start ^ last) >> 63) == 0;
+}
+
+/* Raise a per-CPU generation; only this CPU writes it, but its IPI handler
+ * may interrupt its own flush, so the update must be one atomic step. */
+static void gen_raise(uint64_t *g, uint64_t v)
+{
+	uint64_t old = __atomic_load_n(g, __ATOMIC_RELAXED);
+
+	while (old < v &&
+	       !__atomic_compare_exchange_n(g, &old, v, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+/* ---- the instructions, by intent ----------------------------------------- */
+
+/* All non-global entries of the PCID in CR3 now. */
+static void flush_loaded_pcid(const struct tlbb_x86 *x, unsigned pcid)
+{
+	if (x->cfg.features & TLBB_X86_INVPCID)
+		x86_invpcid(X86_INVPCID_SINGLE, pcid, 0);
+	else
+		/* A CR3 write without the no-flush bit flushes the current PCID. */
+		x86_write_cr3(x86_read_cr3() & ~X86_CR3_NOFLUSH);
+}
+
+/* Everything, global entries included, every PCID. */
+static void flush_everything(const struct tlbb_x86 *x)
+{
+	if (x->cfg.features & TLBB_X86_INVPCID) {
+		x86_invpcid(X86_INVPCID_ALL_GLOBAL, 0, 0);
+	} else {
+		/* Any change of CR4.PGE flushes all entries of all PCIDs. */
+		uint64_t cr4 = x86_read_cr4();
+
+		x86_write_cr4(cr4 ^ X86_CR4_PGE);
+		x86_write_cr4(cr4);
+	}
+}
+
+static void invlpg_range(const struct x86_req *r, struct tlbb_x86_cpu_stats *st)
+{
+	uintptr_t step = (uintptr_t)1 << r->space->page_shift;
+
+	for (uintptr_t va = r->start; va < r->end; va += step) {
+		x86_invlpg(va);
+		st->invlpg++;
+	}
+}
+
+static uint64_t req_pages(const struct x86_req *r)
+{
+	return (r->end - r->start) >> r->space->page_shift;
+}
+
+static int slot_find(const struct tlbb_x86 *x, const struct tlbb_x86_cpu *c,
+		     const struct tlbb_space *s)
+{
+	unsigned pcid = pcid_of(x, s);
+
+	for (int i = 0; i < TLBB_X86_SLOTS; i++)
+		if (c->slot[i].space == s && c->slot[i].pcid == pcid)
+			return i;
+	return -1;
+}
+
+/* ---- the request, on one CPU ----------------------------------------------- */
+
+/*
+ * A request for several spaces: flush the loaded PCID now. Other PCIDs this
+ * CPU holds need nothing: their slots are behind their spaces' generations
+ * (every request took a new number), so their switch-in flushes them.
+ */
+static void do_multi(const struct x86_req *r, struct tlbb_x86_cpu *c)
+{
+	const struct tlbb_x86 *x = r->x;
+	struct tlbb_x86_slot *sl = c->loaded >= 0 ? &c->slot[c->loaded] : NULL;
+	uint64_t g = sl ? tlbb_x86_space_gen(sl->space) : 0; /* read BEFORE flushing */
+
+	if (r->global)
+		flush_everything(x);
+	else if (sl)
+		flush_loaded_pcid(x, sl->pcid);
+	else
+		return; /* nothing loaded, nothing tracked: nothing cached */
+	c->st.full++;
+	if (sl)
+		gen_raise(&sl->gen, g);
+}
+
+/* Global (kernel) entries live under every PCID: always do the work. */
+static void do_global(const struct x86_req *r, struct tlbb_x86_cpu_stats *st)
+{
+	if (r->start != r->end && req_pages(r) <= r->x->cfg.ceiling) {
+		invlpg_range(r, st); /* INVLPG drops global entries of the page too */
+	} else {
+		flush_everything(r->x);
+		st->full++;
+	}
+}
+
+static void do_request(const struct x86_req *r, unsigned cpu, bool from_ipi)
+{
+	struct tlbb_x86 *x = r->x;
+	struct tlbb_x86_cpu *c;
+	struct tlbb_x86_slot *sl;
+	uint64_t local;
+	int i;
+
+	if (cpu >= x->ncpus) {
+		/* No state to consult: a CPU we cannot track gets everything. */
+		debug_fail("x86: CPU number beyond the per-CPU array");
+		flush_everything(x);
+		return;
+	}
+	c = &x->cpu[cpu];
+	if (from_ipi)
+		c->st.ipis++;
+	else
+		c->st.local++;
+
+	if (!r->space) {
+		do_multi(r, c);
+		return;
+	}
+	if (r->global) {
+		do_global(r, &c->st);
+		return;
+	}
+	i = slot_find(x, c, r->space);
+	if (i < 0) {
+		/* Not tracked here: the next switch-in to it flushes anyway. */
+		c->st.skipped++;
+		return;
+	}
+	sl = &c->slot[i];
+	local = __atomic_load_n(&sl->gen, __ATOMIC_RELAXED);
+	if (local >= r->gen_last) {
+		c->st.skipped++; /* an earlier flush already covered this request */
+		return;
+	}
+	if (i != c->loaded) {
+		/*
+		 * INVLPG and CR3 reach only the loaded PCID. Entries of another
+		 * PCID cannot be used until it is loaded again, and the switch-in
+		 * flushes it then: this slot's generation is now behind the
+		 * space's (local < gen_last <= gen), which is all it checks.
+		 */
+		c->st.deferred++;
+		return;
+	}
+	if (r->start != r->end && req_pages(r) <= x->cfg.ceiling) {
+		invlpg_range(r, &c->st);
+		/*
+		 * Our adds hold gen_last - gen_first + 1 distinct numbers, all in
+		 * local+1 .. gen_last: if gen_first == local + 1 they are exactly
+		 * that interval, nobody else's change is in it, and we caught up.
+		 */
+		if (r->contiguous && local + 1 == r->gen_first)
+			gen_raise(&sl->gen, r->gen_last);
+		return;
+	}
+	{
+		uint64_t g = tlbb_x86_space_gen(r->space); /* read BEFORE flushing */
+
+		flush_loaded_pcid(x, sl->pcid);
+		c->st.full++;
+		gen_raise(&sl->gen, g);
+	}
+}
+
+/*
+ * What the port's vector runs. The backend hands send_and_wait the static
+ * twin so that taking its address needs no GOT entry in -fPIC archives (a
+ * freestanding kernel links no dynamic linker support).
+ */
+static void ipi_entry(void *request)
+{
+	do_request(request, tlbb_port_cpu_id(), true);
+}
+
+void tlbb_x86_ipi_handler(void *request)
+{
+	ipi_entry(request);
+}
+
+/* One round to everyone in @mask but us, then our own part inline. */
+static void run_request(struct x86_req *r, const tlbb_cpumask_t *mask)
+{
+	unsigned self = tlbb_port_cpu_id();
+	tlbb_cpumask_t targets = *mask;
+
+	tlbb_cpumask_unset(&targets, self);
+	if (!tlbb_cpumask_empty(&targets))
+		tlbb_port_ipi_send_and_wait(&targets, ipi_entry, r);
+	if (tlbb_cpumask_test(mask, self))
+		do_request(r, self, false);
+}
+
+/* ---- backend hooks -------------------------------------------------------- */
+
+static struct tlbb_x86 *x86_of(const struct tlbb_backend *be)
+{
+	return be->ctx;
+}
+
+static bool x86_should_defer(const struct tlbb_backend *be, const struct tlbb_space *s)
+{
+	return tlbb_cpumask_any_but(&s->cpus, tlbb_port_cpu_id());
+}
+
+static void x86_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct tlbb_space *s,
+		    uintptr_t start, uintptr_t end, unsigned flags)
+{
+	struct tlbb_x86 *x = x86_of(be);
+	struct x86_batch *xb = TLBB_ARCH(b, struct x86_batch);
+	bool all = (flags & TLBB_RANGE_ALL) || !range_canonical(x, start, end);
+	uint64_t g;
+
+	/*
+	 * Number first, mask second (both seq_cst), mirrored by switch-in's
+	 * "mask bit first, number second": either this add sees the switching
+	 * CPU's bit and will interrupt it, or that CPU reads our number and
+	 * flushes the PCID as it loads it.
+	 */
+	g = __atomic_add_fetch(&xs(s)->gen, 1, __ATOMIC_SEQ_CST);
+	tlbb_cpumask_or(&b->cpus, &s->cpus);
+
+	if (all)
+		start = end = 0;
+	if (xb->space == 0) {
+		xb->space = (uintptr_t)s;
+		xb->start = start | (all ? X86B_ALL : 0);
+		xb->end = end | 1u;
+	} else if (xb->space == (uintptr_t)s) {
+		uintptr_t f = xb->start & X86B_FLAGS;
+		unsigned nadds = (unsigned)(xb->end & X86B_FLAGS);
+		uintptr_t os = xb->start & ~X86B_FLAGS, oe = xb->end & ~X86B_FLAGS;
+
+		if (all || (f & X86B_ALL)) {
+			f |= X86B_ALL;
+			os = oe = 0;
+		} else {
+			os = start < os ? start : os;
+			oe = end > oe ? end : oe;
+		}
+		/* Interleaved adds of other batches need no flag: they make
+		 * gen_last - nadds + 1 overshoot the true first number. */
+		if (nadds == X86B_NADDS_MAX)
+			f |= X86B_NONCONTIG; /* count saturated: claim nothing */
+		else
+			nadds++;
+		xb->start = os | f;
+		xb->end = oe | nadds;
+	} else {
+		xb->space = X86B_MULTI;
+	}
+	if (s->flags & TLBB_SPACE_GLOBAL)
+		xb->start |= X86B_GLOBAL;
+	xb->gen_last = g;
+}
+
+static void x86_flush(const struct tlbb_backend *be, struct tlbb_batch *b)
+{
+	struct x86_batch *xb = TLBB_ARCH(b, struct x86_batch);
+	struct x86_req r = { .x = x86_of(be) };
+
+	if (xb->space != X86B_MULTI) {
+		unsigned nadds = (unsigned)(xb->end & X86B_FLAGS);
+
+		r.space = (const struct tlbb_space *)xb->space;
+		if (!(xb->start & X86B_ALL)) { /* else start == end: whole space */
+			r.start = xb->start & ~X86B_FLAGS;
+			r.end = xb->end & ~X86B_FLAGS;
+		}
+		r.gen_last = xb->gen_last;
+		r.contiguous = !(xb->start & X86B_NONCONTIG);
+		r.gen_first = xb->gen_last - nadds + 1;
+	}
+	r.global = (xb->start & X86B_GLOBAL) != 0;
+	if (r.space || xb->space == X86B_MULTI)
+		run_request(&r, &b->cpus);
+	xb->space = xb->start = xb->end = 0;
+	xb->gen_last = 0;
+}
+
+static void x86_flush_space(const struct tlbb_backend *be, struct tlbb_space *s)
+{
+	/*
+	 * A fresh number: the caller's PTE changes come before it, so a CPU
+	 * that is past it (or flushes from it) has dropped them.
+	 */
+	struct x86_req r = {
+		.x = x86_of(be),
+		.space = s,
+		.gen_last = __atomic_add_fetch(&xs(s)->gen, 1, __ATOMIC_SEQ_CST),
+		.global = (s->flags & TLBB_SPACE_GLOBAL) != 0,
+	};
+
+	run_request(&r, &s->cpus);
+}
+
+int tlbb_x86_init(struct tlbb_x86 *x, const struct tlbb_x86_config *cfg,
+		  struct tlbb_x86_cpu *percpu, unsigned ncpus)
+{
+	if (!x || !percpu || ncpus == 0 || ncpus > TLBB_MAX_CPUS)
+		return TLBB_EINVAL;
+	x->cfg.features = cfg ? cfg->features : 0;
+	x->cfg.ceiling = (cfg && cfg->ceiling) ? cfg->ceiling : TLBB_X86_DEFAULT_CEILING;
+	x->cpu = percpu;
+	x->ncpus = ncpus;
+	for (unsigned c = 0; c < ncpus; c++) {
+		struct tlbb_x86_cpu *pc = &percpu[c];
+
+		for (int i = 0; i < TLBB_X86_SLOTS; i++)
+			pc->slot[i] = (struct tlbb_x86_slot){ 0 };
+		pc->loaded = -1;
+		pc->tick = 0;
+		pc->st = (struct tlbb_x86_cpu_stats){ 0 };
+	}
+	x->be = (struct tlbb_backend){
+		.name = "x86_64",
+		.ctx = x,
+		.should_defer = x86_should_defer,
+		.add = x86_add,
+		.flush = x86_flush,
+		.flush_space = x86_flush_space,
+	};
+	return TLBB_OK;
+}
+
+/* ---- context switch -------------------------------------------------------- */
+
+static int slot_pick(const struct tlbb_x86 *x, struct tlbb_x86_cpu *c, unsigned pcid)
+{
+	int victim = -1;
+
+	/* A PCID lives in at most one slot: whoever held it is replaced. */
+	for (int i = 0; i < TLBB_X86_SLOTS; i++)
+		if (c->slot[i].space && c->slot[i].pcid == pcid)
+			return i;
+	for (int i = 0; i < TLBB_X86_SLOTS; i++) {
+		if (i == c->loaded)
+			continue;
+		if (!c->slot[i].space)
+			return i;
+		if (victim < 0 || c->slot[i].last_used < c->slot[victim].last_used)
+			victim = i;
+	}
+	return victim;
+}
+
+bool tlbb_x86_switch_space(struct tlbb_x86 *x, struct tlbb_space *next, uint64_t pml4)
+{
+	unsigned cpu = tlbb_port_cpu_id();
+	unsigned pcid = pcid_of(x, next);
+	struct tlbb_x86_cpu *c;
+	struct tlbb_x86_slot *sl;
+	bool must_flush;
+	uint64_t g;
+	int i;
+
+	/* Mask bit before number: see x86_add(). */
+	tlbb_space_cpu_enter(next, cpu);
+	g = tlbb_x86_space_gen(next);
+	if (cpu >= x->ncpus) {
+		debug_fail("x86: CPU number beyond the per-CPU array");
+		x86_write_cr3(pml4 | pcid);
+		return true;
+	}
+	c = &x->cpu[cpu];
+	c->st.switches++;
+	if (!(x->cfg.features & TLBB_X86_PCID)) {
+		/* Without PCIDs every CR3 write flushes: no other slot holds anything. */
+		for (int k = 0; k < TLBB_X86_SLOTS; k++)
+			c->slot[k].space = NULL;
+		i = 0;
+		must_flush = true;
+	} else {
+		i = slot_find(x, c, next);
+		if (i >= 0) {
+			must_flush = __atomic_load_n(&c->slot[i].gen, __ATOMIC_RELAXED) != g;
+		} else {
+			/* New to this slot table: the PCID may hold anyone's leftovers. */
+			i = slot_pick(x, c, pcid);
+			must_flush = true;
+		}
+	}
+	sl = &c->slot[i];
+	sl->space = next;
+	sl->pcid = pcid;
+	sl->last_used = ++c->tick;
+	__atomic_store_n(&sl->gen, g, __ATOMIC_RELAXED);
+	c->loaded = i;
+	if (must_flush)
+		c->st.switch_flushes++;
+	x86_write_cr3((pml4 & ~(uint64_t)X86_CR3_PCID_MASK) | pcid |
+		      (must_flush || !(x->cfg.features & TLBB_X86_PCID) ? 0 : X86_CR3_NOFLUSH));
+	return must_flush;
+}

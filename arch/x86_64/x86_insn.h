@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The x86-64 backend's only instructions. Everything else in the backend is
+ * portable C, so host tests compile the same x86_64.c with
+ * -DTLBB_X86_RECORD and these become calls into a recorder the test
+ * defines; nothing else changes between the tested and the shipped code.
+ */
+#ifndef TLBB_X86_INSN_H
+#define TLBB_X86_INSN_H
+
+#include <stdint.h>
+
+/* INVPCID types (Intel SDM vol. 2, INVPCID). */
+#define X86_INVPCID_ADDR 0u        /* one address, one PCID (unused here) */
+#define X86_INVPCID_SINGLE 1u      /* all non-global entries of one PCID */
+#define X86_INVPCID_ALL_GLOBAL 2u  /* everything, global entries included */
+#define X86_INVPCID_ALL_NONGLOBAL 3u
+
+#define X86_CR3_NOFLUSH (1ull << 63) /* with CR4.PCIDE: keep the PCID's entries */
+#define X86_CR3_PCID_MASK 0xfffull
+#define X86_CR4_PGE (1ull << 7)
+
+#ifdef TLBB_X86_RECORD
+
+void tlbb_x86_rec_invlpg(uintptr_t va);
+void tlbb_x86_rec_invpcid(unsigned type, uint64_t pcid, uint64_t va);
+uint64_t tlbb_x86_rec_read_cr3(void);
+void tlbb_x86_rec_write_cr3(uint64_t v);
+uint64_t tlbb_x86_rec_read_cr4(void);
+void tlbb_x86_rec_write_cr4(uint64_t v);
+
+#define x86_invlpg tlbb_x86_rec_invlpg
+#define x86_invpcid tlbb_x86_rec_invpcid
+#define x86_read_cr3 tlbb_x86_rec_read_cr3
+#define x86_write_cr3 tlbb_x86_rec_write_cr3
+#define x86_read_cr4 tlbb_x86_rec_read_cr4
+#define x86_write_cr4 tlbb_x86_rec_write_cr4
+
+#else
+
+#if !defined(__x86_64__)
+#error "arch/x86_64 needs an x86-64 compiler (or -DTLBB_X86_RECORD for host tests)"
+#endif
+
+/* "memory": no access through the old translation may move past it. */
+static inline void x86_invlpg(uintptr_t va)
+{
+	__asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");
+}
+
+static inline void x86_invpcid(unsigned type, uint64_t pcid, uint64_t va)
+{
+	struct {
+		uint64_t pcid;
+		uint64_t va;
+	} desc = { pcid, va };
+
+	__asm__ volatile("invpcid %0, %1" : : "m"(desc), "r"((uint64_t)type) : "memory");
+}
+
+static inline uint64_t x86_read_cr3(void)
+{
+	uint64_t v;
+
+	__asm__ volatile("mov %%cr3, %0" : "=r"(v) : : "memory");
+	return v;
+}
+
+static inline void x86_write_cr3(uint64_t v)
+{
+	__asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory");
+}
+
+static inline uint64_t x86_read_cr4(void)
+{
+	uint64_t v;
+
+	__asm__ volatile("mov %%cr4, %0" : "=r"(v) : : "memory");
+	return v;
+}
+
+static inline void x86_write_cr4(uint64_t v)
+{
+	__asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory");
+}
+
+#endif /* TLBB_X86_RECORD */
+
+#endif /* TLBB_X86_INSN_H */

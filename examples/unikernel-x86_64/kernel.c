@@ -1,0 +1,714 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The x86-64 poison test: tlbbatch on real (emulated) hardware, with real
+ * flush IPIs between real CPUs, under qemu-system-x86_64 -smp 4.
+ *
+ *   - The bootstrap CPU (BSP) maps NPAGES test pages at TEST_VA with 4 KiB
+ *     PTEs. Each page rotates through NFRAMES physical frames.
+ *   - The application processors (APs) read every test page in a loop. A
+ *     frame holds a "live" marker while a PTE may lead to it; once retired
+ *     it holds POISON. An AP that reads POISON read through a translation
+ *     the library should have shot down: a STALE read.
+ *   - The BSP retargets pages in batches: for each page, fill the next
+ *     frame, point the PTE at it, tlbb_add_page(); then tlbb_flush() (one
+ *     round of real IPIs), and only then poison the frames it left.
+ *   - A second phase does the same with one flush per page, to count the
+ *     IPIs batching saves.
+ *
+ * Command line (qemu -append): "negative" makes the port drop every IPI
+ * round (the negative control: stale reads MUST appear, which also shows
+ * that TCG keeps per-vCPU translations without INVLPG on that vCPU);
+ * "retargets=N" changes the count.
+ *
+ * Verdict on the serial port; exit through isa-debug-exit: 0x10 (QEMU
+ * status 33) = pass, 0x11 (status 35) = fail.
+ */
+#include <tlbbatch/port.h>
+#include <tlbbatch/x86_64.h>
+
+#define NCPUS_MAX 8
+#define NPAGES 64
+#define NFRAMES 4 /* a left frame stays poisoned for NFRAMES-1 retargets */
+#define TEST_VA 0x100000000ull /* 4 GiB: PDPT[4], outside the identity map */
+#define PAGE 4096u
+#define POISON 0xdeadbeefu
+#define LIVE_TAG 0x600d0000u
+#define FLUSH_VECTOR 0xf0
+#define DONE_VECTOR 0xf1 /* last handler -> sender: round complete, stop halting */
+#define TIMER_VECTOR 0xf2 /* wakes a halted reader for its next sweep */
+#define READER_PERIOD 20000 /* LAPIC timer counts (QEMU: 1 GHz bus, divide by 1) */
+#define SPURIOUS_VECTOR 0xff
+#define AP_TRAMP_BASE 0x8000u
+
+#define LAPIC_BASE 0xfee00000ul
+#define LAPIC_ID 0x20
+#define LAPIC_EOI 0xb0
+#define LAPIC_SVR 0xf0
+#define LAPIC_ICR_LO 0x300
+#define LAPIC_ICR_HI 0x310
+#define LAPIC_LVT_TIMER 0x320
+#define LAPIC_TIMER_INIT 0x380
+#define LAPIC_TIMER_DIV 0x3e0
+
+#define PTE_P 0x1ull
+#define PTE_RW 0x2ull
+
+/* ---- from boot.S ------------------------------------------------------------ */
+extern uint64_t pml4[512], pdpt[512];
+extern uint32_t pvh_start_info;
+extern char ap_tramp_start[], ap_tramp_end[];
+extern void flush_ipi_entry(void), done_ipi_entry(void), spurious_entry(void);
+extern void exc_entry_0(void), exc_entry_6(void), exc_entry_8(void), exc_entry_13(void),
+	exc_entry_14(void);
+void kmain(void);
+void ap_main(void);
+void flush_ipi_vector(void);
+void done_ipi_vector(void);
+void exception(uint64_t vec, uint64_t *frame);
+
+uint64_t ap_stack_top; /* read by the trampoline */
+
+/* ---- tiny libc-free helpers -------------------------------------------------- */
+
+static inline void outb(uint16_t port, uint8_t v)
+{
+	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline uint8_t inb(uint16_t port)
+{
+	uint8_t v;
+
+	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+static inline void outl(uint16_t port, uint32_t v)
+{
+	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+static inline void cpu_relax(void)
+{
+	__asm__ volatile("pause" ::: "memory");
+}
+
+static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+			 : "a"(leaf), "c"(sub));
+}
+
+static void putc_serial(char c)
+{
+	while (!(inb(0x3f8 + 5) & 0x20))
+		;
+	outb(0x3f8, (uint8_t)c);
+}
+
+static void puts_serial(const char *s)
+{
+	while (*s) {
+		if (*s == '\n')
+			putc_serial('\r');
+		putc_serial(*s++);
+	}
+}
+
+static void put_u64(uint64_t v)
+{
+	char buf[21];
+	int i = 20;
+
+	buf[i] = 0;
+	do {
+		buf[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	puts_serial(&buf[i]);
+}
+
+static void put_hex(uint64_t v)
+{
+	puts_serial("0x");
+	for (int sh = 60; sh >= 0; sh -= 4)
+		putc_serial("0123456789abcdef"[(v >> sh) & 0xf]);
+}
+
+/* "key": value, for the JSON summary line. */
+static void kv(const char *k, uint64_t v, bool last)
+{
+	puts_serial("\"");
+	puts_serial(k);
+	puts_serial("\": ");
+	put_u64(v);
+	if (!last)
+		puts_serial(", ");
+}
+
+static __attribute__((noreturn)) void qemu_exit(bool pass)
+{
+	puts_serial(pass ? "VERDICT: PASS\n" : "VERDICT: FAIL\n");
+	outl(0xf4, pass ? 0x10 : 0x11);
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}
+
+static bool str_starts(const char *s, const char *p)
+{
+	while (*p)
+		if (*s++ != *p++)
+			return false;
+	return true;
+}
+
+/* ---- local APIC (xAPIC, MMIO) --------------------------------------------- */
+
+static inline uint32_t lapic_read(uint32_t reg)
+{
+	return *(volatile uint32_t *)(LAPIC_BASE + reg);
+}
+
+static inline void lapic_write(uint32_t reg, uint32_t v)
+{
+	*(volatile uint32_t *)(LAPIC_BASE + reg) = v;
+}
+
+static void lapic_enable(void)
+{
+	lapic_write(LAPIC_SVR, 0x100 | SPURIOUS_VECTOR); /* software enable */
+}
+
+static void lapic_send(uint32_t apic_id, uint32_t icr_lo)
+{
+	while (lapic_read(LAPIC_ICR_LO) & (1u << 12)) /* delivery pending */
+		cpu_relax();
+	lapic_write(LAPIC_ICR_HI, apic_id << 24);
+	lapic_write(LAPIC_ICR_LO, icr_lo);
+}
+
+static void delay(uint64_t loops)
+{
+	for (volatile uint64_t i = 0; i < loops; i++)
+		;
+}
+
+/* ---- IDT -------------------------------------------------------------------- */
+
+struct idt_entry {
+	uint16_t off0, sel;
+	uint8_t ist, type;
+	uint16_t off1;
+	uint32_t off2, zero;
+};
+
+static struct idt_entry idt[256] __attribute__((aligned(16)));
+
+static void idt_set(unsigned vec, void (*fn)(void))
+{
+	uint64_t a = (uint64_t)fn;
+
+	idt[vec] = (struct idt_entry){ (uint16_t)a, 0x08, 0, 0x8e, (uint16_t)(a >> 16),
+				       (uint32_t)(a >> 32), 0 };
+}
+
+static void idt_load(void)
+{
+	struct __attribute__((packed)) {
+		uint16_t limit;
+		uint64_t base;
+	} p = { sizeof(idt) - 1, (uint64_t)idt };
+
+	__asm__ volatile("lidt %0" : : "m"(p));
+}
+
+void exception(uint64_t vec, uint64_t *frame)
+{
+	uint64_t cr2;
+	bool has_err = vec == 8 || vec == 13 || vec == 14;
+
+	__asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
+	puts_serial("EXCEPTION vector ");
+	put_u64(vec);
+	puts_serial(" rip ");
+	put_hex(frame[has_err ? 1 : 0]);
+	puts_serial(" cr2 ");
+	put_hex(cr2);
+	puts_serial("\n");
+	qemu_exit(false);
+}
+
+/* ---- CPUs and the port hooks ------------------------------------------------ */
+
+static unsigned ncpus = 1;
+static uint8_t apic_of_cpu[NCPUS_MAX];
+static uint8_t cpu_of_apic[256];
+static volatile unsigned ap_online;
+static uint8_t ap_stacks[NCPUS_MAX][16384] __attribute__((aligned(16)));
+
+static bool negative; /* the port drops IPI rounds */
+
+unsigned tlbb_port_cpu_id(void)
+{
+	return cpu_of_apic[lapic_read(LAPIC_ID) >> 24];
+}
+
+/* One IPI round at a time: this lock is the port's, not the library's. */
+static uint32_t ipi_lock;
+static void (*volatile ipi_fn)(void *);
+static void *volatile ipi_arg;
+static uint32_t ipi_remaining;
+static uint32_t ipi_sender_apic;
+static uint64_t ipi_rounds, ipis_sent, ipi_rounds_dropped;
+
+void tlbb_port_ipi_send_and_wait(const tlbb_cpumask_t *targets, void (*fn)(void *), void *arg)
+{
+	unsigned n = 0;
+
+	if (negative) {
+		ipi_rounds_dropped++;
+		return;
+	}
+	while (__atomic_exchange_n(&ipi_lock, 1, __ATOMIC_ACQUIRE))
+		cpu_relax();
+	ipi_fn = fn;
+	ipi_arg = arg;
+	for (unsigned c = 0; c < ncpus; c++)
+		n += tlbb_cpumask_test(targets, c);
+	ipi_sender_apic = lapic_read(LAPIC_ID) >> 24;
+	__atomic_store_n(&ipi_remaining, n, __ATOMIC_SEQ_CST);
+	for (unsigned c = 0; c < ncpus; c++)
+		if (tlbb_cpumask_test(targets, c))
+			lapic_send(apic_of_cpu[c], 0x4000 | FLUSH_VECTOR); /* fixed, assert */
+	/*
+	 * Return only when every target has returned from fn: the flush is
+	 * complete. Halt rather than spin: under TCG four busy vCPUs share two
+	 * host cores, and a spinning sender steals the time its targets need.
+	 * "sti; hlt" cannot lose the wake-up: sti's shadow covers the hlt.
+	 */
+	for (;;) {
+		__asm__ volatile("cli");
+		if (!__atomic_load_n(&ipi_remaining, __ATOMIC_ACQUIRE))
+			break;
+		__asm__ volatile("sti; hlt" ::: "memory");
+	}
+	__asm__ volatile("sti");
+	ipi_rounds++;
+	ipis_sent += n;
+	__atomic_store_n(&ipi_lock, 0, __ATOMIC_RELEASE);
+}
+
+void tlbb_port_debug_fail(const char *what)
+{
+	puts_serial("tlbbatch debug check failed: ");
+	puts_serial(what);
+	puts_serial("\n");
+	qemu_exit(false);
+}
+
+/* The flush vector: run the library's handler, then say we are done. */
+void flush_ipi_vector(void)
+{
+	ipi_fn(ipi_arg);
+	lapic_write(LAPIC_EOI, 0);
+	if (__atomic_sub_fetch(&ipi_remaining, 1, __ATOMIC_ACQ_REL) == 0)
+		lapic_send(ipi_sender_apic, 0x4000 | DONE_VECTOR);
+}
+
+void done_ipi_vector(void)
+{
+	lapic_write(LAPIC_EOI, 0);
+}
+
+/* ---- the address space ------------------------------------------------------- */
+
+static struct tlbb_x86 x86;
+static struct tlbb_x86_cpu percpu[NCPUS_MAX];
+static struct tlbb_space kspace;
+static uint64_t test_pd[512] __attribute__((aligned(4096)));
+static uint64_t test_pt[512] __attribute__((aligned(4096)));
+static uint32_t frames[NPAGES][NFRAMES][PAGE / 4] __attribute__((aligned(4096)));
+static unsigned cur_frame[NPAGES];
+
+static uint64_t frame_pa(unsigned page, unsigned f)
+{
+	return (uint64_t)(uintptr_t)frames[page][f]; /* identity map */
+}
+
+static uint32_t live_tag(unsigned page, unsigned f)
+{
+	return LIVE_TAG | (page << 4) | f;
+}
+
+/* ---- application processors --------------------------------------------- */
+
+static volatile bool stop_readers;
+static volatile bool readers_go;
+static volatile unsigned readers_stopped;
+
+struct reader_stats {
+	uint64_t reads, stale, torn, ipis;
+} __attribute__((aligned(64)));
+static struct reader_stats rstats[NCPUS_MAX];
+
+static struct tlbb_x86_config cfg;
+
+static void install_cpu_state(void)
+{
+	idt_load();
+	lapic_enable();
+	if (cfg.features & TLBB_X86_PCID) {
+		uint64_t cr4;
+
+		/* CR4.PCIDE; CR3[11:0] is still 0 here, as setting it requires. */
+		__asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+		__asm__ volatile("mov %0, %%cr4" : : "r"(cr4 | (1ull << 17)));
+	}
+	/* Interrupts are still off: the switch must not be interrupted. */
+	tlbb_x86_switch_space(&x86, &kspace, (uint64_t)(uintptr_t)pml4);
+}
+
+void ap_main(void)
+{
+	unsigned cpu;
+	struct reader_stats *st;
+
+	install_cpu_state();
+	cpu = tlbb_port_cpu_id();
+	st = &rstats[cpu];
+	/*
+	 * Sweep, then halt until the periodic timer (or a flush IPI) wakes us.
+	 * Halting matters under TCG: with 4 vCPUs on 2 host cores, busy readers
+	 * would make every IPI wait for a host time slice.
+	 */
+	lapic_write(LAPIC_TIMER_DIV, 0xb); /* divide by 1 */
+	lapic_write(LAPIC_LVT_TIMER, (1u << 17) | TIMER_VECTOR); /* periodic */
+	lapic_write(LAPIC_TIMER_INIT, READER_PERIOD);
+	__atomic_fetch_add(&ap_online, 1, __ATOMIC_SEQ_CST);
+	__asm__ volatile("sti");
+	while (!readers_go)
+		__asm__ volatile("hlt");
+	while (!stop_readers) {
+		uint64_t stale = 0, torn = 0;
+
+		for (unsigned p = 0; p < NPAGES; p++) {
+			uint32_t v = *(volatile uint32_t *)(uintptr_t)(TEST_VA + (uint64_t)p * PAGE);
+
+			if (v == POISON)
+				stale++;
+			else if ((v & 0xffff0000u) != LIVE_TAG || ((v >> 4) & 0xfff) != p)
+				torn++;
+		}
+		/* Published every wake-up: the BSP reads them after readers_stopped. */
+		__atomic_store_n(&st->reads, st->reads + NPAGES, __ATOMIC_RELAXED);
+		__atomic_store_n(&st->stale, st->stale + stale, __ATOMIC_RELAXED);
+		__atomic_store_n(&st->torn, st->torn + torn, __ATOMIC_RELAXED);
+		__asm__ volatile("hlt");
+	}
+	__atomic_fetch_add(&readers_stopped, 1, __ATOMIC_RELEASE);
+	lapic_write(LAPIC_TIMER_INIT, 0);
+	__asm__ volatile("cli");
+	for (;;)
+		__asm__ volatile("hlt");
+}
+
+/* QEMU's fw_cfg: FW_CFG_NB_CPUS (key 5), 16 bits little-endian. */
+static unsigned fw_cfg_ncpus(void)
+{
+	__asm__ volatile("outw %0, %1" : : "a"((uint16_t)5), "Nd"((uint16_t)0x510));
+	return inb(0x511) | (unsigned)inb(0x511) << 8;
+}
+
+static void start_aps(void)
+{
+	unsigned logical = fw_cfg_ncpus();
+
+	if (logical < 1)
+		logical = 1;
+	if (logical > NCPUS_MAX)
+		logical = NCPUS_MAX;
+
+	for (char *s = ap_tramp_start, *d = (char *)(uintptr_t)AP_TRAMP_BASE; s < ap_tramp_end;)
+		*d++ = *s++;
+
+	cpu_of_apic[lapic_read(LAPIC_ID) >> 24] = 0;
+	apic_of_cpu[0] = (uint8_t)(lapic_read(LAPIC_ID) >> 24);
+	for (unsigned apic = 0, cpu = 1; apic < 256 && cpu < logical; apic++) {
+		unsigned before = ap_online;
+
+		if (apic == apic_of_cpu[0])
+			continue;
+		cpu_of_apic[apic] = (uint8_t)cpu;
+		apic_of_cpu[cpu] = (uint8_t)apic;
+		ap_stack_top = (uint64_t)(uintptr_t)&ap_stacks[cpu][sizeof(ap_stacks[cpu])];
+		lapic_send(apic, 0x4500); /* INIT, assert */
+		delay(100000);
+		for (int sipi = 0; sipi < 2 && ap_online == before; sipi++) {
+			lapic_send(apic, 0x4600 | (AP_TRAMP_BASE >> 12)); /* STARTUP */
+			for (uint64_t t = 0; t < 20000000 && ap_online == before; t++)
+				cpu_relax();
+		}
+		if (ap_online == before) {
+			puts_serial("AP with APIC id ");
+			put_u64(apic);
+			puts_serial(" did not start\n");
+			qemu_exit(false);
+		}
+		cpu++;
+		ncpus = cpu;
+	}
+}
+
+/* ---- the test ------------------------------------------------------------------ */
+
+/* Move @page to its next frame; returns the frame it left (to poison). */
+static unsigned retarget(unsigned page)
+{
+	unsigned old = cur_frame[page], nf = (old + 1) % NFRAMES;
+
+	frames[page][nf][0] = live_tag(page, nf); /* filled before any PTE leads here */
+	__atomic_store_n(&test_pt[page], frame_pa(page, nf) | PTE_P | PTE_RW, __ATOMIC_SEQ_CST);
+	cur_frame[page] = nf;
+	return old;
+}
+
+struct phase {
+	uint64_t retargets, batches, ipi_rounds, ipis, cycles;
+};
+
+static void run_batched(uint64_t total, struct phase *ph)
+{
+	unsigned cursor = 0;
+	uint64_t r0 = ipi_rounds, i0 = ipis_sent, t0 = rdtsc();
+	struct {
+		unsigned page, frame;
+	} left[NPAGES];
+
+	for (uint64_t done = 0, k = 0; done < total; k++) {
+		/* Sizes 8..64 so both INVLPG (<= 33) and whole-PCID flushes run. */
+		unsigned n = 8 + (unsigned)((k * 37) % 57), m = 0;
+		struct tlbb_batch b;
+
+		if (n > total - done)
+			n = (unsigned)(total - done);
+		if (!tlbb_should_defer(&kspace)) {
+			puts_serial("should_defer said no with APs running\n");
+			qemu_exit(false);
+		}
+		tlbb_batch_init(&b);
+		for (unsigned j = 0; j < n; j++) {
+			unsigned p = cursor++ % NPAGES;
+
+			left[m].page = p;
+			left[m++].frame = retarget(p);
+			tlbb_add_page(&b, &kspace, (uintptr_t)(TEST_VA + (uint64_t)p * PAGE), 0);
+		}
+		tlbb_flush(&b);
+		/* Only now may the left frames be reused: poison them. */
+		for (unsigned j = 0; j < m; j++)
+			__atomic_store_n(&frames[left[j].page][left[j].frame][0], POISON,
+					 __ATOMIC_SEQ_CST);
+		/* Now and then the race check, as an mprotect would call it. */
+		if (k % 64 == 63)
+			tlbb_flush_pending(&kspace);
+		done += n;
+		ph->batches++;
+	}
+	ph->retargets = total;
+	ph->cycles = rdtsc() - t0;
+	ph->ipi_rounds = ipi_rounds - r0;
+	ph->ipis = ipis_sent - i0;
+}
+
+static void run_per_page(uint64_t total, struct phase *ph)
+{
+	uint64_t r0 = ipi_rounds, i0 = ipis_sent, t0 = rdtsc();
+
+	for (uint64_t done = 0; done < total; done++) {
+		unsigned p = (unsigned)(done % NPAGES), old;
+		struct tlbb_batch b;
+
+		tlbb_batch_init(&b);
+		old = retarget(p);
+		tlbb_add_page(&b, &kspace, (uintptr_t)(TEST_VA + (uint64_t)p * PAGE), 0);
+		tlbb_flush(&b);
+		__atomic_store_n(&frames[p][old][0], POISON, __ATOMIC_SEQ_CST);
+		ph->batches++;
+	}
+	ph->retargets = total;
+	ph->cycles = rdtsc() - t0;
+	ph->ipi_rounds = ipi_rounds - r0;
+	ph->ipis = ipis_sent - i0;
+}
+
+static uint64_t parse_u64(const char *s)
+{
+	uint64_t v = 0;
+
+	while (*s >= '0' && *s <= '9')
+		v = v * 10 + (uint64_t)(*s++ - '0');
+	return v;
+}
+
+static void put_phase(const char *name, const struct phase *ph, bool last)
+{
+	puts_serial("\"");
+	puts_serial(name);
+	puts_serial("\": {");
+	kv("retargets", ph->retargets, false);
+	kv("flushes", ph->batches, false);
+	kv("ipi_rounds", ph->ipi_rounds, false);
+	kv("ipis", ph->ipis, false);
+	kv("tsc_per_retarget", ph->retargets ? ph->cycles / ph->retargets : 0, true);
+	puts_serial(last ? "}" : "}, ");
+}
+
+void kmain(void)
+{
+	uint64_t retargets = 100000, per_page = 2000;
+	struct phase batched = { 0 }, pp = { 0 };
+	const char *cmdline = "";
+	uint32_t r[4];
+	uint64_t stale = 0, torn = 0, reads = 0;
+	bool pass;
+
+	puts_serial("tlbbatch x86-64 poison test\n");
+	if (pvh_start_info) {
+		/* struct hvm_start_info: cmdline_paddr at offset 24 */
+		uint64_t pa = *(volatile uint64_t *)(uintptr_t)(pvh_start_info + 24);
+
+		if (pa)
+			cmdline = (const char *)(uintptr_t)pa;
+	}
+	for (const char *s = cmdline; *s; s++) {
+		if (str_starts(s, "negative"))
+			negative = true;
+		if (str_starts(s, "retargets="))
+			retargets = parse_u64(s + 10);
+		if (str_starts(s, "perpage="))
+			per_page = parse_u64(s + 8);
+	}
+
+	/* The firmware left the 8259 PIC on vectors 8..15: mask it, the
+	 * local APIC is all we use (the PIT tick would arrive as "#DF"). */
+	outb(0x21, 0xff);
+	outb(0xa1, 0xff);
+	for (unsigned v = 0; v < 256; v++)
+		idt_set(v, spurious_entry);
+	idt_set(0, exc_entry_0);
+	idt_set(6, exc_entry_6);
+	idt_set(8, exc_entry_8);
+	idt_set(13, exc_entry_13);
+	idt_set(14, exc_entry_14);
+	idt_set(FLUSH_VECTOR, flush_ipi_entry);
+	idt_set(DONE_VECTOR, done_ipi_entry);
+	idt_set(TIMER_VECTOR, done_ipi_entry); /* same body: EOI and return */
+
+	/* PCID (CPUID.1:ECX[17]) and INVPCID (CPUID.7.0:EBX[10]). */
+	cpuid(1, 0, r);
+	if (r[2] & (1u << 17))
+		cfg.features |= TLBB_X86_PCID; /* enabled per CPU in install_cpu_state() */
+	cpuid(0, 0, r);
+	if (r[0] >= 7) {
+		cpuid(7, 0, r);
+		if (r[1] & (1u << 10))
+			cfg.features |= TLBB_X86_INVPCID;
+	}
+	puts_serial("features: pcid=");
+	put_u64(!!(cfg.features & TLBB_X86_PCID));
+	puts_serial(" invpcid=");
+	put_u64(!!(cfg.features & TLBB_X86_INVPCID));
+	puts_serial(negative ? " mode=negative-control\n" : " mode=positive\n");
+
+	/* Test pages: PDPT[4] -> test_pd -> test_pt, 4 KiB PTEs. */
+	for (unsigned p = 0; p < NPAGES; p++) {
+		for (unsigned f = 0; f < NFRAMES; f++)
+			frames[p][f][0] = POISON;
+		frames[p][0][0] = live_tag(p, 0);
+		test_pt[p] = frame_pa(p, 0) | PTE_P | PTE_RW;
+	}
+	test_pd[0] = (uint64_t)(uintptr_t)test_pt | PTE_P | PTE_RW;
+	pdpt[4] = (uint64_t)(uintptr_t)test_pd | PTE_P | PTE_RW;
+
+	if (tlbb_x86_init(&x86, &cfg, percpu, NCPUS_MAX) != TLBB_OK ||
+	    tlbb_space_init(&kspace, tlbb_x86_backend(&x86), 1, NULL) != TLBB_OK) {
+		puts_serial("init failed\n");
+		qemu_exit(false);
+	}
+	/* PCID 1 from now on; the first switch flushes. */
+	install_cpu_state();
+	start_aps();
+	puts_serial("cpus online: ");
+	put_u64(ncpus);
+	puts_serial("\n");
+	if (ncpus < 2) {
+		puts_serial("need at least 2 CPUs (-smp 4)\n");
+		qemu_exit(false);
+	}
+	__asm__ volatile("sti");
+	readers_go = true;
+	delay(2000000); /* let the readers fill their TLBs */
+
+	run_batched(retargets, &batched);
+	if (per_page)
+		run_per_page(per_page, &pp);
+	stop_readers = true;
+	while (readers_stopped != ncpus - 1)
+		cpu_relax();
+
+	for (unsigned c = 1; c < ncpus; c++) {
+		reads += rstats[c].reads;
+		stale += rstats[c].stale;
+		torn += rstats[c].torn;
+	}
+	puts_serial("{\"mode\": \"");
+	puts_serial(negative ? "negative-control" : "positive");
+	puts_serial("\", ");
+	kv("cpus", ncpus, false);
+	kv("pcid", !!(cfg.features & TLBB_X86_PCID), false);
+	kv("invpcid", !!(cfg.features & TLBB_X86_INVPCID), false);
+	kv("reads", reads, false);
+	kv("stale_reads", stale, false);
+	kv("torn_reads", torn, false);
+	kv("ipi_rounds_dropped", ipi_rounds_dropped, false);
+	put_phase("batched", &batched, false);
+	put_phase("per_page", &pp, false);
+	puts_serial("\"per_cpu\": [");
+	for (unsigned c = 0; c < ncpus; c++) {
+		const struct tlbb_x86_cpu_stats *st = &percpu[c].st;
+
+		puts_serial("{");
+		kv("cpu", c, false);
+		kv("reads", rstats[c].reads, false);
+		kv("stale", rstats[c].stale, false);
+		kv("handled_ipi", st->ipis, false);
+		kv("handled_local", st->local, false);
+		kv("skipped", st->skipped, false);
+		kv("invlpg", st->invlpg, false);
+		kv("full_flushes", st->full, true);
+		puts_serial(c + 1 < ncpus ? "}, " : "}");
+	}
+	puts_serial("]}\n");
+
+	if (negative) {
+		/* The control must see what the library prevents. */
+		pass = stale > 0;
+		puts_serial(pass ? "negative control: stale reads observed, as they must be\n"
+				 : "negative control: NO stale read without IPIs: the test cannot "
+				   "detect a missing shootdown\n");
+	} else {
+		pass = stale == 0 && torn == 0 && reads > 0;
+		for (unsigned c = 1; c < ncpus; c++)
+			if (!rstats[c].reads)
+				pass = false;
+	}
+	qemu_exit(pass);
+}

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tlbbatch x86-64 backend: the IPI model.
+ *
+ * x86 has no broadcast invalidation. A CPU's TLB changes only when that CPU
+ * executes INVLPG / INVPCID / a flushing CR3 write, so a remote CPU flushes
+ * only when interrupted. The backend therefore:
+ *
+ *   add     ORs the space's CPU mask into the batch and bumps the space's
+ *           TLB generation. No IPI, no instruction.
+ *   flush   ONE send-and-wait round (tlbb_port_ipi_send_and_wait) to the
+ *           batch's CPUs other than this one, whatever the batch size; the
+ *           local part inline. Each CPU keeps, per PCID it may hold, the
+ *           generation it has flushed up to; a CPU already at the batch's
+ *           generation does nothing. Up to `ceiling` pages (default 33) are
+ *           invalidated one by one with INVLPG, more become one whole-PCID
+ *           flush: INVPCID single-context when available, else a CR3 reload.
+ *   race check (tlbb_flush_pending -> flush_space)
+ *           bumps the generation and flushes the whole space on its CPU mask.
+ *   should_defer
+ *           only when a CPU other than this one may cache the space.
+ *
+ * PORT DUTIES
+ *
+ *   - Link-time hooks (tlbbatch/port.h): tlbb_port_cpu_id(),
+ *     tlbb_port_ipi_send_and_wait(), and tlbb_port_debug_fail() in
+ *     TLBB_DEBUG builds. The port's flush-IPI vector calls the `fn(arg)` it
+ *     was given by send_and_wait: the library's IPI handler (the same code
+ *     as tlbb_x86_ipi_handler(), for ports that dispatch by name).
+ *   - One struct tlbb_x86_cpu per CPU number, caller-owned, handed to
+ *     tlbb_x86_init(). Each is touched only by its own CPU.
+ *   - Every CR3 load of a space goes through tlbb_x86_switch_space(), with
+ *     interrupts disabled, including the first one on each CPU. It sets the
+ *     CPU's bit in s->cpus, then decides whether the PCID must be flushed.
+ *   - A CPU's bit in s->cpus stays set while that CPU may hold entries of s
+ *     (clearing it early is the port's bug: the CPU would miss flushes).
+ *   - tlbb_flush() and tlbb_flush_pending() run with preemption disabled
+ *     (the CPU number must stay valid) and with interrupts ENABLED: two
+ *     CPUs flushing at once must be able to take each other's IPIs.
+ *   - s->id is the PCID (low 12 bits used when TLBB_X86_PCID is set). If the
+ *     port reuses a PCID for another space, the switch detects it (the slot
+ *     is keyed by PCID and space) and flushes.
+ *   - Spaces with TLBB_SPACE_GLOBAL hold global (G-bit) kernel entries: they
+ *     are live under every PCID, so they are never "not loaded", never
+ *     skipped by generation, and their full flush drops global entries too
+ *     (INVPCID all-contexts, else a CR4.PGE toggle).
+ */
+#ifndef TLBBATCH_X86_64_H
+#define TLBBATCH_X86_64_H
+
+#include <tlbbatch/backend.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Linux's tlb_single_page_flush_ceiling. */
+#define TLBB_X86_DEFAULT_CEILING 33u
+
+/* PCIDs a CPU tracks at once (Linux: TLB_NR_DYN_ASIDS = 6). */
+#define TLBB_X86_SLOTS 6
+
+/* CPU features the port found (CPUID) and enabled. */
+#define TLBB_X86_PCID 0x1u    /* CR4.PCIDE is set: CR3[11:0] is the PCID */
+#define TLBB_X86_INVPCID 0x2u /* the INVPCID instruction exists */
+#define TLBB_X86_LA57 0x4u    /* 5-level paging: 57-bit canonical addresses */
+
+struct tlbb_x86_config {
+	unsigned features; /* TLBB_X86_* */
+	unsigned ceiling;  /* max INVLPGs per request; 0 = TLBB_X86_DEFAULT_CEILING */
+};
+
+/* One PCID a CPU may hold entries for; switch-in flushes it unless gen is current. */
+struct tlbb_x86_slot {
+	const struct tlbb_space *space; /* NULL = free */
+	uint64_t gen;                   /* space generation this CPU flushed up to */
+	uint32_t pcid;
+	uint32_t last_used;             /* LRU stamp */
+};
+
+struct tlbb_x86_cpu_stats {
+	uint64_t ipis;           /* requests handled in the IPI handler */
+	uint64_t local;          /* requests handled inline by the flushing CPU */
+	uint64_t skipped;        /* requests already done: generation current */
+	uint64_t invlpg;         /* single-page invalidations */
+	uint64_t full;           /* whole-PCID (or everything) flushes */
+	uint64_t deferred;       /* non-loaded PCIDs marked stale for switch-in */
+	uint64_t switches;       /* tlbb_x86_switch_space() calls */
+	uint64_t switch_flushes; /* ... that had to flush the PCID */
+};
+
+struct tlbb_x86_cpu {
+	struct tlbb_x86_slot slot[TLBB_X86_SLOTS];
+	int loaded;    /* slot index in CR3 now, -1 before the first switch */
+	uint32_t tick; /* LRU clock */
+	struct tlbb_x86_cpu_stats st;
+};
+
+/* One backend instance. Caller-owned; contents private to the backend. */
+struct tlbb_x86 {
+	struct tlbb_backend be;
+	struct tlbb_x86_config cfg;
+	struct tlbb_x86_cpu *cpu;
+	unsigned ncpus;
+};
+
+/*
+ * Set up @x with @ncpus per-CPU structures in @percpu (indexed by
+ * tlbb_port_cpu_id()). @cfg may be NULL (no PCID, no INVPCID, 48-bit,
+ * ceiling 33). Returns TLBB_EINVAL for NULL @x/@percpu, @ncpus == 0 or
+ * @ncpus > TLBB_MAX_CPUS.
+ */
+int tlbb_x86_init(struct tlbb_x86 *x, const struct tlbb_x86_config *cfg,
+		  struct tlbb_x86_cpu *percpu, unsigned ncpus);
+
+static inline const struct tlbb_backend *tlbb_x86_backend(const struct tlbb_x86 *x)
+{
+	return &x->be;
+}
+
+/*
+ * Context switch on this CPU to @next, whose top-level table is at physical
+ * address @pml4 (4 KiB aligned). Interrupts disabled. Marks this CPU in
+ * next->cpus, then writes CR3 = @pml4 | PCID, with the no-flush bit when
+ * this CPU's slot for the PCID is current. Returns true if the write flushed.
+ */
+bool tlbb_x86_switch_space(struct tlbb_x86 *x, struct tlbb_space *next, uint64_t pml4);
+
+/*
+ * The flush-IPI handler: what the `fn` the backend passes to
+ * tlbb_port_ipi_send_and_wait() runs. A port may call either.
+ */
+void tlbb_x86_ipi_handler(void *request);
+
+/* The generation of @s (number of adds and whole-space flushes so far). */
+uint64_t tlbb_x86_space_gen(const struct tlbb_space *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TLBBATCH_X86_64_H */

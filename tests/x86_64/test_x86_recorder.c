@@ -1,0 +1,913 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The x86-64 backend, specified rule by rule on the host.
+ *
+ * arch/x86_64/x86_64.c is compiled here unchanged except for
+ * -DTLBB_X86_RECORD, which turns its five instructions (INVLPG, INVPCID,
+ * CR3 read/write, CR4 read/write) into calls to this file. The port hooks
+ * are defined here too: tlbb_port_ipi_send_and_wait() records the round and
+ * then runs the handler "on" each target by switching the current CPU
+ * number. So every test sees exactly which CPU executed which instruction,
+ * and which rounds of IPIs were sent from where.
+ *
+ * On top of the raw record, a small per-CPU TLB model applies each
+ * instruction with the architectural meaning (INVLPG of a non-canonical
+ * address does nothing; CR3 writes flush only the new PCID unless the
+ * no-flush bit is set; ...). The safety tests fill the model TLBs, clear
+ * PTEs, run the protocol and then ask: does any CPU still hold an entry for
+ * a cleared page? Run with the argument "negative" this binary instead runs
+ * the negative controls, which remove one step (the IPI round, the flushing
+ * CR3 write) and must find stale entries.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <tlbbatch/port.h>
+#include <tlbbatch/x86_64.h>
+#include "x86_insn.h" /* the recorder prototypes (TLBB_X86_RECORD) */
+
+#define NCPU 8
+#define ROOT_A 0x1000000ull /* page-table roots (CR3 bits 51:12) */
+#define ROOT_B 0x2000000ull
+#define VA(n) (0x7f0000000000ull + (uint64_t)(n) * 4096u)
+#define CR3_NOFLUSH (1ull << 63)
+#define CR4_PGE (1ull << 7)
+
+/* ---- the recorder --------------------------------------------------------- */
+
+enum ev_kind { EV_INVLPG, EV_INVPCID, EV_CR3, EV_CR4 };
+
+struct ev {
+	unsigned cpu;
+	enum ev_kind kind;
+	uint64_t a, b; /* INVLPG: va; INVPCID: type, pcid; CR3/CR4: value */
+};
+
+struct round {
+	unsigned from;
+	tlbb_cpumask_t mask;
+};
+
+#define MAX_EV 65536
+#define MAX_ROUNDS 1024
+#define TLB_SIZE 128
+
+struct tlbe {
+	bool valid, global;
+	uint32_t pcid;
+	uint64_t va;
+};
+
+static struct {
+	unsigned cur; /* the CPU "executing" now */
+	struct ev ev[MAX_EV];
+	unsigned nev;
+	struct round rounds[MAX_ROUNDS];
+	unsigned nrounds;
+	uint64_t cr3[NCPU], cr4[NCPU];
+	bool pcide;             /* model: CR4.PCIDE on every CPU */
+	struct tlbe tlb[NCPU][TLB_SIZE];
+	/* negative-control switches */
+	bool drop_ipis;         /* the port never delivers a round */
+	bool cr3_never_flushes; /* a CPU whose CR3 writes keep every entry */
+} R;
+
+static bool canonical48(uint64_t va)
+{
+	return (uint64_t)((int64_t)(va << 16) >> 16) == va;
+}
+
+static uint32_t cur_pcid(unsigned cpu)
+{
+	return R.pcide ? (uint32_t)(R.cr3[cpu] & 0xfff) : 0;
+}
+
+static void record(enum ev_kind k, uint64_t a, uint64_t b)
+{
+	assert_true(R.nev < MAX_EV);
+	R.ev[R.nev++] = (struct ev){ R.cur, k, a, b };
+}
+
+/* Drop model entries of CPU R.cur matching the predicate. */
+#define TLB_DROP(cond)                                                   \
+	do {                                                             \
+		for (unsigned i_ = 0; i_ < TLB_SIZE; i_++) {             \
+			struct tlbe *e = &R.tlb[R.cur][i_];              \
+			if (e->valid && (cond))                          \
+				e->valid = false;                        \
+		}                                                        \
+	} while (0)
+
+void tlbb_x86_rec_invlpg(uintptr_t va)
+{
+	uint64_t page = va & ~0xfffull;
+	uint32_t pcid = cur_pcid(R.cur);
+
+	record(EV_INVLPG, va, 0);
+	if (!canonical48(va))
+		return; /* SDM: INVLPG of a non-canonical address is a NOP */
+	TLB_DROP(e->va == page && (e->global || e->pcid == pcid));
+}
+
+void tlbb_x86_rec_invpcid(unsigned type, uint64_t pcid, uint64_t va)
+{
+	record(EV_INVPCID, type, pcid);
+	switch (type) {
+	case 1:
+		TLB_DROP(!e->global && e->pcid == pcid);
+		break;
+	case 2:
+		TLB_DROP(true);
+		break;
+	case 3:
+		TLB_DROP(!e->global);
+		break;
+	default:
+		fail_msg("unexpected INVPCID type %u", type);
+	}
+}
+
+uint64_t tlbb_x86_rec_read_cr3(void)
+{
+	return R.cr3[R.cur];
+}
+
+void tlbb_x86_rec_write_cr3(uint64_t v)
+{
+	record(EV_CR3, v, 0);
+	R.cr3[R.cur] = v & ~CR3_NOFLUSH;
+	if (R.cr3_never_flushes)
+		return;
+	if (!R.pcide) {
+		TLB_DROP(!e->global);
+	} else if (!(v & CR3_NOFLUSH)) {
+		uint32_t pcid = (uint32_t)(v & 0xfff);
+
+		TLB_DROP(!e->global && e->pcid == pcid);
+	}
+}
+
+uint64_t tlbb_x86_rec_read_cr4(void)
+{
+	return R.cr4[R.cur];
+}
+
+void tlbb_x86_rec_write_cr4(uint64_t v)
+{
+	record(EV_CR4, v, 0);
+	if ((v ^ R.cr4[R.cur]) & CR4_PGE)
+		TLB_DROP(true);
+	R.cr4[R.cur] = v;
+}
+
+/* ---- port hooks ------------------------------------------------------------ */
+
+unsigned tlbb_port_cpu_id(void)
+{
+	return R.cur;
+}
+
+void tlbb_port_ipi_send_and_wait(const tlbb_cpumask_t *targets, void (*fn)(void *), void *arg)
+{
+	unsigned self = R.cur;
+
+	assert_true(R.nrounds < MAX_ROUNDS);
+	R.rounds[R.nrounds++] = (struct round){ self, *targets };
+	if (R.drop_ipis)
+		return;
+	for (unsigned c = tlbb_cpumask_next(targets, 0); c < TLBB_MAX_CPUS;
+	     c = tlbb_cpumask_next(targets, c + 1)) {
+		assert_true(c < NCPU);
+		R.cur = c; /* "interrupt" CPU c */
+		fn(arg);
+	}
+	R.cur = self;
+}
+
+void tlbb_port_debug_fail(const char *what)
+{
+	fail_msg("debug check: %s", what);
+}
+
+/* ---- fixtures ---------------------------------------------------------------- */
+
+static struct tlbb_x86 X;
+static struct tlbb_x86_cpu PC[NCPU];
+static struct tlbb_space A, B, K; /* two user spaces, one global kernel space */
+
+static void setup_backend(unsigned features, unsigned ceiling)
+{
+	struct tlbb_x86_config cfg = { features, ceiling };
+
+	memset(&R, 0, sizeof(R));
+	R.pcide = (features & TLBB_X86_PCID) != 0;
+	assert_int_equal(tlbb_x86_init(&X, &cfg, PC, NCPU), TLBB_OK);
+	assert_int_equal(tlbb_space_init(&A, tlbb_x86_backend(&X), 1, NULL), TLBB_OK);
+	assert_int_equal(tlbb_space_init(&B, tlbb_x86_backend(&X), 2, NULL), TLBB_OK);
+	assert_int_equal(tlbb_space_init(&K, tlbb_x86_backend(&X), 0, NULL), TLBB_OK);
+	K.flags |= TLBB_SPACE_GLOBAL;
+}
+
+/* CPU @cpu loads @s (as the port's context switch would). */
+static bool run_on(unsigned cpu, struct tlbb_space *s, uint64_t root)
+{
+	unsigned self = R.cur;
+	bool flushed;
+
+	R.cur = cpu;
+	flushed = tlbb_x86_switch_space(&X, s, root);
+	R.cur = self;
+	return flushed;
+}
+
+/* Model: CPU @cpu walks @va of its current space and caches it. */
+static void touch(unsigned cpu, uint64_t va, bool global)
+{
+	for (unsigned i = 0; i < TLB_SIZE; i++) {
+		struct tlbe *e = &R.tlb[cpu][i];
+
+		if (!e->valid) {
+			*e = (struct tlbe){ true, global, cur_pcid(cpu), va & ~0xfffull };
+			return;
+		}
+	}
+	fail_msg("model TLB full");
+}
+
+/* CPUs holding a non-global entry of @va tagged with @s's PCID, loaded or not. */
+static unsigned holders(const struct tlbb_space *s, uint64_t va)
+{
+	uint32_t pcid = R.pcide ? (s->id & 0xfff) : 0;
+	unsigned n = 0;
+
+	for (unsigned c = 0; c < NCPU; c++)
+		for (unsigned i = 0; i < TLB_SIZE; i++) {
+			const struct tlbe *e = &R.tlb[c][i];
+
+			if (e->valid && !e->global && e->va == (va & ~0xfffull) &&
+			    e->pcid == pcid) {
+				n++;
+				break;
+			}
+		}
+	return n;
+}
+
+/*
+ * An entry tagged with a PCID that is not in CR3 cannot translate; it is
+ * only dangerous if that PCID is loaded again. usable_holders() counts CPUs
+ * that could use a stale entry right now.
+ */
+static unsigned usable_holders(const struct tlbb_space *s, uint64_t va)
+{
+	uint32_t pcid = R.pcide ? (s->id & 0xfff) : 0;
+	unsigned n = 0;
+
+	for (unsigned c = 0; c < NCPU; c++) {
+		if (R.pcide && cur_pcid(c) != pcid)
+			continue;
+		for (unsigned i = 0; i < TLB_SIZE; i++) {
+			const struct tlbe *e = &R.tlb[c][i];
+
+			if (e->valid && e->va == (va & ~0xfffull) && e->pcid == pcid) {
+				n++;
+				break;
+			}
+		}
+	}
+	return n;
+}
+
+static unsigned count_ev(unsigned cpu, enum ev_kind k, unsigned from)
+{
+	unsigned n = 0;
+
+	for (unsigned i = from; i < R.nev; i++)
+		if (R.ev[i].kind == k && (cpu == NCPU || R.ev[i].cpu == cpu))
+			n++;
+	return n;
+}
+
+static tlbb_cpumask_t mask_of(const unsigned *cpus, unsigned n)
+{
+	tlbb_cpumask_t m;
+
+	tlbb_cpumask_clear(&m);
+	for (unsigned i = 0; i < n; i++)
+		tlbb_cpumask_set(&m, cpus[i]);
+	return m;
+}
+
+static void assert_mask_equal(const tlbb_cpumask_t *a, const tlbb_cpumask_t *b)
+{
+	assert_memory_equal(a->bits, b->bits, sizeof(a->bits));
+}
+
+/* CPUs 0..3 run space A; the test acts as CPU 0. */
+static void four_cpus_on_A(unsigned features, unsigned ceiling)
+{
+	setup_backend(features, ceiling);
+	for (unsigned c = 0; c < 4; c++)
+		run_on(c, &A, ROOT_A);
+	R.cur = 0;
+	R.nev = 0;
+}
+
+static void flush_n_pages(unsigned n)
+{
+	struct tlbb_batch b;
+
+	tlbb_batch_init(&b);
+	for (unsigned i = 0; i < n; i++)
+		tlbb_add_page(&b, &A, VA(i), 0);
+	tlbb_flush(&b);
+}
+
+/* ---- one round per batch ------------------------------------------------------ */
+
+static void test_one_ipi_round_per_batch_whatever_its_size(void **state)
+{
+	static const unsigned sizes[] = { 1, 2, 32, 33, 34, 100, 512, 5000 };
+
+	for (unsigned k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		struct tlbb_batch b;
+
+		four_cpus_on_A(0, 0);
+		tlbb_batch_init(&b);
+		for (unsigned i = 0; i < sizes[k]; i++)
+			assert_int_equal(tlbb_add_page(&b, &A, VA(i % 700), 0), TLBB_OK);
+		assert_int_equal(R.nrounds, 0); /* add never interrupts anyone */
+		tlbb_flush(&b);
+		assert_int_equal(R.nrounds, 1);
+		tlbb_flush(&b); /* an empty batch costs nothing */
+		assert_int_equal(R.nrounds, 1);
+	}
+}
+
+static void test_target_mask_is_the_union_of_the_spaces_minus_self(void **state)
+{
+	static const unsigned expect[] = { 1, 2, 5, 6 };
+	struct tlbb_batch b;
+	tlbb_cpumask_t want = mask_of(expect, 4);
+
+	setup_backend(TLBB_X86_PCID, 0);
+	run_on(0, &A, ROOT_A);
+	run_on(1, &A, ROOT_A);
+	run_on(2, &A, ROOT_A);
+	run_on(5, &B, ROOT_B);
+	run_on(6, &B, ROOT_B);
+	R.cur = 0;
+	tlbb_batch_init(&b);
+	tlbb_add_page(&b, &A, VA(1), 0);
+	tlbb_add_page(&b, &B, VA(2), 0);
+	tlbb_flush(&b);
+	assert_int_equal(R.nrounds, 1);
+	assert_int_equal(R.rounds[0].from, 0);
+	assert_mask_equal(&R.rounds[0].mask, &want);
+	/* CPUs 3, 4 and 7 never ran either space: not a single instruction. */
+	assert_int_equal(count_ev(3, EV_INVLPG, 0) + count_ev(3, EV_CR3, 0), 0);
+	assert_int_equal(count_ev(4, EV_CR3, 0) + count_ev(7, EV_CR3, 0), 0);
+}
+
+static void test_never_an_ipi_to_self_local_part_inline(void **state)
+{
+	static const unsigned rest[] = { 0, 1, 3 };
+	tlbb_cpumask_t want = mask_of(rest, 3);
+	struct tlbb_batch b;
+
+	four_cpus_on_A(0, 0);
+	R.cur = 2; /* flush from CPU 2, which also runs A */
+	tlbb_batch_init(&b);
+	tlbb_add_page(&b, &A, VA(7), 0);
+	tlbb_flush(&b);
+	assert_int_equal(R.nrounds, 1);
+	assert_mask_equal(&R.rounds[0].mask, &want);
+	assert_false(tlbb_cpumask_test(&R.rounds[0].mask, 2));
+	assert_int_equal(count_ev(2, EV_INVLPG, 0), 1); /* done inline */
+	assert_int_equal(PC[2].st.local, 1);
+	assert_int_equal(PC[2].st.ipis, 0);
+}
+
+static void test_no_round_when_only_this_cpu_caches_the_space(void **state)
+{
+	struct tlbb_batch b;
+
+	setup_backend(0, 0);
+	run_on(0, &A, ROOT_A);
+	R.cur = 0;
+	assert_false(tlbb_should_defer(&A));
+	tlbb_batch_init(&b);
+	tlbb_add_page(&b, &A, VA(3), 0);
+	tlbb_flush(&b);
+	assert_int_equal(R.nrounds, 0);
+	assert_int_equal(count_ev(0, EV_INVLPG, 0), 1);
+}
+
+static void test_should_defer_only_when_another_cpu_may_cache(void **state)
+{
+	setup_backend(0, 0);
+	R.cur = 0;
+	assert_false(tlbb_should_defer(&A)); /* nobody */
+	run_on(0, &A, ROOT_A);
+	assert_false(tlbb_should_defer(&A)); /* only us */
+	run_on(3, &A, ROOT_A);
+	assert_true(tlbb_should_defer(&A)); /* CPU 3 too */
+	R.cur = 3;
+	assert_true(tlbb_should_defer(&A)); /* seen from CPU 3: CPU 0 */
+}
+
+/* ---- per-CPU generations -------------------------------------------------------- */
+
+static void test_cpus_already_at_the_generation_do_no_work(void **state)
+{
+	struct tlbb_batch old, big;
+	unsigned mark;
+
+	four_cpus_on_A(0, 0);
+	tlbb_batch_init(&old);
+	tlbb_batch_init(&big);
+	for (unsigned i = 0; i < 40; i++)
+		tlbb_add_page(&big, &A, VA(100 + i), 0); /* 1..40 */
+	tlbb_add_page(&old, &A, VA(1), 0);               /* 41 */
+	tlbb_flush(&big); /* 40 > 33: whole-PCID flush, every CPU now at 41 */
+	for (unsigned c = 0; c < 4; c++)
+		assert_int_equal(PC[c].st.full, 1);
+	mark = R.nev;
+	tlbb_flush(&old); /* generation 41 <= 41 everywhere: exactly current */
+	assert_int_equal(R.nrounds, 2); /* still one round: the CPUs decide */
+	assert_int_equal(R.nev, mark);  /* ... and none executes anything */
+	for (unsigned c = 0; c < 4; c++)
+		assert_int_equal(PC[c].st.skipped, 1);
+}
+
+static void test_consecutive_batches_catch_cpus_up_without_full_flushes(void **state)
+{
+	struct tlbb_batch b1, b2, late;
+	unsigned mark;
+
+	four_cpus_on_A(0, 0);
+	tlbb_batch_init(&b1);
+	tlbb_add_page(&b1, &A, VA(1), 0); /* 1 */
+	tlbb_add_page(&b1, &A, VA(2), 0); /* 2 */
+	tlbb_flush(&b1);                  /* covers exactly 1..2: CPUs at 2 */
+	tlbb_batch_init(&b2);
+	tlbb_add_page(&b2, &A, VA(3), 0); /* 3 */
+	tlbb_flush(&b2);                  /* covers 3: CPUs at 3 */
+	for (unsigned c = 0; c < 4; c++) {
+		assert_int_equal(PC[c].slot[PC[c].loaded].gen, 3);
+		assert_int_equal(PC[c].st.full, 0);
+	}
+	/* A batch interleaved with another's adds may not claim their numbers. */
+	tlbb_batch_init(&b1);
+	tlbb_batch_init(&late);
+	tlbb_add_page(&late, &A, VA(9), 0); /* 4 */
+	tlbb_add_page(&b1, &A, VA(5), 0);   /* 5 */
+	tlbb_flush(&b1);                    /* INVLPG 5, but 4 is not ours */
+	for (unsigned c = 0; c < 4; c++)
+		assert_int_equal(PC[c].slot[PC[c].loaded].gen, 3);
+	mark = R.nev;
+	tlbb_flush(&late); /* still needed: it does its INVLPG */
+	assert_int_equal(count_ev(NCPU, EV_INVLPG, mark), 4);
+}
+
+static void test_a_full_flush_claims_only_the_generation_read_before_it(void **state)
+{
+	struct tlbb_batch b;
+
+	four_cpus_on_A(0, 0);
+	flush_n_pages(40);                  /* 1..40, whole-PCID flush */
+	for (unsigned c = 0; c < 4; c++)
+		assert_int_equal(PC[c].slot[PC[c].loaded].gen, 40);
+	for (unsigned c = 0; c < 4; c++)
+		touch(c, VA(7), false);
+	tlbb_batch_init(&b);
+	tlbb_add_page(&b, &A, VA(7), 0);    /* 41: newer than any flush */
+	tlbb_flush(&b);
+	assert_int_equal(usable_holders(&A, VA(7)), 0);
+	assert_int_equal(count_ev(NCPU, EV_INVLPG, 0), 4);
+}
+
+static void test_unnumbered_synchronous_flush_is_never_skipped(void **state)
+{
+	/* A NULL batch makes the core flush the space at once, with no add:
+	 * the flush must take its own number or current CPUs would skip it. */
+	four_cpus_on_A(0, 0);
+	flush_n_pages(40); /* every CPU current at 40 */
+	for (unsigned c = 0; c < 4; c++)
+		touch(c, VA(3), false);
+	assert_int_equal(tlbb_add_page(NULL, &A, VA(3), 0), TLBB_EINVAL);
+	assert_int_equal(usable_holders(&A, VA(3)), 0);
+}
+
+/* ---- the ceiling ------------------------------------------------------------------- */
+
+static void test_invlpg_up_to_the_ceiling_of_33(void **state)
+{
+	four_cpus_on_A(0, 0);
+	flush_n_pages(33);
+	for (unsigned c = 0; c < 4; c++) {
+		assert_int_equal(count_ev(c, EV_INVLPG, 0), 33);
+		assert_int_equal(count_ev(c, EV_CR3, 0), 0);
+	}
+}
+
+static void test_whole_space_flush_above_the_ceiling(void **state)
+{
+	four_cpus_on_A(0, 0);
+	flush_n_pages(34);
+	for (unsigned c = 0; c < 4; c++) {
+		assert_int_equal(count_ev(c, EV_INVLPG, 0), 0);
+		assert_int_equal(count_ev(c, EV_CR3, 0), 1);
+	}
+}
+
+static void test_ceiling_is_configurable(void **state)
+{
+	four_cpus_on_A(0, 4);
+	flush_n_pages(4);
+	assert_int_equal(count_ev(NCPU, EV_INVLPG, 0), 4 * 4);
+	R.nev = 0;
+	flush_n_pages(5);
+	assert_int_equal(count_ev(NCPU, EV_INVLPG, 0), 0);
+	assert_int_equal(count_ev(NCPU, EV_CR3, 0), 4);
+}
+
+static void test_ceiling_counts_the_covering_range_not_the_adds(void **state)
+{
+	struct tlbb_batch b;
+
+	/* Two pages 100 pages apart: INVLPG would cover 101 pages: full flush. */
+	four_cpus_on_A(0, 0);
+	tlbb_batch_init(&b);
+	tlbb_add_page(&b, &A, VA(0), 0);
+	tlbb_add_page(&b, &A, VA(100), 0);
+	tlbb_flush(&b);
+	assert_int_equal(count_ev(NCPU, EV_INVLPG, 0), 0);
+	assert_int_equal(count_ev(NCPU, EV_CR3, 0), 4);
+}
+
+static void test_whole_space_add_is_not_narrowed_by_later_pages(void **state)
+{
+	struct tlbb_batch b;
+
+	four_cpus_on_A(0, 0);
+	tlbb_batch_init(&b);
+	tlbb_add_space(&b, &A, 0);
+	tlbb_add_page(&b, &A, 0x1000, 0); /* a low page must not shrink "all" */
+	tlbb_add_page(&b, &A, 0x2000, 0);
+	tlbb_flush(&b);
+	assert_int_equal(count_ev(NCPU, EV_INVLPG, 0), 0);
+	assert_int_equal(count_ev(NCPU, EV_CR3, 0), 4);
+}
+
+/* ---- PCID paths --------------------------------------------------------------------- */
+
+static void test_full_flush_is_invpcid_single_context_when_available(void **state)
+{
+	four_cpus_on_A(TLBB_X86_PCID | TLBB_X86_INVPCID, 0);
+	flush_n_pages(34);
+	for (unsigned c = 0; c < 4; c++) {
+		assert_int_equal(count_ev(c, EV_INVPCID, 0), 1);
+		assert_int_equal(count_ev(c, EV_CR3, 0), 0);
+	}
+	for (unsigned i = 0; i < R.nev; i++) {
+		assert_int_equal(R.ev[i].a, 1);    /* type 1: single context */
+		assert_int_equal(R.ev[i].b, A.id); /* A's PCID */
+	}
+}
+
+static void test_full_flush_reloads_cr3_without_invpcid(void **state)
+{
+	four_cpus_on_A(TLBB_X86_PCID, 0);
+	flush_n_pages(34);
+	for (unsigned c = 0; c < 4; c++) {
+		assert_int_equal(count_ev(c, EV_INVPCID, 0), 0);
+		assert_int_equal(count_ev(c, EV_CR3, 0), 1);
+	}
+	for (unsigned i = 0; i < R.nev; i++) {
+		/* Same root, same PCID, and the no-flush bit clear: a flush. */
+		assert_int_equal(R.ev[i].a, ROOT_A | A.id);
+	}
+}
+
+static void test_switch_keeps_a_current_pcid_and_flushes_a_stale_one(void **state)
+{
+	setup_backend(TLBB_X86_PCID, 0);
+	R.cur = 0;
+	run_on(1, &A, ROOT_A);
+	assert_true(run_on(0, &A, ROOT_A));   /* first time on CPU 0: flush */
+	assert_true(run_on(0, &B, ROOT_B));   /* first time for B */
+	assert_false(run_on(0, &A, ROOT_A));  /* back to A, nothing changed */
+	assert_int_equal(R.ev[R.nev - 1].a, ROOT_A | A.id | CR3_NOFLUSH);
+	assert_false(run_on(0, &B, ROOT_B));
+	/* While B runs on CPU 0, A's pages change: CPU 0 defers to switch-in. */
+	flush_n_pages(3);
+	assert_int_equal(PC[0].st.deferred, 1);
+	assert_int_equal(count_ev(0, EV_INVLPG, 0), 0);
+	assert_true(run_on(0, &A, ROOT_A)); /* stale slot: flushing CR3 write */
+	assert_int_equal(R.ev[R.nev - 1].a, ROOT_A | A.id);
+}
+
+static void test_pcid_reused_by_another_space_is_flushed_at_switch(void **state)
+{
+	struct tlbb_space C;
+
+	setup_backend(TLBB_X86_PCID, 0);
+	assert_int_equal(tlbb_space_init(&C, tlbb_x86_backend(&X), A.id, NULL), TLBB_OK);
+	run_on(0, &A, ROOT_A);
+	run_on(0, &B, ROOT_B);
+	assert_true(run_on(0, &C, ROOT_A)); /* same PCID, other space */
+	assert_true(run_on(0, &A, ROOT_A)); /* and back: C's leftovers go */
+}
+
+static void test_without_pcid_every_switch_flushes(void **state)
+{
+	setup_backend(0, 0);
+	assert_true(run_on(0, &A, ROOT_A));
+	assert_true(run_on(0, &A, ROOT_A));
+	assert_int_equal(R.ev[R.nev - 1].a & CR3_NOFLUSH, 0);
+}
+
+/* ---- addresses ------------------------------------------------------------------------ */
+
+static void test_non_canonical_address_becomes_a_full_flush(void **state)
+{
+	struct tlbb_batch b;
+
+	four_cpus_on_A(0, 0);
+	tlbb_batch_init(&b);
+	tlbb_add_page(&b, &A, 0x0000800000000000ull, 0); /* first non-canonical page */
+	tlbb_flush(&b);
+	assert_int_equal(count_ev(NCPU, EV_INVLPG, 0), 0);
+	assert_int_equal(count_ev(NCPU, EV_CR3, 0), 4);
+}
+
+static void test_range_across_the_hole_becomes_a_full_flush(void **state)
+{
+	struct tlbb_batch b;
+
+	four_cpus_on_A(0, 0);
+	tlbb_batch_init(&b);
+	/* Both ends canonical, the middle is not: ends in different halves. */
+	tlbb_add_page(&b, &A, 0x00007ffffffff000ull, 0);
+	tlbb_add_page(&b, &A, 0xffff800000000000ull, 0);
+	tlbb_flush(&b);
+	for (unsigned i = 0; i < R.nev; i++)
+		if (R.ev[i].kind == EV_INVLPG)
+			assert_true(canonical48(R.ev[i].a));
+	assert_int_equal(count_ev(NCPU, EV_CR3, 0), 4);
+}
+
+static void test_la57_widens_the_canonical_range(void **state)
+{
+	struct tlbb_batch b;
+
+	four_cpus_on_A(TLBB_X86_LA57, 0);
+	tlbb_batch_init(&b);
+	tlbb_add_page(&b, &A, 0x0000800000000000ull, 0); /* canonical with 57 bits */
+	tlbb_flush(&b);
+	assert_int_equal(count_ev(NCPU, EV_INVLPG, 0), 4);
+}
+
+/* ---- race check, several spaces, global --------------------------------------------- */
+
+static void test_race_check_flushes_the_whole_space_on_its_mask(void **state)
+{
+	static const unsigned others[] = { 1, 2, 3 };
+	tlbb_cpumask_t want = mask_of(others, 3);
+	struct tlbb_batch b;
+
+	four_cpus_on_A(TLBB_X86_PCID | TLBB_X86_INVPCID, 0);
+	tlbb_batch_init(&b);
+	tlbb_add_page(&b, &A, VA(1), 0);
+	R.nev = 0;
+	assert_true(tlbb_flush_pending(&A)); /* another path changing A's PTEs */
+	assert_int_equal(R.nrounds, 1);
+	assert_mask_equal(&R.rounds[0].mask, &want);
+	for (unsigned c = 0; c < 4; c++)
+		assert_int_equal(count_ev(c, EV_INVPCID, 0), 1);
+	assert_false(tlbb_flush_pending(&A)); /* published: nothing outstanding */
+	tlbb_flush(&b); /* the batch's own flush finds every CPU already current */
+	for (unsigned c = 0; c < 4; c++)
+		assert_int_equal(PC[c].st.skipped, 1);
+}
+
+static void test_batch_of_two_spaces_flushes_loaded_and_defers_others(void **state)
+{
+	struct tlbb_batch b;
+
+	setup_backend(TLBB_X86_PCID, 0);
+	run_on(1, &B, ROOT_B);
+	run_on(1, &A, ROOT_A); /* CPU 1 holds B's PCID, runs A */
+	run_on(2, &B, ROOT_B);
+	R.cur = 0;
+	R.nev = 0;
+	tlbb_batch_init(&b);
+	tlbb_add_page(&b, &A, VA(1), 0);
+	tlbb_add_page(&b, &B, VA(1), 0);
+	tlbb_flush(&b);
+	assert_int_equal(R.nrounds, 1);
+	assert_int_equal(count_ev(1, EV_CR3, 0), 1); /* A, loaded: now */
+	assert_int_equal(count_ev(2, EV_CR3, 0), 1);
+	assert_true(run_on(1, &B, ROOT_B));          /* B: at its switch-in */
+	assert_false(run_on(1, &A, ROOT_A));         /* A was caught up */
+}
+
+static void test_global_space_full_flush_drops_global_entries(void **state)
+{
+	struct tlbb_batch b;
+
+	/* With INVPCID: type 2 (all contexts, global included). */
+	four_cpus_on_A(TLBB_X86_PCID | TLBB_X86_INVPCID, 0);
+	for (unsigned c = 0; c < 4; c++)
+		tlbb_space_cpu_enter(&K, c);
+	tlbb_batch_init(&b);
+	tlbb_add_space(&b, &K, 0);
+	tlbb_flush(&b);
+	for (unsigned c = 0; c < 4; c++) {
+		assert_int_equal(count_ev(c, EV_INVPCID, 0), 1);
+		assert_int_equal(R.ev[c].a, 2);
+	}
+	/* Without: a CR4.PGE toggle, CR4 restored. */
+	four_cpus_on_A(TLBB_X86_PCID, 0);
+	for (unsigned c = 0; c < 4; c++) {
+		tlbb_space_cpu_enter(&K, c);
+		R.cr4[c] = CR4_PGE;
+	}
+	tlbb_batch_init(&b);
+	tlbb_add_space(&b, &K, 0);
+	tlbb_flush(&b);
+	for (unsigned c = 0; c < 4; c++) {
+		assert_int_equal(count_ev(c, EV_CR4, 0), 2);
+		assert_int_equal(R.cr4[c], CR4_PGE);
+	}
+	/* A batch mixing a user space and the global one: still everything. */
+	four_cpus_on_A(TLBB_X86_PCID | TLBB_X86_INVPCID, 0);
+	for (unsigned c = 0; c < 4; c++) {
+		tlbb_space_cpu_enter(&K, c);
+		touch(c, 0xffffffff80001000ull, true);
+	}
+	tlbb_batch_init(&b);
+	tlbb_add_page(&b, &A, VA(1), 0);
+	tlbb_add_page(&b, &K, 0xffffffff80001000ull, 0);
+	tlbb_flush(&b);
+	for (unsigned c = 0; c < NCPU; c++)
+		for (unsigned i = 0; i < TLB_SIZE; i++)
+			assert_false(R.tlb[c][i].valid && R.tlb[c][i].global);
+}
+
+/* ---- safety on the TLB model --------------------------------------------------------- */
+
+/*
+ * The reclaim scenario with PCIDs: CPUs 0..3 run A and cache pages; CPU 3
+ * moves to B (keeping A's entries under A's PCID); CPU 0 clears and batches
+ * 40 pages, some flushes are single pages, some above the ceiling, one
+ * race check; afterwards no CPU may be able to use a cleared translation,
+ * now or after switching back to A. Returns how many stale uses remain.
+ */
+static unsigned reclaim_scenario(unsigned features)
+{
+	struct tlbb_batch b;
+	unsigned stale = 0;
+
+	four_cpus_on_A(features, 0);
+	for (unsigned c = 0; c < 4; c++)
+		for (unsigned i = 0; i < 40; i++)
+			touch(c, VA(i), false);
+	run_on(3, &B, ROOT_B);
+	/* Small batch: INVLPG path. */
+	tlbb_batch_init(&b);
+	for (unsigned i = 0; i < 5; i++)
+		tlbb_add_page(&b, &A, VA(i), TLBB_ADD_WRITABLE);
+	tlbb_flush_dirty(&b);
+	for (unsigned i = 0; i < 5; i++)
+		stale += usable_holders(&A, VA(i));
+	/* Big batch: whole-PCID path. */
+	tlbb_batch_init(&b);
+	for (unsigned i = 5; i < 39; i++)
+		tlbb_add_page(&b, &A, VA(i), 0);
+	tlbb_flush(&b);
+	for (unsigned i = 5; i < 39; i++)
+		stale += usable_holders(&A, VA(i));
+	/* A page left in a batch, found by the race check (mprotect). */
+	tlbb_batch_init(&b);
+	tlbb_add_page(&b, &A, VA(39), TLBB_ADD_WRITABLE);
+	tlbb_flush_pending(&A);
+	stale += usable_holders(&A, VA(39));
+	/* CPU 3 comes back to A: what it kept under A's PCID must be gone. */
+	run_on(3, &A, ROOT_A);
+	for (unsigned i = 0; i < 40; i++)
+		stale += usable_holders(&A, VA(i));
+	tlbb_flush(&b);
+	return stale;
+}
+
+static void test_no_cpu_can_use_a_cleared_translation_invpcid(void **state)
+{
+	assert_int_equal(reclaim_scenario(TLBB_X86_PCID | TLBB_X86_INVPCID), 0);
+}
+
+static void test_no_cpu_can_use_a_cleared_translation_cr3(void **state)
+{
+	assert_int_equal(reclaim_scenario(TLBB_X86_PCID), 0);
+}
+
+static void test_no_cpu_can_use_a_cleared_translation_no_pcid(void **state)
+{
+	assert_int_equal(reclaim_scenario(0), 0);
+}
+
+/* ---- negative controls: each removes one step and must see stale entries -------------- */
+
+static void test_negative_without_the_ipi_round_remote_cpus_stay_stale(void **state)
+{
+	unsigned stale;
+
+	setup_backend(TLBB_X86_PCID | TLBB_X86_INVPCID, 0);
+	for (unsigned c = 0; c < 4; c++)
+		run_on(c, &A, ROOT_A);
+	for (unsigned c = 0; c < 4; c++)
+		touch(c, VA(1), false);
+	R.drop_ipis = true;
+	flush_n_pages(2);
+	stale = usable_holders(&A, VA(1));
+	assert_int_equal(stale, 3); /* CPUs 1..3: nobody told them */
+	assert_int_equal(holders(&A, VA(1)), 3);
+}
+
+static void test_negative_a_switch_in_that_never_flushes_keeps_deferred_entries(void **state)
+{
+	/* The deferral is only safe because the switch-in flushes. */
+	setup_backend(TLBB_X86_PCID, 0);
+	run_on(1, &A, ROOT_A);
+	touch(1, VA(1), false);
+	run_on(1, &B, ROOT_B);
+	R.cur = 0;
+	run_on(0, &A, ROOT_A);
+	flush_n_pages(1);
+	assert_int_equal(PC[1].st.deferred, 1);
+	R.cr3_never_flushes = true;
+	run_on(1, &A, ROOT_A);
+	assert_int_equal(usable_holders(&A, VA(1)), 1);
+}
+
+static void test_negative_the_model_sees_a_non_canonical_invlpg_as_a_nop(void **state)
+{
+	/* What the backend avoids: the TLB model must really ignore such INVLPGs. */
+	setup_backend(0, 0);
+	run_on(0, &A, ROOT_A);
+	R.cur = 0;
+	touch(0, 0xffff800000000000ull, false);
+	tlbb_x86_rec_invlpg(0x0000800000000000ull);
+	assert_int_equal(usable_holders(&A, 0xffff800000000000ull), 1);
+	tlbb_x86_rec_invlpg(0xffff800000000000ull);
+	assert_int_equal(usable_holders(&A, 0xffff800000000000ull), 0);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest rules[] = {
+		cmocka_unit_test(test_one_ipi_round_per_batch_whatever_its_size),
+		cmocka_unit_test(test_target_mask_is_the_union_of_the_spaces_minus_self),
+		cmocka_unit_test(test_never_an_ipi_to_self_local_part_inline),
+		cmocka_unit_test(test_no_round_when_only_this_cpu_caches_the_space),
+		cmocka_unit_test(test_should_defer_only_when_another_cpu_may_cache),
+		cmocka_unit_test(test_cpus_already_at_the_generation_do_no_work),
+		cmocka_unit_test(test_consecutive_batches_catch_cpus_up_without_full_flushes),
+		cmocka_unit_test(test_a_full_flush_claims_only_the_generation_read_before_it),
+		cmocka_unit_test(test_unnumbered_synchronous_flush_is_never_skipped),
+		cmocka_unit_test(test_invlpg_up_to_the_ceiling_of_33),
+		cmocka_unit_test(test_whole_space_flush_above_the_ceiling),
+		cmocka_unit_test(test_ceiling_is_configurable),
+		cmocka_unit_test(test_ceiling_counts_the_covering_range_not_the_adds),
+		cmocka_unit_test(test_whole_space_add_is_not_narrowed_by_later_pages),
+		cmocka_unit_test(test_full_flush_is_invpcid_single_context_when_available),
+		cmocka_unit_test(test_full_flush_reloads_cr3_without_invpcid),
+		cmocka_unit_test(test_switch_keeps_a_current_pcid_and_flushes_a_stale_one),
+		cmocka_unit_test(test_pcid_reused_by_another_space_is_flushed_at_switch),
+		cmocka_unit_test(test_without_pcid_every_switch_flushes),
+		cmocka_unit_test(test_non_canonical_address_becomes_a_full_flush),
+		cmocka_unit_test(test_range_across_the_hole_becomes_a_full_flush),
+		cmocka_unit_test(test_la57_widens_the_canonical_range),
+		cmocka_unit_test(test_race_check_flushes_the_whole_space_on_its_mask),
+		cmocka_unit_test(test_batch_of_two_spaces_flushes_loaded_and_defers_others),
+		cmocka_unit_test(test_global_space_full_flush_drops_global_entries),
+		cmocka_unit_test(test_no_cpu_can_use_a_cleared_translation_invpcid),
+		cmocka_unit_test(test_no_cpu_can_use_a_cleared_translation_cr3),
+		cmocka_unit_test(test_no_cpu_can_use_a_cleared_translation_no_pcid),
+	};
+	const struct CMUnitTest negative[] = {
+		cmocka_unit_test(test_negative_without_the_ipi_round_remote_cpus_stay_stale),
+		cmocka_unit_test(test_negative_a_switch_in_that_never_flushes_keeps_deferred_entries),
+		cmocka_unit_test(test_negative_the_model_sees_a_non_canonical_invlpg_as_a_nop),
+	};
+
+	if (argc > 1 && strcmp(argv[1], "negative") == 0)
+		return cmocka_run_group_tests_name("x86_64 negative controls", negative, NULL, NULL);
+	return cmocka_run_group_tests_name("x86_64 backend rules", rules, NULL, NULL);
+}
