@@ -35,7 +35,12 @@
 #endif
 #endif
 
-#ifdef VCPU_TSAN
+/*
+ * TLBB_VCPU_TSAN_NO_ANNOTATIONS: test-only, builds the backend without them
+ * to show that TSan then reports the (correct) protocol, i.e. that liburcu's
+ * ordering is invisible to it and the annotations are what it checks.
+ */
+#if defined(VCPU_TSAN) && !defined(TLBB_VCPU_TSAN_NO_ANNOTATIONS)
 #include <sanitizer/tsan_interface.h>
 /*
  * One sync object stands for "the grace period": grace periods are global
@@ -67,6 +72,13 @@ static char tsan_grace_period;
 
 /* ---- types ---------------------------------------------------------------- */
 
+/* Mailbox fill, read without the lock at safe points. */
+enum {
+	PENDING_NONE = 0,
+	PENDING_SOME = 1,   /* drained when a flush asks (flush_seq moved) */
+	PENDING_URGENT = 2, /* half full or overflowed: drained at the next safe point */
+};
+
 enum slot_state {
 	SLOT_FREE = 0,    /* no thread; never waited for */
 	SLOT_ONLINE = 1,  /* may be translating: flushers wait a grace period */
@@ -96,10 +108,11 @@ struct tlbb_vcpu {
 	struct vcpu_op *scratch;   /* mailbox copy, applied outside the lock */
 	/* counters: single writer, read with relaxed loads by get_stats */
 	uint64_t lookups, hits, fills, ops_applied, full_flushes, online_drains;
+	uint64_t seen_flush_seq;   /* host->flush_seq at our last drain decision */
 
 	/* --- shared --- */
 	int state;                 /* enum slot_state, atomic */
-	uint32_t pending;          /* atomic: mailbox non-empty */
+	uint32_t pending;          /* atomic: PENDING_* */
 	pthread_mutex_t mlock;     /* mailbox */
 	unsigned nops;
 	bool full;                 /* overflowed: next drain flushes everything */
@@ -111,6 +124,13 @@ struct tlbb_vcpu_host {
 	struct tlbb_vcpu_config cfg;
 	unsigned set_mask;
 	unsigned faults; /* atomic */
+	/*
+	 * Bumped by every flusher after its posts and before its grace period.
+	 * A vCPU drains at a safe point only when it moved (or its mailbox is
+	 * filling up): posts of a batch still being built are applied once, when
+	 * its flush asks, instead of contending for the mailbox lock per post.
+	 */
+	uint64_t flush_seq; /* atomic */
 	pthread_mutex_t reg_lock;
 	struct tlbb_vcpu *slot;
 	/* statistics, relaxed atomics */
@@ -323,7 +343,9 @@ static void post(struct tlbb_vcpu_host *h, struct tlbb_vcpu *v, const struct vcp
 	}
 	/* seq_cst: the drain's seq_cst load of `pending` must see this store
 	 * whenever our later state load (in wait_for) missed its online(). */
-	__atomic_store_n(&v->pending, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&v->pending,
+			 v->full || v->nops >= h->cfg.mailbox_entries / 2 ? PENDING_URGENT : PENDING_SOME,
+			 __ATOMIC_SEQ_CST);
 	pthread_mutex_unlock(&v->mlock);
 	STAT_ADD(h, posts);
 }
@@ -378,16 +400,17 @@ static void wait_for(struct tlbb_vcpu_host *h, const tlbb_cpumask_t *mask, struc
 		STAT_ADD(h, gp_skipped);
 		return;
 	}
+	/*
+	 * Posts, then this bump, then (synchronize_rcu() starts with a full
+	 * barrier) the new grace-period counter. A vCPU whose quiescent state
+	 * observed the new counter loads flush_seq after it, sees it moved, and
+	 * drains: it finds our posts.
+	 */
+	__atomic_fetch_add(&h->flush_seq, 1, __ATOMIC_SEQ_CST);
 	if (faults_of(h) & TLBB_VCPU_FAULT_NO_GRACE_PERIOD)
 		return; /* negative control: no wait, and no hand-off for TSan either */
 	if (self)
 		GP_RELEASE(); /* urcu takes this online reader offline for the wait */
-	/*
-	 * synchronize_rcu() starts with a full barrier, so every post above is
-	 * visible before it advances the grace-period counter; a vCPU whose
-	 * quiescent state observed the new counter drains after it and finds
-	 * our posts.
-	 */
 	urcu_qsbr_synchronize_rcu();
 	GP_ACQUIRE();
 	STAT_ADD(h, grace_periods);
@@ -728,10 +751,17 @@ void tlbb_vcpu_enter_space(struct tlbb_vcpu *v, struct tlbb_space *s)
 
 void tlbb_vcpu_quiescent(struct tlbb_vcpu *v)
 {
+	uint64_t seq;
+
 	GP_RELEASE();
 	/* First report (all accesses so far are done), THEN drain: see vcpu.h. */
 	urcu_qsbr_quiescent_state();
-	drain(v);
+	seq = __atomic_load_n(&v->host->flush_seq, __ATOMIC_SEQ_CST);
+	if (seq != v->seen_flush_seq ||
+	    __atomic_load_n(&v->pending, __ATOMIC_RELAXED) == PENDING_URGENT) {
+		v->seen_flush_seq = seq; /* read before the drain: nothing posted after is lost */
+		drain(v);
+	}
 }
 
 void tlbb_vcpu_offline(struct tlbb_vcpu *v)
@@ -753,6 +783,8 @@ void tlbb_vcpu_online(struct tlbb_vcpu *v)
 	__atomic_store_n(&v->state, SLOT_ONLINE, __ATOMIC_SEQ_CST);
 	if (faults_of(v->host) & TLBB_VCPU_FAULT_NO_ONLINE_DRAIN)
 		return; /* negative control: the lazy-TLB bug */
+	/* Unconditionally: a flusher that skipped us did not bump flush_seq. */
+	v->seen_flush_seq = __atomic_load_n(&v->host->flush_seq, __ATOMIC_SEQ_CST);
 	if (drain(v))
 		OWN_INC(v->online_drains);
 }

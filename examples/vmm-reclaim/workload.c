@@ -68,8 +68,8 @@ void vmm_default_cfg(struct vmm_cfg *cfg)
 {
 	*cfg = (struct vmm_cfg){
 		.vcpus = 3,
-		.pages = 256,
-		.frames = 256 + 1024,
+		.pages = 1024,
+		.frames = 1024 + 1024,
 		.batch = 32,
 		.block = 32,
 		.write_pct = 25,
@@ -264,10 +264,8 @@ static void balloon(struct vmm *m, struct vmm_result *r)
 		if (old)
 			tlbb_add_page(&b, &m->space, (uintptr_t)vpn << PAGE_SHIFT, TLBB_ADD_WRITABLE);
 		pthread_mutex_unlock(&m->ptl);
-		if (!old) {
-			sched_yield(); /* let the guest fault pages back in */
-			continue;
-		}
+		if (!old)
+			continue; /* not present (reclaimed, not yet faulted back): another */
 		if (cfg->skip_flush)
 			frame_release(&m->frames[old - 1]); /* NEGATIVE CONTROL: too early */
 		else

@@ -26,7 +26,7 @@
 
 struct vmm_cfg {
 	unsigned vcpus;        /* guest vCPU threads (3) */
-	unsigned pages;        /* guest working set, pages (256) */
+	unsigned pages;        /* guest working set, pages (1024) */
 	unsigned frames;       /* host frames (pages + 1024) */
 	unsigned batch;        /* pages per tlbb_flush(); 1 = per-page synchronous */
 	unsigned block;        /* guest accesses per translated block (32) */

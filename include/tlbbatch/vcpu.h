@@ -25,7 +25,10 @@
  *     host pointer, a frame number). Only that thread touches its TLB.
  *   - Between translated blocks the vCPU reaches a safe point and calls
  *     tlbb_vcpu_quiescent(): it reports an RCU quiescent state and then
- *     applies the invalidations posted to it. A vCPU that idles (halt, WFI,
+ *     applies the invalidations posted to it, if a flush has started since
+ *     its last drain (a host-wide flush sequence number moved) or its
+ *     mailbox is half full. Posts of a batch still being built are so
+ *     applied once, when its flush asks, not one lock round trip per post. A vCPU that idles (halt, WFI,
  *     blocking I/O) calls tlbb_vcpu_offline(); it is never waited for, and
  *     tlbb_vcpu_online() applies everything posted meanwhile before the
  *     thread may translate again (the lazy-TLB case).
@@ -44,18 +47,20 @@
  * WHY ONE GRACE PERIOD IS ENOUGH (the ordering argument)
  *
  *   Flusher: clear PTE; post op to each vCPU mailbox;   [add]
- *            full barrier; synchronize_rcu();            [flush]
+ *            bump flush_seq; synchronize_rcu();          [flush]
  *            free the frame.
  *   vCPU:    ... translate through an entry, access the frame ...
- *            report quiescent state; THEN apply the mailbox; next block.
+ *            report quiescent state; THEN load flush_seq and, if it
+ *            moved, apply the mailbox; next block.
  *
  *   synchronize_rcu() returns only after every online vCPU reported a
  *   quiescent state that observed the new grace-period counter, which the
  *   flusher wrote after posting. Every access the vCPU made before that
  *   report happens before the flusher's return (so before the free). Every
- *   access after it comes after the mailbox drain that follows the report,
- *   and that drain sees the post (barrier on both sides), so the stale
- *   entry is gone before the vCPU translates again. Draining BEFORE
+ *   access after it comes after the flush_seq load that follows the report;
+ *   that load sees the bump (barriers on both sides), so the vCPU drains,
+ *   the drain sees the post, and the stale entry is gone before the vCPU
+ *   translates again. Draining BEFORE
  *   reporting would be wrong: a post landing between the drain and the
  *   report would be missed while the flusher counts the vCPU as done.
  *

@@ -19,7 +19,8 @@ else
   meson setup "$dir" -Db_sanitize=thread -Dbuildtype=debugoptimized >/dev/null
 fi
 # Only this backend's targets: the rest of the tree is not this step's subject.
-ninja -C "$dir" tests/vcpu/test-vcpu tests/vcpu/vcpu-stress examples/vmm-reclaim/vmm-reclaim >/dev/null
+ninja -C "$dir" tests/vcpu/test-vcpu tests/vcpu/vcpu-stress tests/vcpu/vcpu-stress-unannotated \
+  examples/vmm-reclaim/vmm-reclaim >/dev/null
 # halt_on_error: the first report fails the test (the negative controls set
 # their own exit code and expect it).
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
