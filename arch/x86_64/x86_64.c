@@ -59,6 +59,12 @@ struct x86_req {
 	bool global;
 };
 
+/*
+ * Statistics. Only the CPU itself counts into its structure, but its flush
+ * IPI can interrupt its own local flush: one atomic step per update.
+ */
+#define STAT_ADD(st, field, n) __atomic_fetch_add(&(st)->field, (n), __ATOMIC_RELAXED)
+
 static struct x86_space *xs(const struct tlbb_space *s)
 {
 	return TLBB_ARCH(s, struct x86_space);
@@ -143,11 +149,11 @@ static void flush_everything(const struct tlbb_x86 *x)
 static void invlpg_range(const struct x86_req *r, struct tlbb_x86_cpu_stats *st)
 {
 	uintptr_t step = (uintptr_t)1 << r->space->page_shift;
+	uint64_t n = 0;
 
-	for (uintptr_t va = r->start; va < r->end; va += step) {
+	for (uintptr_t va = r->start; va < r->end; va += step, n++)
 		x86_invlpg(va);
-		st->invlpg++;
-	}
+	STAT_ADD(st, invlpg, n);
 }
 
 static uint64_t req_pages(const struct x86_req *r)
@@ -185,7 +191,7 @@ static void do_multi(const struct x86_req *r, struct tlbb_x86_cpu *c)
 		flush_loaded_pcid(x, sl->pcid);
 	else
 		return; /* nothing loaded, nothing tracked: nothing cached */
-	c->st.full++;
+	STAT_ADD(&c->st, full, 1);
 	if (sl)
 		gen_raise(&sl->gen, g);
 }
@@ -197,7 +203,7 @@ static void do_global(const struct x86_req *r, struct tlbb_x86_cpu_stats *st)
 		invlpg_range(r, st); /* INVLPG drops global entries of the page too */
 	} else {
 		flush_everything(r->x);
-		st->full++;
+		STAT_ADD(st, full, 1);
 	}
 }
 
@@ -217,9 +223,9 @@ static void do_request(const struct x86_req *r, unsigned cpu, bool from_ipi)
 	}
 	c = &x->cpu[cpu];
 	if (from_ipi)
-		c->st.ipis++;
+		STAT_ADD(&c->st, ipis, 1);
 	else
-		c->st.local++;
+		STAT_ADD(&c->st, local, 1);
 
 	if (!r->space) {
 		do_multi(r, c);
@@ -232,13 +238,13 @@ static void do_request(const struct x86_req *r, unsigned cpu, bool from_ipi)
 	i = slot_find(x, c, r->space);
 	if (i < 0) {
 		/* Not tracked here: the next switch-in to it flushes anyway. */
-		c->st.skipped++;
+		STAT_ADD(&c->st, skipped, 1);
 		return;
 	}
 	sl = &c->slot[i];
 	local = __atomic_load_n(&sl->gen, __ATOMIC_RELAXED);
 	if (local >= r->gen_last) {
-		c->st.skipped++; /* an earlier flush already covered this request */
+		STAT_ADD(&c->st, skipped, 1); /* an earlier flush already covered this request */
 		return;
 	}
 	if (i != c->loaded) {
@@ -248,7 +254,7 @@ static void do_request(const struct x86_req *r, unsigned cpu, bool from_ipi)
 		 * flushes it then: this slot's generation is now behind the
 		 * space's (local < gen_last <= gen), which is all it checks.
 		 */
-		c->st.deferred++;
+		STAT_ADD(&c->st, deferred, 1);
 		return;
 	}
 	if (r->start != r->end && req_pages(r) <= x->cfg.ceiling) {
@@ -266,7 +272,7 @@ static void do_request(const struct x86_req *r, unsigned cpu, bool from_ipi)
 		uint64_t g = tlbb_x86_space_gen(r->space); /* read BEFORE flushing */
 
 		flush_loaded_pcid(x, sl->pcid);
-		c->st.full++;
+		STAT_ADD(&c->st, full, 1);
 		gen_raise(&sl->gen, g);
 	}
 }
@@ -290,8 +296,11 @@ void tlbb_x86_ipi_handler(void *request)
 static void run_request(struct x86_req *r, const tlbb_cpumask_t *mask)
 {
 	unsigned self = tlbb_port_cpu_id();
-	tlbb_cpumask_t targets = *mask;
+	tlbb_cpumask_t targets;
 
+	/* Word by word with atomics: ports set bits in s->cpus concurrently. */
+	tlbb_cpumask_clear(&targets);
+	tlbb_cpumask_or(&targets, mask);
 	tlbb_cpumask_unset(&targets, self);
 	if (!tlbb_cpumask_empty(&targets))
 		tlbb_port_ipi_send_and_wait(&targets, ipi_entry, r);
@@ -471,7 +480,7 @@ bool tlbb_x86_switch_space(struct tlbb_x86 *x, struct tlbb_space *next, uint64_t
 		return true;
 	}
 	c = &x->cpu[cpu];
-	c->st.switches++;
+	STAT_ADD(&c->st, switches, 1);
 	if (!(x->cfg.features & TLBB_X86_PCID)) {
 		/* Without PCIDs every CR3 write flushes: no other slot holds anything. */
 		for (int k = 0; k < TLBB_X86_SLOTS; k++)
@@ -495,7 +504,7 @@ bool tlbb_x86_switch_space(struct tlbb_x86 *x, struct tlbb_space *next, uint64_t
 	__atomic_store_n(&sl->gen, g, __ATOMIC_RELAXED);
 	c->loaded = i;
 	if (must_flush)
-		c->st.switch_flushes++;
+		STAT_ADD(&c->st, switch_flushes, 1);
 	x86_write_cr3((pml4 & ~(uint64_t)X86_CR3_PCID_MASK) | pcid |
 		      (must_flush || !(x->cfg.features & TLBB_X86_PCID) ? 0 : X86_CR3_NOFLUSH));
 	return must_flush;

@@ -481,21 +481,50 @@ static unsigned retarget(unsigned page)
 }
 
 struct phase {
-	uint64_t retargets, batches, ipi_rounds, ipis, cycles;
+	uint64_t retargets, batches, race_checks, ipi_rounds, ipis, cycles;
 };
 
+struct left_list {
+	unsigned n;
+	struct {
+		unsigned page, frame;
+	} e[NPAGES];
+};
+
+static void retarget_into(struct tlbb_batch *b, struct left_list *l, unsigned p)
+{
+	l->e[l->n].page = p;
+	l->e[l->n++].frame = retarget(p);
+	tlbb_add_page(b, &kspace, (uintptr_t)(TEST_VA + (uint64_t)p * PAGE), 0);
+}
+
+/* The batch's flush has returned: only now may the frames it left be reused. */
+static void poison_left(struct left_list *l)
+{
+	for (unsigned j = 0; j < l->n; j++)
+		__atomic_store_n(&frames[l->e[j].page][l->e[j].frame][0], POISON,
+				 __ATOMIC_SEQ_CST);
+	l->n = 0;
+}
+
+/*
+ * Batches of 8..63 pages, so both INVLPG (<= 33) and whole-PCID flushes
+ * run. Every 8th batch has a one-page "straggler" batch, added before it
+ * and flushed after it: when the big batch did a whole-PCID flush, every
+ * CPU is already past the straggler's generation and skips it; when it
+ * did INVLPGs, the straggler's number sits before the big batch's, so no
+ * CPU may claim it and the straggler does its own INVLPG.
+ */
 static void run_batched(uint64_t total, struct phase *ph)
 {
 	unsigned cursor = 0;
 	uint64_t r0 = ipi_rounds, i0 = ipis_sent, t0 = rdtsc();
-	struct {
-		unsigned page, frame;
-	} left[NPAGES];
+	static struct left_list left, sleft;
 
 	for (uint64_t done = 0, k = 0; done < total; k++) {
-		/* Sizes 8..64 so both INVLPG (<= 33) and whole-PCID flushes run. */
-		unsigned n = 8 + (unsigned)((k * 37) % 57), m = 0;
-		struct tlbb_batch b;
+		unsigned n = 8 + (unsigned)((k * 37) % 56);
+		struct tlbb_batch b, straggler;
+		bool has_straggler = k % 8 == 0 && total - done > n + 1;
 
 		if (n > total - done)
 			n = (unsigned)(total - done);
@@ -504,23 +533,25 @@ static void run_batched(uint64_t total, struct phase *ph)
 			qemu_exit(false);
 		}
 		tlbb_batch_init(&b);
-		for (unsigned j = 0; j < n; j++) {
-			unsigned p = cursor++ % NPAGES;
-
-			left[m].page = p;
-			left[m++].frame = retarget(p);
-			tlbb_add_page(&b, &kspace, (uintptr_t)(TEST_VA + (uint64_t)p * PAGE), 0);
+		tlbb_batch_init(&straggler);
+		if (has_straggler) {
+			retarget_into(&straggler, &sleft, cursor++ % NPAGES);
+			done++;
 		}
+		for (unsigned j = 0; j < n; j++)
+			retarget_into(&b, &left, cursor++ % NPAGES);
 		tlbb_flush(&b);
-		/* Only now may the left frames be reused: poison them. */
-		for (unsigned j = 0; j < m; j++)
-			__atomic_store_n(&frames[left[j].page][left[j].frame][0], POISON,
-					 __ATOMIC_SEQ_CST);
-		/* Now and then the race check, as an mprotect would call it. */
-		if (k % 64 == 63)
-			tlbb_flush_pending(&kspace);
-		done += n;
+		poison_left(&left);
 		ph->batches++;
+		if (has_straggler) {
+			tlbb_flush(&straggler);
+			poison_left(&sleft);
+			ph->batches++;
+		}
+		/* Now and then the race check, as an mprotect would call it. */
+		if (k % 64 == 63 && tlbb_flush_pending(&kspace))
+			ph->race_checks++;
+		done += n;
 	}
 	ph->retargets = total;
 	ph->cycles = rdtsc() - t0;
@@ -565,6 +596,7 @@ static void put_phase(const char *name, const struct phase *ph, bool last)
 	puts_serial("\": {");
 	kv("retargets", ph->retargets, false);
 	kv("flushes", ph->batches, false);
+	kv("race_checks", ph->race_checks, false);
 	kv("ipi_rounds", ph->ipi_rounds, false);
 	kv("ipis", ph->ipis, false);
 	kv("tsc_per_retarget", ph->retargets ? ph->cycles / ph->retargets : 0, true);
@@ -705,7 +737,14 @@ void kmain(void)
 				 : "negative control: NO stale read without IPIs: the test cannot "
 				   "detect a missing shootdown\n");
 	} else {
+		/* One IPI round per flush, whatever its size; ncpus-1 IPIs per round. */
+		uint64_t want = batched.batches + batched.race_checks + pp.batches;
+
 		pass = stale == 0 && torn == 0 && reads > 0;
+		if (ipi_rounds != want || ipis_sent != want * (ncpus - 1)) {
+			puts_serial("IPI rounds do not match flushes\n");
+			pass = false;
+		}
 		for (unsigned c = 1; c < ncpus; c++)
 			if (!rstats[c].reads)
 				pass = false;

@@ -328,6 +328,19 @@ static void flush_n_pages(unsigned n)
 	tlbb_flush(&b);
 }
 
+static void test_init_refuses_what_it_cannot_track(void **state)
+{
+	struct tlbb_x86 x;
+
+	assert_int_equal(tlbb_x86_init(NULL, NULL, PC, NCPU), TLBB_EINVAL);
+	assert_int_equal(tlbb_x86_init(&x, NULL, NULL, NCPU), TLBB_EINVAL);
+	assert_int_equal(tlbb_x86_init(&x, NULL, PC, 0), TLBB_EINVAL);
+	assert_int_equal(tlbb_x86_init(&x, NULL, PC, TLBB_MAX_CPUS + 1), TLBB_EINVAL);
+	assert_int_equal(tlbb_x86_init(&x, NULL, PC, NCPU), TLBB_OK);
+	assert_int_equal(x.cfg.ceiling, TLBB_X86_DEFAULT_CEILING);
+	assert_int_equal(PC[3].loaded, -1);
+}
+
 /* ---- one round per batch ------------------------------------------------------ */
 
 static void test_one_ipi_round_per_batch_whatever_its_size(void **state)
@@ -872,6 +885,7 @@ static void test_negative_the_model_sees_a_non_canonical_invlpg_as_a_nop(void **
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest rules[] = {
+		cmocka_unit_test(test_init_refuses_what_it_cannot_track),
 		cmocka_unit_test(test_one_ipi_round_per_batch_whatever_its_size),
 		cmocka_unit_test(test_target_mask_is_the_union_of_the_spaces_minus_self),
 		cmocka_unit_test(test_never_an_ipi_to_self_local_part_inline),
