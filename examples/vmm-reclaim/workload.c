@@ -31,6 +31,7 @@ struct vmm {
 	unsigned pool_n;
 	pthread_mutex_t ptl;     /* the page-table lock: reclaim and changer */
 	int stop;                /* atomic */
+	unsigned ready;          /* atomic: vCPUs past their warm-up */
 	uint64_t stale, first_stale; /* atomic */
 	uint64_t race_checks;
 };
@@ -203,8 +204,12 @@ static void *vcpu_main(void *arg)
 	const struct vmm_cfg *cfg = m->cfg;
 	uint64_t seed = (cfg->seed + 1) * 0x9e3779b97f4a7c15u + t->n * 7919u + 1;
 	struct tlbb_vcpu *v = join(m);
+	/* Warm-up: enough blocks to have faulted in the working set. */
+	uint64_t warm = (uint64_t)cfg->pages * 4 / cfg->block + 1, blocks = 0;
 
 	while (!stopping(m)) {
+		if (++blocks == warm)
+			__atomic_fetch_add(&m->ready, 1, __ATOMIC_RELEASE);
 		for (unsigned i = 0; i < cfg->block; i++)
 			guest_access(m, t, v, rnd(&seed) % cfg->pages, rnd(&seed) % 100 < cfg->write_pct);
 		/* Between translated blocks: the safe point. */
@@ -250,10 +255,18 @@ static void *changer_main(void *arg)
 static void balloon(struct vmm *m, struct vmm_result *r)
 {
 	const struct vmm_cfg *cfg = m->cfg;
-	uint64_t seed = cfg->seed * 31 + 17, t0 = now_ns(), end = t0 + (uint64_t)cfg->duration_ms * 1000000u;
+	uint64_t seed = cfg->seed * 31 + 17, t0, end;
 	struct tlbb_batch b;
 	unsigned queued = 0;
 
+	/* Measure the steady state: every vCPU running, working set faulted in. */
+	while (__atomic_load_n(&m->ready, __ATOMIC_ACQUIRE) < cfg->vcpus && !stopping(m)) {
+		struct timespec ts = { 0, 100000 };
+
+		nanosleep(&ts, NULL);
+	}
+	t0 = now_ns();
+	end = t0 + (uint64_t)cfg->duration_ms * 1000000u;
 	tlbb_batch_init(&b);
 	while (!stopping(m) && now_ns() < end) {
 		unsigned vpn = rnd(&seed) % cfg->pages;
