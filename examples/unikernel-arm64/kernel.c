@@ -566,16 +566,20 @@ void kernel_main(void)
 		putx(first_bad_va);
 		puts_("\n");
 	}
-	/* A reader that never read anything valid in some phase proves nothing:
-	 * the test only counts when every reader really raced every phase. */
-	if (min_ok == 0) {
-		puts_("VERDICT: FAIL (a reader made no valid reads in some phase)\n");
-	} else if (corrupt) {
+	/*
+	 * Stale reads decide first: any is a failure of the protocol (or, in
+	 * the negative control, the expected proof that the image can fail).
+	 * Without any, a reader that never read valid data in some phase proves
+	 * nothing: the run only counts if every reader really raced every phase.
+	 */
+	if (corrupt) {
 		puts_("VERDICT: FAIL (corrupt reads)\n");
 	} else if (stale) {
 		puts_("VERDICT: STALE stale_reads=");
 		putu(stale);
 		puts_("\n");
+	} else if (min_ok == 0) {
+		puts_("VERDICT: FAIL (a reader made no valid reads in some phase)\n");
 	} else {
 		puts_("VERDICT: CLEAN stale_reads=0\n");
 	}
