@@ -20,6 +20,7 @@
 #include <tlbbatch/vcpu.h>
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -749,19 +750,35 @@ void tlbb_vcpu_enter_space(struct tlbb_vcpu *v, struct tlbb_space *s)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
-void tlbb_vcpu_quiescent(struct tlbb_vcpu *v)
+static void drain_if_asked(struct tlbb_vcpu *v)
 {
-	uint64_t seq;
+	uint64_t seq = __atomic_load_n(&v->host->flush_seq, __ATOMIC_SEQ_CST);
 
-	GP_RELEASE();
-	/* First report (all accesses so far are done), THEN drain: see vcpu.h. */
-	urcu_qsbr_quiescent_state();
-	seq = __atomic_load_n(&v->host->flush_seq, __ATOMIC_SEQ_CST);
 	if (seq != v->seen_flush_seq ||
 	    __atomic_load_n(&v->pending, __ATOMIC_RELAXED) == PENDING_URGENT) {
 		v->seen_flush_seq = seq; /* read before the drain: nothing posted after is lost */
 		drain(v);
 	}
+}
+
+void tlbb_vcpu_quiescent(struct tlbb_vcpu *v)
+{
+	if (faults_of(v->host) & TLBB_VCPU_FAULT_DRAIN_BEFORE_QS) {
+		/*
+		 * Negative control: the wrong order. A flush that starts between
+		 * our check and our report counts us as done although we never
+		 * saw it. The yield widens that window so a test can observe it.
+		 */
+		drain_if_asked(v);
+		sched_yield();
+		GP_RELEASE();
+		urcu_qsbr_quiescent_state();
+		return;
+	}
+	GP_RELEASE();
+	/* First report (all accesses so far are done), THEN drain: see vcpu.h. */
+	urcu_qsbr_quiescent_state();
+	drain_if_asked(v);
 }
 
 void tlbb_vcpu_offline(struct tlbb_vcpu *v)

@@ -166,6 +166,7 @@ typedef void (*tlbb_vcpu_invalidate_fn)(struct tlbb_vcpu *v, uint32_t asid, uint
 #define TLBB_VCPU_FAULT_NO_POST 0x1u         /* add()/flush_space() post nothing */
 #define TLBB_VCPU_FAULT_NO_GRACE_PERIOD 0x2u /* flushes never wait for vCPUs */
 #define TLBB_VCPU_FAULT_NO_ONLINE_DRAIN 0x4u /* online() keeps what was posted */
+#define TLBB_VCPU_FAULT_DRAIN_BEFORE_QS 0x8u /* safe point drains, THEN reports */
 
 struct tlbb_vcpu_config {
 	unsigned max_vcpus;       /* 1..TLBB_MAX_CPUS; 0 = TLBB_MAX_CPUS */

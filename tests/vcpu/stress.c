@@ -11,7 +11,8 @@
  *   stress --expect-stale FAULT [--ms N]  negative control: runs until the
  *                                         checker sees a stale access (or
  *                                         fails after N ms per batch size)
- *   FAULT: --skip-flush | --no-grace-period | --no-post | --no-online-drain
+ *   FAULT: --skip-flush | --no-grace-period | --no-post | --no-online-drain |
+ *          --drain-before-qs
  *
  * The ThreadSanitizer build runs the same binary: in the correct protocol
  * every frame hand-off must be visible to TSan (the backend annotates what
@@ -51,6 +52,8 @@ int main(int argc, char **argv)
 			cfg.faults |= TLBB_VCPU_FAULT_NO_GRACE_PERIOD;
 		else if (!strcmp(argv[i], "--no-post"))
 			cfg.faults |= TLBB_VCPU_FAULT_NO_POST;
+		else if (!strcmp(argv[i], "--drain-before-qs"))
+			cfg.faults |= TLBB_VCPU_FAULT_DRAIN_BEFORE_QS;
 		else if (!strcmp(argv[i], "--no-online-drain")) {
 			cfg.faults |= TLBB_VCPU_FAULT_NO_ONLINE_DRAIN;
 			cfg.idle_pct = 50; /* the bug lives in the idle path */
