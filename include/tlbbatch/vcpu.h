@@ -28,10 +28,11 @@
  *     applies the invalidations posted to it, if a flush has started since
  *     its last drain (a host-wide flush sequence number moved) or its
  *     mailbox is half full. Posts of a batch still being built are so
- *     applied once, when its flush asks, not one lock round trip per post. A vCPU that idles (halt, WFI,
- *     blocking I/O) calls tlbb_vcpu_offline(); it is never waited for, and
- *     tlbb_vcpu_online() applies everything posted meanwhile before the
- *     thread may translate again (the lazy-TLB case).
+ *     applied once, when its flush asks, not one lock round trip per post.
+ *   - A vCPU that idles (halt, WFI, blocking I/O) calls tlbb_vcpu_offline();
+ *     it is never waited for, and tlbb_vcpu_online() applies everything
+ *     posted meanwhile before the thread may translate again (the lazy-TLB
+ *     case).
  *   - tlbb_add_*() (the core) calls this backend's add(): it records the
  *     space's vCPU mask in the batch (as x86 does) and posts the precise
  *     page invalidations to each of those vCPUs' mailboxes. tlbb_flush()
@@ -60,16 +61,18 @@
  *   access after it comes after the flush_seq load that follows the report;
  *   that load sees the bump (barriers on both sides), so the vCPU drains,
  *   the drain sees the post, and the stale entry is gone before the vCPU
- *   translates again. Draining BEFORE
- *   reporting would be wrong: a post landing between the drain and the
- *   report would be missed while the flusher counts the vCPU as done.
+ *   translates again. Checking BEFORE reporting would be wrong: a flush
+ *   starting between the check and the report would count the vCPU as
+ *   done although it never saw the flush (TLBB_VCPU_FAULT_DRAIN_BEFORE_QS
+ *   is that bug, and the stress test's negative control catches it).
  *
  *   Offline vCPUs: a vCPU publishes "offline" after its last access
- *   (release), and on coming back publishes "online", issues a full
- *   barrier and only then drains its mailbox. The flusher posts, issues a
- *   full barrier and then reads the state. Store-buffering with barriers
- *   on both sides: either the flusher sees the vCPU online (and waits for
- *   it) or the vCPU's drain sees the post.
+ *   (release), and on coming back publishes "online" (seq_cst store) and
+ *   only then loads its mailbox flag (seq_cst). The flusher sets the flag
+ *   (seq_cst store) and then reads the state (seq_cst load). In the single
+ *   total order one sees the other: either the flusher sees the vCPU
+ *   online (and waits for it) or the vCPU's unconditional drain at online
+ *   sees the post. A vCPU read as offline is not waited for at all.
  *
  *   vCPUs entering a space: tlbb_vcpu_enter_space() sets the vCPU's bit in
  *   the space's mask and issues a full barrier before the vCPU's first walk;
@@ -101,8 +104,8 @@
  *   function                    called from            may block  waits for
  *   tlbb_vcpu_host_create()     any thread             no         -
  *   tlbb_vcpu_host_destroy()    any, all vCPUs gone    no         -
- *   tlbb_vcpu_register()        the vCPU thread        no         -
- *   tlbb_vcpu_unregister()      the vCPU thread        no         -
+ *   tlbb_vcpu_register()        the vCPU thread        briefly    -
+ *   tlbb_vcpu_unregister()      the vCPU thread        briefly    -
  *   tlbb_vcpu_enter_space()     the vCPU thread        no         -
  *   tlbb_vcpu_tlb_lookup()      the vCPU, online       no         -
  *   tlbb_vcpu_tlb_fill()        the vCPU, online       no         -
@@ -124,7 +127,8 @@
  *
  *   Lookups and fills are lock-free and touch only the calling vCPU's TLB.
  *   Posting takes a per-vCPU mutex; draining takes it once per safe point
- *   at which something was posted (an atomic flag is checked first).
+ *   at which a flush asked and something was posted (atomics are checked
+ *   first, so an idle mailbox costs two loads per safe point).
  *
  * LICENSING NOTE
  *
