@@ -346,11 +346,15 @@ static void inside_block_scenario(unsigned faults, bool expect_stale)
 	tlbb_add_page(&b, &sp.s, VA(9), TLBB_ADD_WRITABLE);
 	assert_int_equal(tlbb_vcpu_defer(&b, &t_frame(f)->dnode, frame_freed), TLBB_OK);
 	flusher_start(&fl, &b);
-	t_sleep_ms(100);
 	if (!expect_stale) {
+		t_sleep_ms(100);
 		assert_false(flusher_done(&fl)); /* still waiting for the vCPU */
 		assert_int_equal(__atomic_load_n(&t_frame(f)->state, __ATOMIC_SEQ_CST), FRAME_LIVE);
 	} else {
+		uint64_t t0 = t_now_ns();
+
+		while (!flusher_done(&fl) && t_now_ns() - t0 < 5000000000u)
+			t_sleep_ms(1);
 		assert_true(flusher_done(&fl)); /* returned under a running block */
 	}
 	r = t_vcpu_release(&a);
