@@ -4,21 +4,25 @@
  * flush IPIs between real CPUs, under qemu-system-x86_64 -smp 4.
  *
  *   - The bootstrap CPU (BSP) maps NPAGES test pages at TEST_VA with 4 KiB
- *     PTEs. Each page rotates through NFRAMES physical frames.
- *   - The application processors (APs) read every test page in a loop. A
- *     frame holds a "live" marker while a PTE may lead to it; once retired
- *     it holds POISON. An AP that reads POISON read through a translation
- *     the library should have shot down: a STALE read.
- *   - The BSP retargets pages in batches: for each page, fill the next
- *     frame, point the PTE at it, tlbb_add_page(); then tlbb_flush() (one
- *     round of real IPIs), and only then poison the frames it left.
- *   - A second phase does the same with one flush per page, to count the
- *     IPIs batching saves.
+ *     PTEs. Each page rotates through NFRAMES physical frames. A frame holds
+ *     a "live" marker while a PTE may lead to it; once retired it holds
+ *     POISON. A CPU that reads POISON read through a translation the
+ *     library should have shot down: a STALE read.
+ *   - Two flushers, the BSP and CPU 1, each own half of the pages and
+ *     retarget them in batches: for each page, fill the next frame, point
+ *     the PTE at it, tlbb_add_page(); then tlbb_flush() (one round of real
+ *     IPIs), and only then poison the frames it left. Their rounds cross:
+ *     each interrupts the other, also in the middle of its own flush.
+ *   - The other CPUs read one half each in a loop; the flushers read their
+ *     own half and the other's before each batch.
+ *   - Then the BSP alone does 2,000 retargets with one flush per page, to
+ *     count the IPIs batching saves.
  *
  * Command line (qemu -append): "negative" makes the port drop every IPI
  * round (the negative control: stale reads MUST appear, which also shows
  * that TCG keeps per-vCPU translations without INVLPG on that vCPU);
- * "retargets=N" changes the count.
+ * "single" keeps CPU 1 a reader (one flusher); "retargets=N" and
+ * "perpage=N" change the counts.
  *
  * Verdict on the serial port; exit through isa-debug-exit: 0x10 (QEMU
  * status 33) = pass, 0x11 (status 35) = fail.
@@ -27,7 +31,8 @@
 #include <tlbbatch/x86_64.h>
 
 #define NCPUS_MAX 8
-#define NPAGES 64
+#define NPAGES 128
+#define HALF (NPAGES / 2) /* flusher f retargets pages [f*HALF, (f+1)*HALF) */
 #define NFRAMES 4 /* a left frame stays poisoned for NFRAMES-1 retargets */
 #define TEST_VA 0x100000000ull /* 4 GiB: PDPT[4], outside the identity map */
 #define PAGE 4096u
@@ -274,7 +279,14 @@ void tlbb_port_ipi_send_and_wait(const tlbb_cpumask_t *targets, void (*fn)(void 
 	unsigned n = 0;
 
 	if (negative) {
+		/*
+		 * The negative control drops the round but not its wait: halt
+		 * until our own timer tick, as long as a short round takes. Without
+		 * it two spinning flushers starve the readers of host CPU time and
+		 * the readers would only look after everything is over.
+		 */
 		ipi_rounds_dropped++;
+		__asm__ volatile("sti; hlt" ::: "memory");
 		return;
 	}
 	while (__atomic_exchange_n(&ipi_lock, 1, __ATOMIC_ACQUIRE))
@@ -361,6 +373,14 @@ static struct reader_stats rstats[NCPUS_MAX];
 
 static struct tlbb_x86_config cfg;
 
+/* Periodic LAPIC timer: wakes a halted CPU every READER_PERIOD. */
+static void timer_start(void)
+{
+	lapic_write(LAPIC_TIMER_DIV, 0xb); /* divide by 1 */
+	lapic_write(LAPIC_LVT_TIMER, (1u << 17) | TIMER_VECTOR); /* periodic */
+	lapic_write(LAPIC_TIMER_INIT, READER_PERIOD);
+}
+
 static void install_cpu_state(void)
 {
 	idt_load();
@@ -376,6 +396,32 @@ static void install_cpu_state(void)
 	tlbb_x86_switch_space(&x86, &kspace, (uint64_t)(uintptr_t)pml4);
 }
 
+/* Read pages [first, first+count) once; count poison (stale) and junk. */
+static void sweep(unsigned first, unsigned count, struct reader_stats *st)
+{
+	uint64_t stale = 0, torn = 0;
+
+	for (unsigned p = first; p < first + count; p++) {
+		uint32_t v = *(volatile uint32_t *)(uintptr_t)(TEST_VA + (uint64_t)p * PAGE);
+
+		if (v == POISON)
+			stale++;
+		else if ((v & 0xffff0000u) != LIVE_TAG || ((v >> 4) & 0xfff) != p)
+			torn++;
+	}
+	/* Published every sweep: the BSP reads them once everyone stopped. */
+	__atomic_store_n(&st->reads, st->reads + count, __ATOMIC_RELAXED);
+	__atomic_store_n(&st->stale, st->stale + stale, __ATOMIC_RELAXED);
+	__atomic_store_n(&st->torn, st->torn + torn, __ATOMIC_RELAXED);
+}
+
+static bool dual;                      /* CPU 1 is a second flusher */
+static uint64_t flusher1_total;
+static volatile bool flusher1_done;
+struct phase;
+static void run_batched(unsigned f, uint64_t total, struct phase *ph);
+static struct phase *phase1;
+
 void ap_main(void)
 {
 	unsigned cpu;
@@ -389,28 +435,25 @@ void ap_main(void)
 	 * Halting matters under TCG: with 4 vCPUs on 2 host cores, busy readers
 	 * would make every IPI wait for a host time slice.
 	 */
-	lapic_write(LAPIC_TIMER_DIV, 0xb); /* divide by 1 */
-	lapic_write(LAPIC_LVT_TIMER, (1u << 17) | TIMER_VECTOR); /* periodic */
-	lapic_write(LAPIC_TIMER_INIT, READER_PERIOD);
+	timer_start();
 	__atomic_fetch_add(&ap_online, 1, __ATOMIC_SEQ_CST);
 	__asm__ volatile("sti");
 	while (!readers_go)
 		__asm__ volatile("hlt");
+	if (cpu == 1 && dual) {
+		/* Interrupts stay enabled: the BSP's rounds reach us mid-flush. */
+		run_batched(1, flusher1_total, phase1);
+		flusher1_done = true;
+	}
+	/*
+	 * One half each, never all NPAGES: QEMU shrinks an idle vCPU's softmmu
+	 * TLB to 64 direct-mapped entries, and a sweep larger than that evicts
+	 * its own entries, refetching fresh translations that can never be
+	 * stale. 64 consecutive pages keep most entries (the negative control
+	 * then sees ~80 % stale reads; with 128 it saw none).
+	 */
 	while (!stop_readers) {
-		uint64_t stale = 0, torn = 0;
-
-		for (unsigned p = 0; p < NPAGES; p++) {
-			uint32_t v = *(volatile uint32_t *)(uintptr_t)(TEST_VA + (uint64_t)p * PAGE);
-
-			if (v == POISON)
-				stale++;
-			else if ((v & 0xffff0000u) != LIVE_TAG || ((v >> 4) & 0xfff) != p)
-				torn++;
-		}
-		/* Published every wake-up: the BSP reads them after readers_stopped. */
-		__atomic_store_n(&st->reads, st->reads + NPAGES, __ATOMIC_RELAXED);
-		__atomic_store_n(&st->stale, st->stale + stale, __ATOMIC_RELAXED);
-		__atomic_store_n(&st->torn, st->torn + torn, __ATOMIC_RELAXED);
+		sweep(dual ? (cpu % 2) * HALF : 0, HALF, st);
 		__asm__ volatile("hlt");
 	}
 	__atomic_fetch_add(&readers_stopped, 1, __ATOMIC_RELEASE);
@@ -515,11 +558,11 @@ static void poison_left(struct left_list *l)
  * did INVLPGs, the straggler's number sits before the big batch's, so no
  * CPU may claim it and the straggler does its own INVLPG.
  */
-static void run_batched(uint64_t total, struct phase *ph)
+static void run_batched(unsigned f, uint64_t total, struct phase *ph)
 {
-	unsigned cursor = 0;
-	uint64_t r0 = ipi_rounds, i0 = ipis_sent, t0 = rdtsc();
-	static struct left_list left, sleft;
+	unsigned cursor = 0, base = f * HALF;
+	uint64_t t0 = rdtsc();
+	static struct left_list left[2], sleft[2];
 
 	for (uint64_t done = 0, k = 0; done < total; k++) {
 		unsigned n = 8 + (unsigned)((k * 37) % 56);
@@ -528,6 +571,12 @@ static void run_batched(uint64_t total, struct phase *ph)
 
 		if (n > total - done)
 			n = (unsigned)(total - done);
+		/*
+		 * Cache pages that must then be flushed here: our own (the local
+		 * part of our flush) and, alternately, the other flusher's (its
+		 * rounds must reach us). One half at a time, see ap_main().
+		 */
+		sweep((dual && k % 2) ? (1 - f) * HALF : base, HALF, &rstats[f]);
 		if (!tlbb_should_defer(&kspace)) {
 			puts_serial("should_defer said no with APs running\n");
 			qemu_exit(false);
@@ -535,17 +584,17 @@ static void run_batched(uint64_t total, struct phase *ph)
 		tlbb_batch_init(&b);
 		tlbb_batch_init(&straggler);
 		if (has_straggler) {
-			retarget_into(&straggler, &sleft, cursor++ % NPAGES);
+			retarget_into(&straggler, &sleft[f], base + cursor++ % HALF);
 			done++;
 		}
 		for (unsigned j = 0; j < n; j++)
-			retarget_into(&b, &left, cursor++ % NPAGES);
+			retarget_into(&b, &left[f], base + cursor++ % HALF);
 		tlbb_flush(&b);
-		poison_left(&left);
+		poison_left(&left[f]);
 		ph->batches++;
 		if (has_straggler) {
 			tlbb_flush(&straggler);
-			poison_left(&sleft);
+			poison_left(&sleft[f]);
 			ph->batches++;
 		}
 		/* Now and then the race check, as an mprotect would call it. */
@@ -555,8 +604,6 @@ static void run_batched(uint64_t total, struct phase *ph)
 	}
 	ph->retargets = total;
 	ph->cycles = rdtsc() - t0;
-	ph->ipi_rounds = ipi_rounds - r0;
-	ph->ipis = ipis_sent - i0;
 }
 
 static void run_per_page(uint64_t total, struct phase *ph)
@@ -606,7 +653,9 @@ static void put_phase(const char *name, const struct phase *ph, bool last)
 void kmain(void)
 {
 	uint64_t retargets = 100000, per_page = 2000;
-	struct phase batched = { 0 }, pp = { 0 };
+	struct phase batched = { 0 }, b1 = { 0 }, pp = { 0 };
+	uint64_t r0, i0, during = 0;
+	bool single = false;
 	const char *cmdline = "";
 	uint32_t r[4];
 	uint64_t stale = 0, torn = 0, reads = 0;
@@ -627,6 +676,8 @@ void kmain(void)
 			retargets = parse_u64(s + 10);
 		if (str_starts(s, "perpage="))
 			per_page = parse_u64(s + 8);
+		if (str_starts(s, "single"))
+			single = true;
 	}
 
 	/* The firmware left the 8259 PIC on vectors 8..15: mask it, the
@@ -685,18 +736,42 @@ void kmain(void)
 		puts_serial("need at least 2 CPUs (-smp 4)\n");
 		qemu_exit(false);
 	}
+	/*
+	 * With 3+ CPUs, CPU 1 flushes too, concurrently, on its own half of the
+	 * pages: two senders whose rounds interrupt each other mid-flush, and
+	 * adds of two batches interleaving in one space's generation.
+	 */
+	dual = ncpus >= 3 && !single;
+	flusher1_total = dual ? retargets / 2 : 0;
+	phase1 = &b1;
+	timer_start();
 	__asm__ volatile("sti");
+	for (unsigned c = 2; c < ncpus; c++)
+		during -= __atomic_load_n(&rstats[c].reads, __ATOMIC_RELAXED);
+	r0 = ipi_rounds;
+	i0 = ipis_sent;
 	readers_go = true;
-	delay(2000000); /* let the readers fill their TLBs */
 
-	run_batched(retargets, &batched);
+	run_batched(0, retargets - flusher1_total, &batched);
+	while (dual && !flusher1_done)
+		cpu_relax();
+	/* Reads by pure readers while the flushers ran: the test looked. */
+	for (unsigned c = 2; c < ncpus; c++)
+		during += __atomic_load_n(&rstats[c].reads, __ATOMIC_RELAXED);
+	batched.retargets += b1.retargets;
+	batched.batches += b1.batches;
+	batched.race_checks += b1.race_checks;
+	if (b1.cycles > batched.cycles)
+		batched.cycles = b1.cycles; /* they ran side by side */
+	batched.ipi_rounds = ipi_rounds - r0;
+	batched.ipis = ipis_sent - i0;
 	if (per_page)
 		run_per_page(per_page, &pp);
 	stop_readers = true;
 	while (readers_stopped != ncpus - 1)
 		cpu_relax();
 
-	for (unsigned c = 1; c < ncpus; c++) {
+	for (unsigned c = 0; c < ncpus; c++) {
 		reads += rstats[c].reads;
 		stale += rstats[c].stale;
 		torn += rstats[c].torn;
@@ -705,11 +780,13 @@ void kmain(void)
 	puts_serial(negative ? "negative-control" : "positive");
 	puts_serial("\", ");
 	kv("cpus", ncpus, false);
+	kv("flushers", dual ? 2 : 1, false);
 	kv("pcid", !!(cfg.features & TLBB_X86_PCID), false);
 	kv("invpcid", !!(cfg.features & TLBB_X86_INVPCID), false);
 	kv("reads", reads, false);
 	kv("stale_reads", stale, false);
 	kv("torn_reads", torn, false);
+	kv("reader_reads_during_batched", during, false);
 	kv("ipi_rounds_dropped", ipi_rounds_dropped, false);
 	put_phase("batched", &batched, false);
 	put_phase("per_page", &pp, false);
@@ -730,6 +807,10 @@ void kmain(void)
 	}
 	puts_serial("]}\n");
 
+	if (ncpus >= 3 && !during) {
+		puts_serial("the readers did not read while the flushers ran\n");
+		qemu_exit(false);
+	}
 	if (negative) {
 		/* The control must see what the library prevents. */
 		pass = stale > 0;
@@ -748,6 +829,8 @@ void kmain(void)
 		for (unsigned c = 1; c < ncpus; c++)
 			if (!rstats[c].reads)
 				pass = false;
+		if (!rstats[0].reads)
+			pass = false;
 	}
 	qemu_exit(pass);
 }
