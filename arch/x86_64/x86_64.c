@@ -442,7 +442,7 @@ int tlbb_x86_init(struct tlbb_x86 *x, const struct tlbb_x86_config *cfg,
 
 /* ---- context switch -------------------------------------------------------- */
 
-static int slot_pick(const struct tlbb_x86 *x, struct tlbb_x86_cpu *c, unsigned pcid)
+static int slot_pick(struct tlbb_x86_cpu *c, unsigned pcid)
 {
 	int victim = -1;
 
@@ -493,7 +493,7 @@ bool tlbb_x86_switch_space(struct tlbb_x86 *x, struct tlbb_space *next, uint64_t
 			must_flush = __atomic_load_n(&c->slot[i].gen, __ATOMIC_RELAXED) != g;
 		} else {
 			/* New to this slot table: the PCID may hold anyone's leftovers. */
-			i = slot_pick(x, c, pcid);
+			i = slot_pick(c, pcid);
 			must_flush = true;
 		}
 	}
