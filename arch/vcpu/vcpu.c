@@ -763,6 +763,12 @@ static void drain_if_asked(struct tlbb_vcpu *v)
 
 void tlbb_vcpu_quiescent(struct tlbb_vcpu *v)
 {
+	/*
+	 * Offline, urcu's quiescent-state call would silently put the thread
+	 * back online behind our state's back: refuse (nothing to report).
+	 */
+	if (__atomic_load_n(&v->state, __ATOMIC_RELAXED) != SLOT_ONLINE)
+		return;
 	if (faults_of(v->host) & TLBB_VCPU_FAULT_DRAIN_BEFORE_QS) {
 		/*
 		 * Negative control: the wrong order. A flush that starts between

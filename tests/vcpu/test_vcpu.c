@@ -200,6 +200,44 @@ static void test_should_defer_only_when_another_vcpu_may_cache(void **state)
 	tlbb_vcpu_host_destroy(h);
 }
 
+/*
+ * A quiescent-state call while offline must not bring the vCPU back online
+ * behind the backend's back (urcu's own call would): a flush that must wait
+ * a grace period for another vCPU must not also wait for this idle one.
+ */
+static void test_quiescent_while_offline_keeps_vcpu_offline(void **state)
+{
+	struct tlbb_vcpu_host *h = host_new(4, 0);
+	struct tlbb_vcpu *self = tlbb_vcpu_register(h);
+	struct t_space sp;
+	struct t_vcpu other;
+	struct tlbb_batch b;
+	struct flusher fl;
+	uint64_t t0;
+
+	(void)state;
+	t_space_init(h, &sp, 1);
+	tlbb_vcpu_enter_space(self, &sp.s);
+	assert_true(t_vcpu_start(&other, h));
+	t_vcpu_cmd(&other, C_ENTER, &sp, 0); /* online: the flush needs a grace period */
+	tlbb_vcpu_offline(self);
+	tlbb_vcpu_quiescent(self); /* misuse: must be a no-op */
+	assert_false(tlbb_vcpu_is_online(self));
+	tlbb_batch_init(&b);
+	tlbb_add_page(&b, &sp.s, VA(1), 0);
+	flusher_start(&fl, &b);
+	t0 = t_now_ns();
+	while (!flusher_done(&fl) && t_now_ns() - t0 < 5000000000u)
+		t_sleep_ms(1); /* we stay idle (no safe points) while it runs */
+	assert_true(flusher_done(&fl));
+	pthread_join(fl.th, NULL);
+	assert_int_equal(stats(h).grace_periods, 1);
+	tlbb_vcpu_online(self);
+	t_vcpu_stop(&other);
+	tlbb_vcpu_unregister(self);
+	tlbb_vcpu_host_destroy(h);
+}
+
 /* ---- batch flush ------------------------------------------------------------ */
 
 /* Map, let the vCPU cache it, unmap into @b. */
@@ -734,6 +772,7 @@ int main(void)
 		cmocka_unit_test(test_reused_vcpu_id_starts_with_empty_tlb),
 		cmocka_unit_test(test_tlb_is_asid_tagged_and_set_associative),
 		cmocka_unit_test(test_should_defer_only_when_another_vcpu_may_cache),
+		cmocka_unit_test(test_quiescent_while_offline_keeps_vcpu_offline),
 		cmocka_unit_test(test_batch_flush_invalidates_remote_vcpu_tlb),
 		cmocka_unit_test(test_negative_no_post_leaves_remote_entry),
 		cmocka_unit_test(test_one_grace_period_per_batch_not_per_page),
