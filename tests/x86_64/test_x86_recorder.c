@@ -75,6 +75,8 @@ static struct {
 	/* negative-control switches */
 	bool drop_ipis;         /* the port never delivers a round */
 	bool cr3_never_flushes; /* a CPU whose CR3 writes keep every entry */
+	/* Runs once at CPU 0's next INVLPG: an interrupt arriving there. */
+	void (*interrupt_cpu0)(void);
 } R;
 
 static bool canonical48(uint64_t va)
@@ -109,6 +111,13 @@ void tlbb_x86_rec_invlpg(uintptr_t va)
 	uint32_t pcid = cur_pcid(R.cur);
 
 	record(EV_INVLPG, va, 0);
+	if (R.cur == 0 && R.interrupt_cpu0) {
+		void (*fn)(void) = R.interrupt_cpu0;
+
+		R.interrupt_cpu0 = NULL;
+		fn();
+		R.cur = 0;
+	}
 	if (!canonical48(va))
 		return; /* SDM: INVLPG of a non-canonical address is a NOP */
 	TLB_DROP(e->va == page && (e->global || e->pcid == pcid));
@@ -177,6 +186,9 @@ void tlbb_port_ipi_send_and_wait(const tlbb_cpumask_t *targets, void (*fn)(void 
 	unsigned self = R.cur;
 
 	assert_true(R.nrounds < MAX_ROUNDS);
+	/* Port-level invariants, checked on every round of every test. */
+	assert_false(tlbb_cpumask_test(targets, self)); /* never an IPI to self */
+	assert_false(tlbb_cpumask_empty(targets));      /* never an empty round */
 	R.rounds[R.nrounds++] = (struct round){ self, *targets };
 	if (R.drop_ipis)
 		return;
@@ -515,6 +527,40 @@ static void test_unnumbered_synchronous_flush_is_never_skipped(void **state)
 		touch(c, VA(3), false);
 	assert_int_equal(tlbb_add_page(NULL, &A, VA(3), 0), TLBB_EINVAL);
 	assert_int_equal(usable_holders(&A, VA(3)), 0);
+}
+
+static struct tlbb_batch other_flusher;
+
+static void cpu1_flushes_its_batch(void)
+{
+	R.cur = 1;
+	tlbb_flush(&other_flusher); /* its round interrupts CPU 0 */
+}
+
+static void test_a_flush_interrupted_by_another_round_keeps_the_higher_generation(void **state)
+{
+	struct tlbb_batch mine;
+
+	/*
+	 * CPU 0 is in the local part of its own 2-page flush (it may claim
+	 * generation 2) when CPU 1's round for a 40-page batch arrives and does
+	 * a whole flush (CPU 0 now at 42). Back in its INVLPGs, CPU 0 must not
+	 * lower its generation to 2: the update is one atomic "raise".
+	 */
+	four_cpus_on_A(0, 0);
+	tlbb_batch_init(&mine);
+	tlbb_batch_init(&other_flusher);
+	tlbb_add_page(&mine, &A, VA(1), 0); /* 1 */
+	tlbb_add_page(&mine, &A, VA(2), 0); /* 2 */
+	R.cur = 1;
+	for (unsigned i = 0; i < 40; i++)
+		tlbb_add_page(&other_flusher, &A, VA(100 + i), 0); /* 3..42 */
+	R.cur = 0;
+	R.interrupt_cpu0 = cpu1_flushes_its_batch;
+	tlbb_flush(&mine);
+	assert_null(R.interrupt_cpu0); /* the interrupt did happen */
+	assert_int_equal(PC[0].st.ipis, 1);
+	assert_int_equal(PC[0].slot[PC[0].loaded].gen, 42);
 }
 
 /* ---- the ceiling ------------------------------------------------------------------- */
@@ -895,6 +941,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_consecutive_batches_catch_cpus_up_without_full_flushes),
 		cmocka_unit_test(test_a_full_flush_claims_only_the_generation_read_before_it),
 		cmocka_unit_test(test_unnumbered_synchronous_flush_is_never_skipped),
+		cmocka_unit_test(test_a_flush_interrupted_by_another_round_keeps_the_higher_generation),
 		cmocka_unit_test(test_invlpg_up_to_the_ceiling_of_33),
 		cmocka_unit_test(test_whole_space_flush_above_the_ceiling),
 		cmocka_unit_test(test_ceiling_is_configurable),
