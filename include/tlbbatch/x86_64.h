@@ -6,8 +6,8 @@
  * executes INVLPG / INVPCID / a flushing CR3 write, so a remote CPU flushes
  * only when interrupted. The backend therefore:
  *
- *   add     ORs the space's CPU mask into the batch and bumps the space's
- *           TLB generation. No IPI, no instruction.
+ *   add     bumps the space's TLB generation, then ORs the space's CPU mask
+ *           into the batch. No IPI, no instruction.
  *   flush   ONE send-and-wait round (tlbb_port_ipi_send_and_wait) to the
  *           batch's CPUs other than this one, whatever the batch size; the
  *           local part inline. Each CPU keeps, per PCID it may hold, the
@@ -43,7 +43,9 @@
  *   - Spaces with TLBB_SPACE_GLOBAL hold global (G-bit) kernel entries: they
  *     are live under every PCID, so they are never "not loaded", never
  *     skipped by generation, and their full flush drops global entries too
- *     (INVPCID all-contexts, else a CR4.PGE toggle).
+ *     (INVPCID all-contexts, else a CR4.PGE toggle). Nothing switches to
+ *     such a space, so the port marks every CPU in its mask itself
+ *     (tlbb_space_cpu_enter()).
  */
 #ifndef TLBBATCH_X86_64_H
 #define TLBBATCH_X86_64_H
