@@ -41,6 +41,10 @@
 #ifndef RETARGETS_RANGE
 #define RETARGETS_RANGE 16000u
 #endif
+/* With range ops every batch waits for the readers' TLB-growing sweeps. */
+#ifndef RETARGETS_RANGE_OPS
+#define RETARGETS_RANGE_OPS 4000u
+#endif
 #ifndef RETARGETS_PER_PAGE
 #define RETARGETS_PER_PAGE 16000u
 #endif
@@ -262,6 +266,24 @@ static volatile uint32_t handoff_request, handoff_done;
 
 uint8_t kstack[NCPU_MAX][STACK_SIZE] __attribute__((aligned(16)));
 
+/*
+ * Making range TLBIs observable under QEMU. TCG turns a range flush longer
+ * than a vCPU's softmmu TLB into a full flush of that TLB, and the TLB only
+ * grows (256 -> 4096 entries) when more than 70% of it is in use at a flush.
+ * So in the range phase with range ops, each reader sweeps INFLATE_PAGES
+ * distinct pages per loop and CPU 0 waits for a full sweep before each batch:
+ * the readers' TLBs grow past 16 pages' worth and TCG then invalidates
+ * exactly the encoded range. The pages start at TLB index 16 (16 MiB
+ * alignment + 16 pages), away from the window's indices 0..15, so the sweep
+ * never evicts a window entry.
+ */
+#define INFLATE_PAGES 1536u
+#define INFLATE_SKIP 16u
+static uint64_t inflate[INFLATE_SKIP + INFLATE_PAGES][PAGE / 8]
+	__attribute__((aligned(16u << 20)));
+static volatile uint32_t inflate_on;
+static uint64_t sweeps[NCPU_MAX][8]; /* [cpu][0], one cache line each */
+
 uint64_t probe_read(const volatile uint64_t *p);
 void secondary_entry(void);
 void kernel_main(void);
@@ -290,6 +312,11 @@ void secondary_main(void)
 		if (ph >= PH_STOP)
 			break;
 		st = &rstats[cpu][ph];
+		if (inflate_on) {
+			for (unsigned p = 0; p < INFLATE_PAGES; p++)
+				(void)*(volatile uint64_t *)inflate[INFLATE_SKIP + p];
+			__atomic_fetch_add(&sweeps[cpu][0], 1, __ATOMIC_RELEASE);
+		}
 		for (unsigned i = 0; i < WIN_PAGES; i++) {
 			/* a different word each time: the whole page must be poisoned */
 			uintptr_t va = WIN_VA + i * PAGE + (((iter * 7 + i) * 8) & (PAGE - 8));
@@ -370,6 +397,25 @@ static void install(unsigned i)
 
 enum mode { MODE_PAGE_ADDS, MODE_RANGE_ADD, MODE_PER_PAGE_FLUSH };
 
+static unsigned nreaders_started;
+
+/* Wait until every reader has swept its inflate pages twice since now: one
+ * whole sweep lies between the last flush and the next one. */
+static void wait_for_sweeps(void)
+{
+	uint64_t seen[NCPU_MAX];
+
+	for (unsigned c = 1; c <= nreaders_started; c++)
+		seen[c] = __atomic_load_n(&sweeps[c][0], __ATOMIC_ACQUIRE);
+	for (unsigned c = 1; c <= nreaders_started; c++)
+		for (unsigned spin = 0;
+		     __atomic_load_n(&sweeps[c][0], __ATOMIC_ACQUIRE) < seen[c] + 2; spin++)
+			if (spin > 400000000u) {
+				puts_("VERDICT: FAIL (a reader stopped sweeping)\n");
+				power_off();
+			}
+}
+
 /*
  * Retarget window pages [first, first + n) (no wrap): the reclaim sequence.
  * Clear each PTE and queue its invalidation; complete the batch once; only
@@ -396,9 +442,18 @@ static void retarget(unsigned first, unsigned n, enum mode mode)
 #endif
 	}
 #ifndef NEGATIVE_CONTROL
+#ifdef RANGE_SHIFT_CONTROL
+	/* Sensitivity control: the range starts one page late, so page `first`
+	 * is never invalidated. Must be seen as stale, or the range phase could
+	 * not tell a right range from a wrong one. */
+	if (mode == MODE_RANGE_ADD)
+		tlbb_add_range(&batch, &space, WIN_VA + (first + 1) * PAGE,
+			       WIN_VA + (first + n + 1) * PAGE, TLBB_ADD_LEAF_ONLY | TLBB_ADD_WRITABLE);
+#else
 	if (mode == MODE_RANGE_ADD)
 		tlbb_add_range(&batch, &space, WIN_VA + first * PAGE, WIN_VA + (first + n) * PAGE,
 			       TLBB_ADD_LEAF_ONLY | TLBB_ADD_WRITABLE);
+#endif
 	tlbb_flush(&batch); /* no-op in per-page mode: nothing was batched */
 #endif
 	/* From here on no CPU may still reach the old frames: poison them. */
@@ -460,6 +515,8 @@ static void run_phase(uint32_t ph, uint32_t retargets, enum mode mode, unsigned 
 
 	__atomic_store_n(&phase, ph, __ATOMIC_RELEASE);
 	while (done < retargets) {
+		if (inflate_on)
+			wait_for_sweeps();
 		retarget(0, BATCH_PAGES, mode);
 		done += BATCH_PAGES;
 	}
@@ -528,6 +585,7 @@ void kernel_main(void)
 	}
 	for (unsigned spin = 0; cpus_online < nreaders && spin < 100000000u; spin++)
 		;
+	nreaders_started = nreaders;
 	puts_("readers online: ");
 	putu(cpus_online);
 	puts_("\n");
@@ -537,7 +595,10 @@ void kernel_main(void)
 	}
 
 	run_phase(PH_BATCHED, RETARGETS_BATCHED, MODE_PAGE_ADDS, nreaders);
-	run_phase(PH_RANGE, RETARGETS_RANGE, MODE_RANGE_ADD, nreaders);
+	inflate_on = bcfg.range_ops;
+	run_phase(PH_RANGE, bcfg.range_ops ? RETARGETS_RANGE_OPS : RETARGETS_RANGE, MODE_RANGE_ADD,
+		  nreaders);
+	inflate_on = 0;
 	run_phase(PH_PER_PAGE, RETARGETS_PER_PAGE, MODE_PER_PAGE_FLUSH, nreaders);
 	__atomic_store_n(&phase, PH_STOP, __ATOMIC_RELEASE);
 	for (unsigned spin = 0; readers_done < nreaders && spin < 100000000u; spin++)
@@ -553,7 +614,8 @@ void kernel_main(void)
 				min_ok = r->ok;
 		}
 	}
-	retargets = RETARGETS_BATCHED + RETARGETS_RANGE + RETARGETS_PER_PAGE;
+	retargets = RETARGETS_BATCHED + (bcfg.range_ops ? RETARGETS_RANGE_OPS : RETARGETS_RANGE) +
+		    RETARGETS_PER_PAGE;
 	puts_("total retargets: ");
 	putu(retargets);
 	puts_("\nstale reads: ");

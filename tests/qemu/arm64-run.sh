@@ -6,6 +6,8 @@
 #          range  clean, and with FEAT_TLBIRANGE range ops really in use
 #          stale  negative control: stale reads MUST have been seen
 #          debugfail  the issuing-CPU debug check MUST have stopped the image
+#          rangestale range-phase sensitivity control: range ops in use, stale
+#                 reads in the range phase, none in the batched phase
 # Exit 77 (meson: skipped) when qemu-system-aarch64 is missing.
 set -uo pipefail
 expect=$1; cpu=$2; image=$3
@@ -38,11 +40,19 @@ case "$expect" in
     if [ "$expect" = range ]; then
       grep -aq '"phase":"range".*"range_ops":1' "$log" || { echo "FAIL: range ops were not used"; exit 1; }
     fi ;;
+  rangestale)
+    grep -aq '"phase":"range".*"range_ops":1' "$log" || { echo "FAIL: range ops were not used"; exit 1; }
+    phase_stale() { grep -a "\"phase\":\"$1\"" "$log" |
+      sed -E 's/.*"stale_poison":([0-9]+),"stale_wrong_page":([0-9]+).*/\1 \2/' | awk '{print $1 + $2}'; }
+    r=$(phase_stale range); b=$(phase_stale batched)
+    [ "${r:-0}" -gt 0 ] || { echo "FAIL: a range starting one page late left nothing stale: range ops are not observable"; exit 1; }
+    [ "${b:-1}" -eq 0 ] || { echo "FAIL: stale reads in the batched phase ($b): the control broke more than the range"; exit 1; }
+    echo "range control: $r stale reads in the range phase, as there must be" ;;
   stale)
     case "$verdict" in
       "VERDICT: STALE"*) echo "negative control: stale reads seen, as they must be" ;;
       *) echo "FAIL: negative control saw no stale read ($verdict): the test cannot fail"; exit 1 ;;
     esac ;;
-  *) echo "usage: $0 clean|range|stale|debugfail CPU IMAGE"; exit 2 ;;
+  *) echo "usage: $0 clean|range|stale|debugfail|rangestale CPU IMAGE"; exit 2 ;;
 esac
 echo "PASS ($expect, cpu $cpu)"
