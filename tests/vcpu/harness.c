@@ -114,9 +114,9 @@ static long run(struct t_vcpu *tv)
 		tv->hold_result = t_access(tv->v, tv->sp, tv->va);
 		__atomic_store_n(&tv->holding, 0, __ATOMIC_SEQ_CST);
 		return tv->hold_result;
-	case C_FLUSH:
+	case C_FLUSH_HAS:
 		tlbb_flush(tv->batch);
-		return 0;
+		return tlbb_vcpu_tlb_lookup(tv->v, tv->asid, tv->va, false, NULL);
 	default:
 		return -1;
 	}
@@ -225,9 +225,9 @@ long t_vcpu_cmd(struct t_vcpu *tv, enum t_cmd cmd, struct t_space *sp, uintptr_t
 	return wait_cmd(tv);
 }
 
-long t_vcpu_flush(struct t_vcpu *tv, struct tlbb_batch *b)
+long t_vcpu_flush_has(struct t_vcpu *tv, struct tlbb_batch *b, struct t_space *sp, uintptr_t va)
 {
-	post_cmd(tv, C_FLUSH, NULL, 0, b);
+	post_cmd(tv, C_FLUSH_HAS, sp, va, b);
 	return wait_cmd(tv);
 }
 

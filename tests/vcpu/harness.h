@@ -44,7 +44,7 @@ enum t_cmd {
 	C_ONLINE,
 	C_ONLINE_ACCESS, /* come back from idle and access va in the same block */
 	C_HOLD,       /* translate va, then stay inside the block until released */
-	C_FLUSH,      /* tlbb_flush(batch) from this vCPU */
+	C_FLUSH_HAS,  /* tlbb_flush(batch), then C_HAS in the same block */
 	C_UNREGISTER, /* leave (thread ends) */
 };
 
@@ -81,7 +81,8 @@ void t_frames_reset(void);
 bool t_vcpu_start(struct t_vcpu *tv, struct tlbb_vcpu_host *h);
 /* Run a command on the vCPU thread and wait for its result. */
 long t_vcpu_cmd(struct t_vcpu *tv, enum t_cmd cmd, struct t_space *sp, uintptr_t va);
-long t_vcpu_flush(struct t_vcpu *tv, struct tlbb_batch *b);
+/* Flush from the vCPU, then look va of sp up before any safe point. */
+long t_vcpu_flush_has(struct t_vcpu *tv, struct tlbb_batch *b, struct t_space *sp, uintptr_t va);
 void t_vcpu_stop(struct t_vcpu *tv); /* unregister + join */
 /* C_HOLD without waiting for completion; returns when the vCPU is inside. */
 void t_vcpu_hold(struct t_vcpu *tv, struct t_space *sp, uintptr_t va);

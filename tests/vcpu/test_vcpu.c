@@ -652,7 +652,7 @@ static void test_flush_from_vcpu_thread_applies_own_tlb_inline(void **state)
 	cache_then_unmap(&a, &sp, 6, &b);
 	/* vCPU a flushes its own batch (guest-initiated unmap): it must not wait
 	 * for itself, and its own entry is gone when tlbb_flush() returns. */
-	t_vcpu_flush(&a, &b);
+	assert_false(t_vcpu_flush_has(&a, &b, &sp, VA(6))); /* before any safe point */
 	assert_false(t_vcpu_cmd(&a, C_HAS, &sp, VA(6)));
 	assert_false(t_vcpu_cmd(&c, C_HAS, &sp, VA(6)));
 	t_vcpu_stop(&a);
