@@ -66,6 +66,25 @@ seeds = {
     'seed-two-batches-x86': prog(X86_3, [UNMAP_PAGE, a(1, 1), 0], [UNMAP_PAGE, a(1, 2, batch=1), 0],
                                  [FLUSH, a(batch=1)], [RACE_CHECK, a(1)], [FLUSH, a()],
                                  [SWITCH, a(1), 2], [UNMAP_PAGE, a(1, 3), 0], [FLUSH, a()]),
+    # a 3-deep TLBI queue (cfg bit 4): ranges push the oldest TLBIs out early
+    'seed-short-tlbi-queue': prog(ARM64_3 | 16, [ACCESS, a(0, 0), 2], [ACCESS, a(0, 6), 2],
+                                  [UNMAP_RANGE, a(0), 4, 0, 14, 0xff], [ACCESS, a(0, 0), 2],
+                                  [UNMAP_PAGE, a(1, 3), 0], [FLUSH, a()], [ACCESS, a(0, 6), 2],
+                                  [FREE, 0], th=0xff),
+    # an add without TLBB_ADD_WRITABLE: flush_dirty must leave the batch alone
+    'seed-flush-dirty-readonly': prog(ARM64_3, [MPROTECT, a(0, 2)], [ACCESS, a(0, 2), 2],
+                                      [UNMAP_PAGE, a(0, 2, batch=1), 0],
+                                      [FLUSH_DIRTY, a(batch=1)], [ACCESS, a(0, 2), 2],
+                                      [FLUSH, a(batch=1)], [ACCESS, a(0, 2), 2]),
+    # x86: the flushing CPU's own TLB is flushed locally, not by IPI
+    'seed-x86-local-flush': prog(X86_3, [ACCESS, a(0, 1), 0], [UNMAP_PAGE, a(0, 1), 0],
+                                 [FLUSH, a()], [ACCESS, a(0, 3), 0], [UNMAP_PAGE, a(0, 3), 0],
+                                 [RACE_CHECK, a(0)], [ACCESS, a(0, 1), 0]),
+    # frames run out: free, recycle and map again; write walks dirty the PTE
+    'seed-recycle-frames': prog(ARM64_3, [UNMAP_SPACE, a(1), 0xff], [FLUSH, a()], [FREE, 1],
+                                [MAP, a(1, 0, flag=1)], [MAP, a(1, 1)], [SWITCH, a(1), 0],
+                                [ACCESS, a(1, 0, flag=1), 0], [UNMAP_PAGE, a(1, 0), 0],
+                                [FLUSH, a()], [FREE, 1], [MAP, a(1, 2, flag=1)]),
 }
 
 # Negative controls: each input makes the sim, with one fault switch, keep a

@@ -49,6 +49,7 @@
 #define MAXCPU 4
 #define MAXREC 512
 #define MAXOPS 400
+#define NFRAMES 24 /* few frames, so they run out and must be recycled */
 #define PAGE 4096u
 #define VA(v) ((uintptr_t)(v) * PAGE)
 
@@ -100,6 +101,7 @@ struct ref_batch {
 	bool required;  /* something queued since the last flush */
 	bool writable;  /* some add had TLBB_ADD_WRITABLE */
 	unsigned cpus;  /* x86: OR of the spaces' CPU masks at add time */
+	uint32_t nr_adds; /* the public statistics field */
 };
 
 struct ref_pte {
@@ -110,6 +112,7 @@ struct ref_pte {
 struct counters {
 	uint64_t tlbi_ops, dsb, dsb_ishst, ipi_rounds, ipis, local_flushes;
 	uint64_t batch_flushes, space_flushes;
+	uint64_t accesses, hits, walks, faults;
 };
 
 struct world {
@@ -127,9 +130,10 @@ struct world {
 	int active[MAXCPU];             /* space active on each CPU, -1 none */
 	bool dirty[NSPACE];             /* an add since the last race check that flushed */
 	uint32_t threshold[NSPACE];
-	unsigned retire_queue[NSPACE * NPAGES * 4];
-	unsigned nretire;
+	enum { F_FREE, F_LIVE, F_UNMAPPED, F_RETIRED } frame[NFRAMES];
 	struct counters want;
+	unsigned outstanding[MAXCPU];   /* arm64: TLBIs queued per CPU */
+	unsigned max_outstanding;
 	unsigned step;
 	bool full;                      /* record table overflowed: stop */
 	char trace[256];
@@ -185,12 +189,26 @@ static bool record_of_frame(const struct world *w, unsigned frame)
 	return false;
 }
 
+/*
+ * arm64: the current CPU issued @n TLBIs. They queue until its DSB; past
+ * max_outstanding the hardware (sim) completes the oldest early, so the
+ * queue length is capped, never exceeded and never lost.
+ */
+static void ref_issued(struct world *w, unsigned n)
+{
+	w->want.tlbi_ops += n;
+	w->outstanding[w->cur] += n;
+	if (w->outstanding[w->cur] > w->max_outstanding)
+		w->outstanding[w->cur] = w->max_outstanding;
+}
+
 /* CPU @c executed DSB ISH. arm64: its own TLBIs are complete (x86: no-op). */
 static void ref_dsb(struct world *w, unsigned c)
 {
 	w->want.dsb++;
 	if (w->model != TLBB_SIM_ARM64)
 		return;
+	w->outstanding[c] = 0;
 	for (unsigned i = 0; i < MAXREC; i++)
 		if (w->rec[i].used && (w->rec[i].issuers & (1u << c)))
 			w->rec[i].used = false;
@@ -223,7 +241,7 @@ static void ref_backend_add(struct world *w, int bi, unsigned s, bool all, uintp
 	ref_cover(w, bi, s, all, first, last_incl);
 	if (w->model == TLBB_SIM_ARM64) {
 		w->want.dsb_ishst++;
-		w->want.tlbi_ops += all ? 1 : (uint64_t)(last_incl - first + 1);
+		ref_issued(w, all ? 1 : (unsigned)(last_incl - first + 1));
 	}
 }
 
@@ -252,7 +270,7 @@ static void ref_flush_space(struct world *w, unsigned s)
 	w->want.space_flushes++;
 	if (w->model == TLBB_SIM_ARM64) {
 		/* our own TLBI ASIDE1IS, then our DSB: complete from any CPU */
-		w->want.tlbi_ops++;
+		ref_issued(w, 1);
 		ref_cover(w, -1, s, true, 0, 0);
 		ref_dsb(w, w->cur);
 		return;
@@ -322,6 +340,7 @@ static void do_add(struct world *w, int bi, unsigned s, struct shape sh, int rc,
 	if (flags & TLBB_ADD_WRITABLE)
 		rb->writable = true;
 	rb->cpus |= w->space_cpus[s];
+	rb->nr_adds++;
 	w->dirty[s] = true;
 }
 
@@ -333,7 +352,7 @@ static void ref_flushed(struct world *w, int bi)
 		ref_backend_flush(w, bi, rb->cpus);
 	for (unsigned i = 0; i < MAXREC; i++)
 		w->rec[i].batches &= ~(1u << bi);
-	*rb = (struct ref_batch){ false, false, 0 };
+	*rb = (struct ref_batch){ false, false, 0, 0 };
 }
 
 static void do_flush(struct world *w, int bi)
@@ -379,26 +398,22 @@ static struct ref_pte clear_pte(struct world *w, unsigned s, unsigned v)
 	CHECK(w, ((simold & TLBB_SIM_PTE_VALID) != 0) == old.valid, "sim PTE disagrees");
 	if (old.valid) {
 		add_record(w, s, v, old.writable || (simold & TLBB_SIM_PTE_DIRTY), old.frame);
-		w->retire_queue[w->nretire++ % (sizeof(w->retire_queue) / sizeof(unsigned))] =
-			old.frame;
+		w->frame[old.frame] = F_UNMAPPED;
 	}
 	w->pte[s][v] = (struct ref_pte){ false, false, 0 };
 	return old;
 }
 
-/* Frames unmapped and with no record left may be freed (and reused). */
-static void free_frames(struct world *w)
+/* Frames unmapped and with no record left may be freed; freed ones reused. */
+static void free_frames(struct world *w, bool recycle)
 {
-	unsigned n = w->nretire < sizeof(w->retire_queue) / sizeof(unsigned)
-			     ? w->nretire
-			     : (unsigned)(sizeof(w->retire_queue) / sizeof(unsigned));
-
-	for (unsigned i = 0; i < n; i++) {
-		unsigned f = w->retire_queue[i];
-
-		if (f && !record_of_frame(w, f)) {
+	for (unsigned f = 1; f < NFRAMES; f++) {
+		if (w->frame[f] == F_UNMAPPED && !record_of_frame(w, f)) {
 			tlbb_sim_frame_set_state(w->sim, f, TLBB_SIM_FRAME_RETIRED);
-			w->retire_queue[i] = 0;
+			w->frame[f] = F_RETIRED;
+		} else if (recycle && w->frame[f] == F_RETIRED) {
+			tlbb_sim_frame_recycle(w->sim, f);
+			w->frame[f] = F_FREE;
 		}
 	}
 }
@@ -434,8 +449,18 @@ static void check_world(struct world *w)
 		      "tlbb_should_defer(space %u) wrong", s);
 	}
 	for (unsigned bi = 0; bi < NBATCH; bi++)
-		CHECK(w, tlbb_batch_pending(&w->b[bi]) == w->rb[bi].required,
-		      "tlbb_batch_pending(b%u) wrong", bi);
+		CHECK(w, tlbb_batch_pending(&w->b[bi]) == w->rb[bi].required &&
+				 w->b[bi].nr_adds == w->rb[bi].nr_adds,
+		      "b%u: pending %d nr_adds %u, want %d %u", bi, tlbb_batch_pending(&w->b[bi]),
+		      w->b[bi].nr_adds, w->rb[bi].required, w->rb[bi].nr_adds);
+	for (unsigned f = 1; f < NFRAMES; f++) {
+		static const enum tlbb_sim_frame_state want[] = {
+			[F_FREE] = TLBB_SIM_FRAME_FREE, [F_LIVE] = TLBB_SIM_FRAME_LIVE,
+			[F_UNMAPPED] = TLBB_SIM_FRAME_LIVE, [F_RETIRED] = TLBB_SIM_FRAME_RETIRED };
+
+		CHECK(w, tlbb_sim_frame_state(w->sim, f) == want[w->frame[f]], "frame %u state %d, want %d",
+		      f, tlbb_sim_frame_state(w->sim, f), want[w->frame[f]]);
+	}
 	tlbb_sim_get_stats(w->sim, &st);
 	CHECK(w, st.stale == 0, "sim oracle counted %llu stale accesses (first: cpu %u va %#lx)",
 	      (unsigned long long)st.stale, st.first_stale_cpu, (unsigned long)st.first_stale_va);
@@ -451,7 +476,15 @@ static void check_world(struct world *w)
 	CMP(local_flushes);
 	CMP(batch_flushes);
 	CMP(space_flushes);
+	CMP(accesses);
+	CMP(hits);
+	CMP(walks);
+	CMP(faults);
 #undef CMP
+	for (unsigned c = 0; c < w->ncpus; c++)
+		CHECK(w, tlbb_sim_outstanding(w->sim, c) == w->outstanding[c],
+		      "CPU %u has %u TLBIs outstanding, want %u", c, tlbb_sim_outstanding(w->sim, c),
+		      w->outstanding[c]);
 }
 
 static void check_access(struct world *w, unsigned c, unsigned v, bool write,
@@ -504,13 +537,20 @@ enum op {
 
 static void map_page(struct world *w, unsigned s, unsigned v, bool writable)
 {
+	bool any_free = false;
 	int f;
 
 	if (w->pte[s][v].valid)
 		return;
+	for (unsigned i = 1; i < NFRAMES; i++)
+		any_free |= w->frame[i] == F_FREE;
 	f = tlbb_sim_frame_alloc(w->sim);
+	CHECK(w, (f >= 0) == any_free, "frame alloc gave %d, a free frame %s", f,
+	      any_free ? "exists" : "does not exist");
 	if (f < 0)
 		return;
+	CHECK(w, f > 0 && f < NFRAMES && w->frame[f] == F_FREE, "frame %d handed out twice", f);
+	w->frame[f] = F_LIVE;
 	tlbb_sim_pte_set(&w->ss[s], v, (unsigned)f, writable);
 	w->pte[s][v] = (struct ref_pte){ true, writable, (unsigned)f };
 }
@@ -654,6 +694,15 @@ static void run(struct world *w, struct input *in)
 				 write ? "write" : "read");
 			r = tlbb_sim_access(w->sim, c, VA(v) + (a & 0xff), write);
 			check_access(w, c, v, write, r);
+			/* a write walk sets the hardware dirty bit of the PTE it used */
+			if (r == TLBB_SIM_WALK && write)
+				CHECK(w, tlbb_sim_pte_get(&w->ss[w->active[c]], v) & TLBB_SIM_PTE_DIRTY,
+				      "write walk left the PTE clean");
+			/* the sim's counters must agree with what it returned */
+			w->want.accesses++;
+			w->want.hits += r == TLBB_SIM_HIT;
+			w->want.walks += r == TLBB_SIM_WALK;
+			w->want.faults += r == TLBB_SIM_FAULT;
 			break;
 		}
 		case OP_PREFETCH: {
@@ -696,7 +745,7 @@ static void run(struct world *w, struct input *in)
 		}
 		case OP_FREE:
 			snprintf(w->trace, sizeof(w->trace), "free frames");
-			free_frames(w);
+			free_frames(w, a & 1);
 			break;
 		case OP_NULL_ARGS: {
 			/* NULL batch: synchronous flush of the space; NULL space: nothing */
@@ -727,8 +776,10 @@ static bool setup(struct world *w, struct input *in)
 		.ncpus = 2 + cfg % 3,
 		.model = (cfg >> 2) & 1 ? TLBB_SIM_X86 : TLBB_SIM_ARM64,
 		.tlb_entries = (cfg >> 3) & 1 ? 4 : 64, /* tiny TLBs evict */
-		.nframes = 4096,
+		.nframes = NFRAMES,
 		.faults = seqfuzz_faults,
+		/* a short queue: the oldest TLBI completes early when it is full */
+		.max_outstanding = (cfg >> 4) & 1 ? 3 : 4096,
 	};
 
 	memset(w, 0, sizeof(*w));
@@ -736,6 +787,7 @@ static bool setup(struct world *w, struct input *in)
 	if (!w->sim)
 		return false;
 	w->model = sc.model;
+	w->max_outstanding = sc.max_outstanding;
 	w->ncpus = sc.ncpus;
 	for (unsigned c = 0; c < MAXCPU; c++)
 		w->active[c] = -1;
@@ -749,6 +801,8 @@ static bool setup(struct world *w, struct input *in)
 		for (unsigned v = 0; v < NPAGES; v++)
 			map_page(w, s, v, true);
 	}
+	/* batches live in uninitialised memory: init must set every field */
+	memset(w->b, 0xff, sizeof(w->b));
 	for (unsigned bi = 0; bi < NBATCH; bi++)
 		tlbb_batch_init(&w->b[bi]);
 	/* every CPU starts in space (c % 2) */
