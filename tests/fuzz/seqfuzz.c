@@ -85,6 +85,73 @@ static uint64_t word64(struct input *in)
 	return v;
 }
 
+/* ---- the hook contract (tlbbatch/backend.h), checked on every call ------- */
+
+/*
+ * The spaces are bound to these wrappers, not to the sim's backend directly:
+ * each hook call is checked against what backend.h promises a backend, then
+ * passed on. Two instances, so one batch can meet two backends.
+ */
+struct checked_backend {
+	struct tlbb_backend be; /* first: the hooks get &be */
+	const struct tlbb_backend *inner;
+};
+
+static struct checked_backend checked[2];
+static void contract(bool ok, const char *what);
+
+static const struct tlbb_backend *inner_of(const struct tlbb_backend *be)
+{
+	return ((const struct checked_backend *)(const void *)be)->inner;
+}
+
+static bool chk_should_defer(const struct tlbb_backend *be, const struct tlbb_space *s)
+{
+	contract(s->backend == be, "should_defer: space of another backend");
+	return inner_of(be)->should_defer(inner_of(be), s);
+}
+
+static void chk_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct tlbb_space *s,
+		    uintptr_t start, uintptr_t end, unsigned flags)
+{
+	uintptr_t mask = ((uintptr_t)1 << s->page_shift) - 1;
+
+	contract(b->backend == be && s->backend == be, "add: batch or space not bound to us");
+	contract(!(flags & ~(TLBB_ADD_WRITABLE | TLBB_ADD_LEAF_ONLY | TLBB_RANGE_ALL)),
+		 "add: unknown flags");
+	if (flags & TLBB_RANGE_ALL)
+		contract(start == 0 && end == 0, "add: whole space with a range");
+	else
+		contract(start < end && !(start & mask) && !(end & mask) &&
+				 ((end - start) >> s->page_shift) <= s->full_flush_pages,
+			 "add: range empty, unaligned or over the threshold");
+	inner_of(be)->add(inner_of(be), b, s, start, end, flags);
+}
+
+static void chk_flush(const struct tlbb_backend *be, struct tlbb_batch *b)
+{
+	contract(b->flush_required, "flush: called with nothing required");
+	contract(b->backend == be, "flush: batch not bound to us");
+	inner_of(be)->flush(inner_of(be), b);
+}
+
+static void chk_flush_space(const struct tlbb_backend *be, struct tlbb_space *s)
+{
+	contract(s->backend == be, "flush_space: space of another backend");
+	inner_of(be)->flush_space(inner_of(be), s);
+}
+
+static void bind_checked(const struct tlbb_backend *inner)
+{
+	for (unsigned i = 0; i < 2; i++)
+		checked[i] = (struct checked_backend){
+			.be = { .name = "checked", .ctx = inner->ctx,
+				.should_defer = chk_should_defer, .add = chk_add,
+				.flush = chk_flush, .flush_space = chk_flush_space },
+			.inner = inner,
+		};
+}
+
 /* ---- the reference model -------------------------------------------------- */
 
 /* A translation that may still be cached although its PTE changed. */
@@ -102,6 +169,7 @@ struct ref_batch {
 	bool writable;  /* some add had TLBB_ADD_WRITABLE */
 	unsigned cpus;  /* x86: OR of the spaces' CPU masks at add time */
 	uint32_t nr_adds; /* the public statistics field */
+	unsigned backend; /* which checked backend the batch is bound to */
 };
 
 struct ref_pte {
@@ -130,6 +198,7 @@ struct world {
 	int active[MAXCPU];             /* space active on each CPU, -1 none */
 	bool dirty[NSPACE];             /* an add since the last race check that flushed */
 	uint32_t threshold[NSPACE];
+	unsigned space_backend[NSPACE]; /* index into checked[] */
 	enum { F_FREE, F_LIVE, F_UNMAPPED, F_RETIRED } frame[NFRAMES];
 	struct counters want;
 	unsigned outstanding[MAXCPU];   /* arm64: TLBIs queued per CPU */
@@ -138,6 +207,8 @@ struct world {
 	bool full;                      /* record table overflowed: stop */
 	char trace[256];
 };
+
+static struct world world;
 
 static void violation(struct world *w, const char *fmt, ...)
 {
@@ -155,6 +226,12 @@ static void violation(struct world *w, const char *fmt, ...)
 		seqfuzz_violation_hook(msg); /* the replay driver longjmps out */
 	fprintf(stderr, "%s\n", msg);
 	abort();
+}
+
+static void contract(bool ok, const char *what)
+{
+	if (!ok)
+		violation(&world, "backend hook contract broken: %s", what);
 }
 
 #define CHECK(w, cond, ...)                          \
@@ -334,9 +411,16 @@ static void do_add(struct world *w, int bi, unsigned s, struct shape sh, int rc,
 		ref_flush_space(w, s);
 		return;
 	}
+	if (rb->required && rb->backend != w->space_backend[s]) {
+		/* a batch holds one backend's spaces: this one is flushed now */
+		CHECK(w, rc == TLBB_EBACKEND, "other backend: rc %d, want EBACKEND", rc);
+		ref_flush_space(w, s);
+		return;
+	}
 	CHECK(w, rc == sh.status, "add: rc %d, want %d", rc, sh.status);
 	ref_backend_add(w, bi, s, sh.all, sh.first, sh.last);
 	rb->required = true;
+	rb->backend = w->space_backend[s];
 	if (flags & TLBB_ADD_WRITABLE)
 		rb->writable = true;
 	rb->cpus |= w->space_cpus[s];
@@ -352,7 +436,7 @@ static void ref_flushed(struct world *w, int bi)
 		ref_backend_flush(w, bi, rb->cpus);
 	for (unsigned i = 0; i < MAXREC; i++)
 		w->rec[i].batches &= ~(1u << bi);
-	*rb = (struct ref_batch){ false, false, 0, 0 };
+	*rb = (struct ref_batch){ false, false, 0, 0, 0 };
 }
 
 static void do_flush(struct world *w, int bi)
@@ -786,6 +870,7 @@ static bool setup(struct world *w, struct input *in)
 	w->sim = tlbb_sim_create(&sc);
 	if (!w->sim)
 		return false;
+	bind_checked(tlbb_sim_backend(w->sim));
 	w->model = sc.model;
 	w->max_outstanding = sc.max_outstanding;
 	w->ncpus = sc.ncpus;
@@ -793,6 +878,11 @@ static bool setup(struct world *w, struct input *in)
 		w->active[c] = -1;
 	for (unsigned s = 0; s < NSPACE; s++) {
 		if (tlbb_sim_space_init(w->sim, &w->ss[s], 1 + s, NPAGES) != TLBB_OK)
+			return false;
+		/* rebind to a checked wrapper; space 1 maybe to a second backend */
+		w->space_backend[s] = s == 1 && ((cfg >> 5) & 1);
+		if (tlbb_space_init(&w->ss[s].space, &checked[w->space_backend[s]].be, 1 + s,
+				    &w->ss[s]) != TLBB_OK)
 			return false;
 		/* small thresholds so whole-space fallbacks are common */
 		w->threshold[s] = 1 + ((t >> (4 * s)) & 0xf);
@@ -827,8 +917,7 @@ static void teardown(struct world *w)
 	w->sim = NULL;
 }
 
-/* The world outlives a violation that longjmps out of run(). */
-static struct world world;
+/* The world (defined above) outlives a violation that longjmps out of run(). */
 
 void seqfuzz_cleanup(void)
 {
