@@ -98,6 +98,7 @@ struct checked_backend {
 };
 
 static struct checked_backend checked[2];
+static unsigned space_inits; /* calls of the space_init hook */
 static void contract(bool ok, const char *what);
 
 static const struct tlbb_backend *inner_of(const struct tlbb_backend *be)
@@ -141,13 +142,29 @@ static void chk_flush_space(const struct tlbb_backend *be, struct tlbb_space *s)
 	inner_of(be)->flush_space(inner_of(be), s);
 }
 
+/* Called by tlbb_space_init() before the space is published. */
+static void chk_space_init(const struct tlbb_backend *be, struct tlbb_space *s)
+{
+	bool zero = true;
+
+	for (unsigned i = 0; i < TLBB_ARCH_SPACE_WORDS; i++)
+		zero &= s->arch[i] == 0;
+	contract(__atomic_load_n(&s->backend, __ATOMIC_RELAXED) == NULL,
+		 "space_init: space published before its backend state was set up");
+	contract(zero && tlbb_cpumask_empty(&s->cpus) && !tlbb_space_has_pending(s),
+		 "space_init: space not reset first");
+	space_inits++;
+	(void)be;
+}
+
 static void bind_checked(const struct tlbb_backend *inner)
 {
 	for (unsigned i = 0; i < 2; i++)
 		checked[i] = (struct checked_backend){
 			.be = { .name = "checked", .ctx = inner->ctx,
 				.should_defer = chk_should_defer, .add = chk_add,
-				.flush = chk_flush, .flush_space = chk_flush_space },
+				.flush = chk_flush, .flush_space = chk_flush_space,
+				.space_init = chk_space_init },
 			.inner = inner,
 		};
 }
@@ -871,6 +888,7 @@ static bool setup(struct world *w, struct input *in)
 	if (!w->sim)
 		return false;
 	bind_checked(tlbb_sim_backend(w->sim));
+	space_inits = 0;
 	w->model = sc.model;
 	w->max_outstanding = sc.max_outstanding;
 	w->ncpus = sc.ncpus;
@@ -881,9 +899,13 @@ static bool setup(struct world *w, struct input *in)
 			return false;
 		/* rebind to a checked wrapper; space 1 maybe to a second backend */
 		w->space_backend[s] = s == 1 && ((cfg >> 5) & 1);
+		/* garbage first: init must reset every field it relies on */
+		memset(w->ss[s].space.arch, 0xa5, sizeof(w->ss[s].space.arch));
+		w->ss[s].space.batch_gen = 0x12345;
 		if (tlbb_space_init(&w->ss[s].space, &checked[w->space_backend[s]].be, 1 + s,
 				    &w->ss[s]) != TLBB_OK)
 			return false;
+		CHECK(w, space_inits == s + 1, "space_init hook not called");
 		/* small thresholds so whole-space fallbacks are common */
 		w->threshold[s] = 1 + ((t >> (4 * s)) & 0xf);
 		if (tlbb_space_set_threshold(&w->ss[s].space, w->threshold[s]) != TLBB_OK)
