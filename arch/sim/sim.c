@@ -83,22 +83,27 @@ static bool op_matches(const struct sim_op *op, const struct sim_tlbe *e)
 	return true;
 }
 
-static void cpu_apply(struct tlbb_sim *sim, unsigned c, const struct sim_op *op)
+/* Apply @n ops to CPU @c's TLB in one visit, under its lock. */
+static void cpu_apply(struct tlbb_sim *sim, unsigned c, const struct sim_op *ops, unsigned n)
 {
 	struct sim_cpu *cpu = &sim->cpu[c];
 
 	pthread_mutex_lock(&cpu->lock);
 	for (unsigned i = 0; i < sim->cfg.tlb_entries; i++)
-		if (cpu->tlb[i].valid && op_matches(op, &cpu->tlb[i]))
-			cpu->tlb[i].valid = false;
+		for (unsigned k = 0; cpu->tlb[i].valid && k < n; k++)
+			if (op_matches(&ops[k], &cpu->tlb[i]))
+				cpu->tlb[i].valid = false;
 	pthread_mutex_unlock(&cpu->lock);
 }
 
-/* A broadcast op reaches every TLB (arm64 completion, or early completion). */
-static void apply_everywhere(struct tlbb_sim *sim, const struct sim_op *op)
+/*
+ * Broadcast ops reach every TLB (arm64 completion, or early completion).
+ * One DVM sync completes them all, so each TLB is visited once.
+ */
+static void apply_everywhere(struct tlbb_sim *sim, const struct sim_op *ops, unsigned n)
 {
-	for (unsigned c = 0; c < sim->cfg.ncpus; c++)
-		cpu_apply(sim, c, op);
+	for (unsigned c = 0; c < sim->cfg.ncpus && n; c++)
+		cpu_apply(sim, c, ops, n);
 }
 
 /* arm64: @c issues a TLBI; it stays incomplete until @c's DSB. */
@@ -110,7 +115,7 @@ static void issue_tlbi(struct tlbb_sim *sim, unsigned c, struct sim_op op)
 	pthread_mutex_lock(&cpu->oplock);
 	if (cpu->nops == sim->cfg.max_outstanding) {
 		/* Hardware may complete a TLBI early; only late is forbidden. */
-		apply_everywhere(sim, &cpu->ops[0]);
+		apply_everywhere(sim, &cpu->ops[0], 1);
 		memmove(cpu->ops, cpu->ops + 1, (cpu->nops - 1) * sizeof(cpu->ops[0]));
 		cpu->nops--;
 	}
@@ -124,17 +129,7 @@ void tlbb_sim_dsb(struct tlbb_sim *sim, unsigned c)
 
 	STAT_ADD(sim, dsb, 1);
 	pthread_mutex_lock(&cpu->oplock);
-	/* One DVM sync completes them all: each TLB is visited once. */
-	for (unsigned d = 0; d < sim->cfg.ncpus && cpu->nops; d++) {
-		struct sim_cpu *t = &sim->cpu[d];
-
-		pthread_mutex_lock(&t->lock);
-		for (unsigned i = 0; i < sim->cfg.tlb_entries; i++)
-			for (unsigned k = 0; t->tlb[i].valid && k < cpu->nops; k++)
-				if (op_matches(&cpu->ops[k], &t->tlb[i]))
-					t->tlb[i].valid = false;
-		pthread_mutex_unlock(&t->lock);
-	}
+	apply_everywhere(sim, cpu->ops, cpu->nops);
 	cpu->nops = 0;
 	pthread_mutex_unlock(&cpu->oplock);
 }
@@ -153,7 +148,7 @@ unsigned tlbb_sim_outstanding(struct tlbb_sim *sim, unsigned c)
 static void local_flush(struct tlbb_sim *sim, unsigned c, struct sim_op op)
 {
 	STAT_ADD(sim, local_flushes, 1);
-	cpu_apply(sim, c, &op);
+	cpu_apply(sim, c, &op, 1);
 }
 
 /* x86: one send-and-wait round; returns once every target applied @op. */
@@ -170,7 +165,7 @@ static void ipi_round(struct tlbb_sim *sim, const tlbb_cpumask_t *mask, unsigned
 			continue;
 		any = true;
 		STAT_ADD(sim, ipis, 1);
-		cpu_apply(sim, c, &op);
+		cpu_apply(sim, c, &op, 1);
 	}
 	if (any)
 		STAT_ADD(sim, ipi_rounds, 1);
