@@ -77,6 +77,9 @@ static struct {
 	bool cr3_never_flushes; /* a CPU whose CR3 writes keep every entry */
 	/* Runs once at CPU 0's next INVLPG: an interrupt arriving there. */
 	void (*interrupt_cpu0)(void);
+	/* A test provoking a debug check on purpose (a port's bad input). */
+	bool expect_debug_fail;
+	unsigned debug_fails;
 } R;
 
 static bool canonical48(uint64_t va)
@@ -201,10 +204,26 @@ void tlbb_port_ipi_send_and_wait(const tlbb_cpumask_t *targets, void (*fn)(void 
 	R.cur = self;
 }
 
+/*
+ * Only called in TLBB_DEBUG builds. A kernel panics here; a test that feeds
+ * the bad input on purpose counts the report and returns, so that it can
+ * also check the fallback the backend runs in builds without the check.
+ */
 void tlbb_port_debug_fail(const char *what)
 {
+	if (R.expect_debug_fail) {
+		R.debug_fails++;
+		return;
+	}
 	fail_msg("debug check: %s", what);
 }
+
+/* How many debug reports one bad-input event gives in this build. */
+#ifdef TLBB_DEBUG
+#define DEBUG_REPORTS 1u
+#else
+#define DEBUG_REPORTS 0u
+#endif
 
 /* ---- fixtures ---------------------------------------------------------------- */
 
@@ -212,17 +231,24 @@ static struct tlbb_x86 X;
 static struct tlbb_x86_cpu PC[NCPU];
 static struct tlbb_space A, B, K; /* two user spaces, one global kernel space */
 
-static void setup_backend(unsigned features, unsigned ceiling)
+/* @ncpus < NCPU: the port runs more CPUs than it gave the backend. */
+static void setup_backend_ncpus(unsigned features, unsigned ceiling, unsigned ncpus)
 {
 	struct tlbb_x86_config cfg = { features, ceiling };
 
 	memset(&R, 0, sizeof(R));
+	memset(PC, 0xa5, sizeof(PC)); /* init must reset what it tracks */
 	R.pcide = (features & TLBB_X86_PCID) != 0;
-	assert_int_equal(tlbb_x86_init(&X, &cfg, PC, NCPU), TLBB_OK);
+	assert_int_equal(tlbb_x86_init(&X, &cfg, PC, ncpus), TLBB_OK);
 	assert_int_equal(tlbb_space_init(&A, tlbb_x86_backend(&X), 1, NULL), TLBB_OK);
 	assert_int_equal(tlbb_space_init(&B, tlbb_x86_backend(&X), 2, NULL), TLBB_OK);
 	assert_int_equal(tlbb_space_init(&K, tlbb_x86_backend(&X), 0, NULL), TLBB_OK);
 	K.flags |= TLBB_SPACE_GLOBAL;
+}
+
+static void setup_backend(unsigned features, unsigned ceiling)
+{
+	setup_backend_ncpus(features, ceiling, NCPU);
 }
 
 /* CPU @cpu loads @s (as the port's context switch would). */
@@ -572,6 +598,9 @@ static void test_invlpg_up_to_the_ceiling_of_33(void **state)
 	for (unsigned c = 0; c < 4; c++) {
 		assert_int_equal(count_ev(c, EV_INVLPG, 0), 33);
 		assert_int_equal(count_ev(c, EV_CR3, 0), 0);
+		/* The statistics a port exports count what was executed. */
+		assert_int_equal(PC[c].st.invlpg, 33);
+		assert_int_equal(PC[c].st.full, 0);
 	}
 }
 
@@ -582,6 +611,8 @@ static void test_whole_space_flush_above_the_ceiling(void **state)
 	for (unsigned c = 0; c < 4; c++) {
 		assert_int_equal(count_ev(c, EV_INVLPG, 0), 0);
 		assert_int_equal(count_ev(c, EV_CR3, 0), 1);
+		assert_int_equal(PC[c].st.invlpg, 0);
+		assert_int_equal(PC[c].st.full, 1);
 	}
 }
 
@@ -670,6 +701,11 @@ static void test_switch_keeps_a_current_pcid_and_flushes_a_stale_one(void **stat
 	assert_int_equal(count_ev(0, EV_INVLPG, 0), 0);
 	assert_true(run_on(0, &A, ROOT_A)); /* stale slot: flushing CR3 write */
 	assert_int_equal(R.ev[R.nev - 1].a, ROOT_A | A.id);
+	/* Five switches on CPU 0: A, B (new), A, B (current), A (stale). */
+	assert_int_equal(PC[0].st.switches, 5);
+	assert_int_equal(PC[0].st.switch_flushes, 3);
+	assert_int_equal(PC[1].st.switches, 1);
+	assert_int_equal(PC[1].st.switch_flushes, 1);
 }
 
 static void test_pcid_reused_by_another_space_is_flushed_at_switch(void **state)
@@ -690,6 +726,8 @@ static void test_without_pcid_every_switch_flushes(void **state)
 	assert_true(run_on(0, &A, ROOT_A));
 	assert_true(run_on(0, &A, ROOT_A));
 	assert_int_equal(R.ev[R.nev - 1].a & CR3_NOFLUSH, 0);
+	assert_int_equal(PC[0].st.switches, 2);
+	assert_int_equal(PC[0].st.switch_flushes, 2);
 }
 
 /* ---- addresses ------------------------------------------------------------------------ */
@@ -773,6 +811,12 @@ static void test_batch_of_two_spaces_flushes_loaded_and_defers_others(void **sta
 	assert_int_equal(R.nrounds, 1);
 	assert_int_equal(count_ev(1, EV_CR3, 0), 1); /* A, loaded: now */
 	assert_int_equal(count_ev(2, EV_CR3, 0), 1);
+	for (unsigned c = 1; c <= 2; c++) {
+		assert_int_equal(PC[c].st.ipis, 1);
+		assert_int_equal(PC[c].st.full, 1); /* one whole-PCID flush each */
+		assert_int_equal(PC[c].st.invlpg, 0);
+	}
+	assert_int_equal(PC[0].st.local, 0); /* CPU 0 caches neither space */
 	assert_true(run_on(1, &B, ROOT_B));          /* B: at its switch-in */
 	assert_false(run_on(1, &A, ROOT_A));         /* A was caught up */
 }
@@ -818,6 +862,298 @@ static void test_global_space_full_flush_drops_global_entries(void **state)
 	for (unsigned c = 0; c < NCPU; c++)
 		for (unsigned i = 0; i < TLB_SIZE; i++)
 			assert_false(R.tlb[c][i].valid && R.tlb[c][i].global);
+	for (unsigned c = 0; c < 4; c++)
+		assert_int_equal(PC[c].st.full, 1); /* one "everything" per CPU */
+}
+
+#define KVA(n) (0xffffffff80000000ull + (uint64_t)(n) * 4096u)
+
+/* CPUs holding a global entry of @va (under any PCID: it matches all). */
+static unsigned global_holders(uint64_t va)
+{
+	unsigned n = 0;
+
+	for (unsigned c = 0; c < NCPU; c++)
+		for (unsigned i = 0; i < TLB_SIZE; i++) {
+			const struct tlbe *e = &R.tlb[c][i];
+
+			if (e->valid && e->global && e->va == (va & ~0xfffull)) {
+				n++;
+				break;
+			}
+		}
+	return n;
+}
+
+/*
+ * The kernel space K on CPUs 0..3, which run different things: 0 and 1 run
+ * A, 2 runs B, 3 has loaded nothing yet. Each caches kernel pages
+ * KVA(0..39) as global entries, tagged with whatever PCID it has loaded.
+ * The test acts as CPU 0; the record starts empty.
+ */
+static void kernel_on_four_cpus(unsigned features)
+{
+	setup_backend(features, 0);
+	run_on(0, &A, ROOT_A);
+	run_on(1, &A, ROOT_A);
+	run_on(2, &B, ROOT_B);
+	for (unsigned c = 0; c < 4; c++) {
+		tlbb_space_cpu_enter(&K, c); /* the port's duty for a global space */
+		R.cr4[c] = CR4_PGE;
+		for (unsigned i = 0; i < 40; i++)
+			touch(c, KVA(i), true);
+	}
+	R.cur = 0;
+	R.nev = 0;
+}
+
+/*
+ * A few kernel pages: INVLPG on every CPU of K's mask, whatever PCID it has
+ * loaded (INVLPG drops the page's global entry under any PCID), with or
+ * without INVPCID (type 0 would reach one PCID only, so it is not used).
+ */
+static void global_small_range(unsigned features)
+{
+	static const unsigned others[] = { 1, 2, 3 };
+	tlbb_cpumask_t want = mask_of(others, 3);
+	struct tlbb_batch b;
+
+	kernel_on_four_cpus(features);
+	tlbb_batch_init(&b);
+	tlbb_add_page(&b, &K, KVA(1), 0);
+	tlbb_add_page(&b, &K, KVA(2), 0);
+	tlbb_flush(&b);
+	assert_int_equal(R.nrounds, 1);
+	assert_mask_equal(&R.rounds[0].mask, &want);
+	for (unsigned c = 0; c < 4; c++) {
+		assert_int_equal(count_ev(c, EV_INVLPG, 0), 2);
+		assert_int_equal(count_ev(c, EV_INVPCID, 0), 0);
+		assert_int_equal(count_ev(c, EV_CR3, 0), 0);
+		assert_int_equal(count_ev(c, EV_CR4, 0), 0);
+		assert_int_equal(PC[c].st.invlpg, 2);
+		assert_int_equal(PC[c].st.full, 0);
+		assert_int_equal(PC[c].st.skipped, 0);
+	}
+	assert_int_equal(global_holders(KVA(1)), 0);
+	assert_int_equal(global_holders(KVA(2)), 0);
+	assert_int_equal(global_holders(KVA(3)), 4); /* only those two pages */
+}
+
+static void test_global_space_small_range_is_invlpg_on_every_cpu_invpcid(void **state)
+{
+	global_small_range(TLBB_X86_PCID | TLBB_X86_INVPCID);
+}
+
+static void test_global_space_small_range_is_invlpg_on_every_cpu_no_invpcid(void **state)
+{
+	global_small_range(TLBB_X86_PCID);
+}
+
+static void test_global_space_above_the_ceiling_is_invpcid_all_contexts(void **state)
+{
+	struct tlbb_batch b;
+
+	kernel_on_four_cpus(TLBB_X86_PCID | TLBB_X86_INVPCID);
+	tlbb_batch_init(&b);
+	for (unsigned i = 0; i < 34; i++)
+		tlbb_add_page(&b, &K, KVA(i), 0);
+	tlbb_flush(&b);
+	for (unsigned c = 0; c < 4; c++) {
+		assert_int_equal(count_ev(c, EV_INVLPG, 0), 0);
+		assert_int_equal(count_ev(c, EV_INVPCID, 0), 1);
+		assert_int_equal(count_ev(c, EV_CR4, 0), 0);
+		assert_int_equal(PC[c].st.invlpg, 0);
+		assert_int_equal(PC[c].st.full, 1);
+	}
+	for (unsigned i = 0; i < R.nev; i++)
+		assert_int_equal(R.ev[i].a, 2); /* type 2: global entries too */
+	for (unsigned i = 0; i < 40; i++)
+		assert_int_equal(global_holders(KVA(i)), 0);
+}
+
+static void test_global_space_above_the_ceiling_toggles_cr4_pge_without_invpcid(void **state)
+{
+	struct tlbb_batch b;
+
+	kernel_on_four_cpus(TLBB_X86_PCID);
+	tlbb_batch_init(&b);
+	for (unsigned i = 0; i < 34; i++)
+		tlbb_add_page(&b, &K, KVA(i), 0);
+	tlbb_flush(&b);
+	for (unsigned c = 0; c < 4; c++) {
+		unsigned first = NCPU;
+
+		assert_int_equal(count_ev(c, EV_INVLPG, 0), 0);
+		assert_int_equal(count_ev(c, EV_INVPCID, 0), 0);
+		assert_int_equal(count_ev(c, EV_CR4, 0), 2);
+		for (unsigned i = 0; i < R.nev && first == NCPU; i++)
+			if (R.ev[i].cpu == c)
+				first = i;
+		/* PGE off, then back on: CR4 ends as it was. */
+		assert_int_equal(R.ev[first].a, 0);
+		assert_int_equal(R.ev[first + 1].a, CR4_PGE);
+		assert_int_equal(R.cr4[c], CR4_PGE);
+		assert_int_equal(PC[c].st.full, 1);
+	}
+	for (unsigned i = 0; i < 40; i++)
+		assert_int_equal(global_holders(KVA(i)), 0);
+}
+
+static void test_global_space_is_never_skipped_by_generation(void **state)
+{
+	struct tlbb_batch old, big;
+	unsigned mark;
+
+	/*
+	 * A user-space request older than a CPU's generation is skipped; a
+	 * global one cannot be: its entries live under every PCID, there is no
+	 * one slot whose generation could vouch for them. The straggler after
+	 * a whole flush still does its INVLPG on every CPU.
+	 */
+	kernel_on_four_cpus(TLBB_X86_PCID | TLBB_X86_INVPCID);
+	tlbb_batch_init(&old);
+	tlbb_batch_init(&big);
+	tlbb_add_page(&old, &K, KVA(1), 0); /* 1 */
+	for (unsigned i = 0; i < 40; i++)
+		tlbb_add_page(&big, &K, KVA(i), 0); /* 2..41 */
+	tlbb_flush(&big);
+	mark = R.nev;
+	for (unsigned c = 0; c < 4; c++)
+		touch(c, KVA(1), true); /* walked again after the flush */
+	tlbb_flush(&old);
+	for (unsigned c = 0; c < 4; c++) {
+		assert_int_equal(count_ev(c, EV_INVLPG, mark), 1);
+		assert_int_equal(PC[c].st.invlpg, 1);
+		assert_int_equal(PC[c].st.full, 1);
+		assert_int_equal(PC[c].st.skipped, 0);
+	}
+	assert_int_equal(global_holders(KVA(1)), 0);
+}
+
+/* ---- a CPU the port did not give the backend ---------------------------------------- */
+
+/*
+ * A port bug: tlbb_port_cpu_id() returns a number >= the ncpus given to
+ * tlbb_x86_init(). The backend has no per-CPU state for it, so it cannot
+ * know what that CPU caches: TLBB_DEBUG builds report it, and every build
+ * treats the CPU as knowing nothing (every switch flushes, every request
+ * flushes everything), never writing outside the per-CPU array.
+ */
+#define TRACKED 4
+#define UNTRACKED 5
+
+static bool untracked_cpu_state_untouched(void)
+{
+	static struct tlbb_x86_cpu pattern;
+
+	memset(&pattern, 0xa5, sizeof(pattern));
+	for (unsigned c = TRACKED; c < NCPU; c++)
+		if (memcmp(&PC[c], &pattern, sizeof(pattern)) != 0)
+			return false;
+	return true;
+}
+
+static void test_untracked_cpu_switch_always_writes_a_flushing_cr3(void **state)
+{
+	setup_backend_ncpus(TLBB_X86_PCID, 0, TRACKED);
+	R.expect_debug_fail = true;
+	assert_true(run_on(UNTRACKED, &A, ROOT_A));
+	assert_int_equal(R.nev, 1);
+	assert_int_equal(R.ev[0].cpu, UNTRACKED);
+	assert_int_equal(R.ev[0].kind, EV_CR3);
+	assert_int_equal(R.ev[0].a, ROOT_A | A.id); /* no no-flush bit */
+	assert_true(tlbb_cpumask_test(&A.cpus, UNTRACKED)); /* flushes reach it */
+	touch(UNTRACKED, VA(1), false);
+	run_on(UNTRACKED, &B, ROOT_B);
+	/* Back to A: it cannot know A is unchanged, so it flushes again. */
+	assert_true(run_on(UNTRACKED, &A, ROOT_A));
+	assert_int_equal(R.ev[R.nev - 1].a, ROOT_A | A.id);
+	assert_int_equal(usable_holders(&A, VA(1)), 0);
+	assert_int_equal(R.debug_fails, 3 * DEBUG_REPORTS);
+	assert_true(untracked_cpu_state_untouched());
+}
+
+static void untracked_cpu_gets_everything(unsigned features)
+{
+	static const unsigned others[] = { 1, UNTRACKED };
+	tlbb_cpumask_t want = mask_of(others, 2);
+
+	setup_backend_ncpus(features, 0, TRACKED);
+	R.expect_debug_fail = true;
+	run_on(0, &A, ROOT_A);
+	run_on(1, &A, ROOT_A);
+	run_on(UNTRACKED, &A, ROOT_A);
+	R.cr4[UNTRACKED] = CR4_PGE;
+	touch(0, VA(1), false);
+	touch(1, VA(1), false);
+	touch(UNTRACKED, VA(1), false);
+	R.cur = 0;
+	R.nev = 0;
+	R.debug_fails = 0;
+	flush_n_pages(2);
+	assert_int_equal(R.nrounds, 1);
+	assert_mask_equal(&R.rounds[0].mask, &want);
+	assert_int_equal(count_ev(UNTRACKED, EV_INVLPG, 0), 0);
+	if (features & TLBB_X86_INVPCID) {
+		assert_int_equal(count_ev(UNTRACKED, EV_INVPCID, 0), 1);
+		for (unsigned i = 0; i < R.nev; i++)
+			if (R.ev[i].cpu == UNTRACKED)
+				assert_int_equal(R.ev[i].a, 2); /* all contexts, global too */
+	} else {
+		assert_int_equal(count_ev(UNTRACKED, EV_CR4, 0), 2);
+		assert_int_equal(R.cr4[UNTRACKED], CR4_PGE);
+	}
+	assert_int_equal(usable_holders(&A, VA(1)), 0);
+	assert_int_equal(R.debug_fails, DEBUG_REPORTS);
+	/* The tracked CPUs did their ordinary INVLPGs. */
+	assert_int_equal(PC[1].st.invlpg, 2);
+	assert_true(untracked_cpu_state_untouched());
+}
+
+static void test_untracked_cpu_request_flushes_everything_invpcid(void **state)
+{
+	untracked_cpu_gets_everything(TLBB_X86_PCID | TLBB_X86_INVPCID);
+}
+
+static void test_untracked_cpu_request_flushes_everything_cr4(void **state)
+{
+	untracked_cpu_gets_everything(TLBB_X86_PCID);
+}
+
+/* ---- a CPU that left the space -------------------------------------------------------- */
+
+static void test_cpu_that_switched_away_without_pcid_skips_the_request(void **state)
+{
+	struct tlbb_batch b;
+	unsigned mark;
+
+	/*
+	 * Without PCIDs, CPU 1's switch to B flushed all of A's entries and
+	 * forgot A (one slot). Its bit in A's mask stays (the port clears it
+	 * lazily, or never), so it still gets the round, and does nothing:
+	 * its next switch to A flushes anyway.
+	 */
+	setup_backend(0, 0);
+	run_on(0, &A, ROOT_A);
+	run_on(1, &A, ROOT_A);
+	touch(1, VA(1), false);
+	run_on(1, &B, ROOT_B);
+	assert_int_equal(holders(&A, VA(1)), 0); /* the switch's CR3 write */
+	R.cur = 0;
+	mark = R.nev;
+	tlbb_batch_init(&b);
+	tlbb_add_page(&b, &A, VA(1), 0);
+	tlbb_flush(&b);
+	assert_int_equal(R.nrounds, 1);
+	assert_true(tlbb_cpumask_test(&R.rounds[0].mask, 1));
+	assert_int_equal(count_ev(1, EV_INVLPG, mark) + count_ev(1, EV_CR3, mark) +
+				 count_ev(1, EV_INVPCID, mark) + count_ev(1, EV_CR4, mark),
+			 0);
+	assert_int_equal(PC[1].st.ipis, 1);
+	assert_int_equal(PC[1].st.skipped, 1);
+	assert_int_equal(PC[1].st.deferred, 0);
+	assert_true(run_on(1, &A, ROOT_A));
+	assert_int_equal(PC[1].st.switch_flushes, 3);
 }
 
 /* ---- safety on the TLB model --------------------------------------------------------- */
@@ -958,6 +1294,15 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_race_check_flushes_the_whole_space_on_its_mask),
 		cmocka_unit_test(test_batch_of_two_spaces_flushes_loaded_and_defers_others),
 		cmocka_unit_test(test_global_space_full_flush_drops_global_entries),
+		cmocka_unit_test(test_global_space_small_range_is_invlpg_on_every_cpu_invpcid),
+		cmocka_unit_test(test_global_space_small_range_is_invlpg_on_every_cpu_no_invpcid),
+		cmocka_unit_test(test_global_space_above_the_ceiling_is_invpcid_all_contexts),
+		cmocka_unit_test(test_global_space_above_the_ceiling_toggles_cr4_pge_without_invpcid),
+		cmocka_unit_test(test_global_space_is_never_skipped_by_generation),
+		cmocka_unit_test(test_untracked_cpu_switch_always_writes_a_flushing_cr3),
+		cmocka_unit_test(test_untracked_cpu_request_flushes_everything_invpcid),
+		cmocka_unit_test(test_untracked_cpu_request_flushes_everything_cr4),
+		cmocka_unit_test(test_cpu_that_switched_away_without_pcid_skips_the_request),
 		cmocka_unit_test(test_no_cpu_can_use_a_cleared_translation_invpcid),
 		cmocka_unit_test(test_no_cpu_can_use_a_cleared_translation_cr3),
 		cmocka_unit_test(test_no_cpu_can_use_a_cleared_translation_no_pcid),
