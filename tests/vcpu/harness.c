@@ -117,6 +117,24 @@ static long run(struct t_vcpu *tv)
 	case C_FLUSH_HAS:
 		tlbb_flush(tv->batch);
 		return tlbb_vcpu_tlb_lookup(tv->v, tv->asid, tv->va, false, NULL);
+	case C_RACE_CHECK_HAS:
+		/* A changer running on the vCPU (a guest mprotect emulated inline). */
+		tlbb_flush_pending(&tv->sp->s);
+		return tlbb_vcpu_tlb_lookup(tv->v, tv->asid, tv->va, false, NULL);
+	case C_HOLD_FRAME: {
+		struct t_frame *f = t_frame((unsigned)tv->va);
+
+		if (__atomic_load_n(&f->state, __ATOMIC_SEQ_CST) != FRAME_LIVE)
+			tv->hold_result = T_STALE;
+		__atomic_store_n(&tv->holding, 1, __ATOMIC_SEQ_CST);
+		while (!__atomic_load_n(&tv->release, __ATOMIC_SEQ_CST))
+			;
+		/* The walk reads the table page again at the end of the block. */
+		if (__atomic_load_n(&f->state, __ATOMIC_SEQ_CST) != FRAME_LIVE)
+			tv->hold_result = T_STALE;
+		__atomic_store_n(&tv->holding, 0, __ATOMIC_SEQ_CST);
+		return tv->hold_result;
+	}
 	default:
 		return -1;
 	}
@@ -235,6 +253,15 @@ void t_vcpu_hold(struct t_vcpu *tv, struct t_space *sp, uintptr_t va)
 {
 	__atomic_store_n(&tv->release, 0, __ATOMIC_SEQ_CST);
 	post_cmd(tv, C_HOLD, sp, va, NULL);
+	while (!__atomic_load_n(&tv->holding, __ATOMIC_SEQ_CST))
+		sched_yield();
+}
+
+void t_vcpu_hold_frame(struct t_vcpu *tv, unsigned f)
+{
+	__atomic_store_n(&tv->release, 0, __ATOMIC_SEQ_CST);
+	tv->hold_result = T_HIT; /* set before the command is posted (release store) */
+	post_cmd(tv, C_HOLD_FRAME, NULL, f, NULL);
 	while (!__atomic_load_n(&tv->holding, __ATOMIC_SEQ_CST))
 		sched_yield();
 }

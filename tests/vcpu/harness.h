@@ -45,6 +45,8 @@ enum t_cmd {
 	C_ONLINE_ACCESS, /* come back from idle and access va in the same block */
 	C_HOLD,       /* translate va, then stay inside the block until released */
 	C_FLUSH_HAS,  /* tlbb_flush(batch), then C_HAS in the same block */
+	C_RACE_CHECK_HAS, /* tlbb_flush_pending(space), then C_HAS in the same block */
+	C_HOLD_FRAME, /* read frame `va` (a page-table walk), stay in the block until released */
 	C_UNREGISTER, /* leave (thread ends) */
 };
 
@@ -86,6 +88,13 @@ long t_vcpu_flush_has(struct t_vcpu *tv, struct tlbb_batch *b, struct t_space *s
 void t_vcpu_stop(struct t_vcpu *tv); /* unregister + join */
 /* C_HOLD without waiting for completion; returns when the vCPU is inside. */
 void t_vcpu_hold(struct t_vcpu *tv, struct t_space *sp, uintptr_t va);
+/*
+ * C_HOLD_FRAME: the vCPU reads frame @f directly (as its page-table walker
+ * reads a table page: no TLB entry involved) and stays inside the block;
+ * returns when it is inside. t_vcpu_release() then gives T_HIT if the frame
+ * was still live at the end of the block, T_STALE if it had been freed.
+ */
+void t_vcpu_hold_frame(struct t_vcpu *tv, unsigned f);
 int t_vcpu_release(struct t_vcpu *tv); /* finishes the hold, returns hold_result */
 
 /* Access @va of @sp on the calling vCPU: the shared translate-and-check. */

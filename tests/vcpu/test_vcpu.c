@@ -13,6 +13,8 @@
 #include <sched.h>
 #include <string.h>
 
+#include <tlbbatch/sim.h>
+
 #include "harness.h"
 
 #define VA(vpn) ((uintptr_t)(vpn) * T_PAGE)
@@ -177,7 +179,22 @@ static void test_tlb_is_asid_tagged_and_set_associative(void **state)
 	assert_int_equal(tlbb_vcpu_tlb_count(v, 1), 2);
 	assert_true(tlbb_vcpu_tlb_lookup(v, 1, VA(4), false, &p));
 	assert_int_equal(p, 301);
+	/*
+	 * The statistics count exactly what happened above: 5 lookups (the
+	 * other-ASID and the permission miss count as lookups, not hits), 3 hits,
+	 * 4 fills (the refill included). They survive the vCPU's unregistration
+	 * (summed over past registrations of the slot).
+	 */
+	struct tlbb_vcpu_stats st;
+	tlbb_vcpu_get_stats(h, &st);
+	assert_int_equal(st.lookups, 5);
+	assert_int_equal(st.hits, 3);
+	assert_int_equal(st.fills, 4);
 	tlbb_vcpu_unregister(v);
+	tlbb_vcpu_get_stats(h, &st);
+	assert_int_equal(st.lookups, 5);
+	assert_int_equal(st.hits, 3);
+	assert_int_equal(st.fills, 4);
 	tlbb_vcpu_host_destroy(h);
 }
 
@@ -621,10 +638,14 @@ static void test_race_check_flushes_whole_space_on_every_vcpu(void **state)
 	/* A changer (mprotect, zap) on A runs the race check first. */
 	assert_true(tlbb_flush_pending(&A.s));
 	assert_false(tlbb_space_has_pending(&A.s));
+	assert_int_equal(stats(h).space_flushes, 1);
+	/* The reclaim's page op and the race check's whole-ASID op, to a and c each. */
+	assert_int_equal(stats(h).posts, 4);
 	assert_int_equal(t_vcpu_cmd(&a, C_COUNT, &A, 0), 0); /* all of A, everywhere */
 	assert_int_equal(t_vcpu_cmd(&c, C_COUNT, &A, 0), 0);
 	assert_int_equal(t_vcpu_cmd(&c, C_COUNT, &B, 0), 4); /* B untouched */
 	assert_false(tlbb_flush_pending(&A.s));              /* nothing left */
+	assert_int_equal(stats(h).space_flushes, 1);         /* and nothing flushed */
 	tlbb_flush(&reclaim);
 	t_vcpu_stop(&a);
 	t_vcpu_stop(&c);
@@ -658,6 +679,205 @@ static void test_flush_from_vcpu_thread_applies_own_tlb_inline(void **state)
 	t_vcpu_stop(&a);
 	t_vcpu_stop(&c);
 	tlbb_vcpu_host_destroy(h);
+}
+
+/*
+ * A race check run on a vCPU thread (a guest mprotect emulated inline): the
+ * vCPU does not wait for itself, so its own TLB must be cleaned inline, before
+ * the check returns and before its next safe point.
+ */
+static void race_check_on_vcpu_scenario(unsigned faults, bool expect_stale)
+{
+	struct tlbb_vcpu_host *h = host_new(4, faults);
+	struct t_space sp;
+	struct t_vcpu a, c;
+	struct tlbb_batch reclaim;
+
+	t_space_init(h, &sp, 10);
+	t_map(&sp, 3);
+	t_map(&sp, 7);
+	assert_true(t_vcpu_start(&a, h));
+	assert_true(t_vcpu_start(&c, h));
+	t_vcpu_cmd(&a, C_ENTER, &sp, 0);
+	t_vcpu_cmd(&c, C_ENTER, &sp, 0);
+	assert_int_equal(t_vcpu_cmd(&a, C_ACCESS, &sp, VA(7)), T_WALK);
+	assert_int_equal(t_vcpu_cmd(&c, C_ACCESS, &sp, VA(7)), T_WALK);
+	/* Reclaim has a page of the space pending in an unflushed batch. */
+	tlbb_batch_init(&reclaim);
+	t_unmap(&sp, 3);
+	tlbb_add_page(&reclaim, &sp.s, VA(3), 0);
+	/* vCPU a changes page 7 (say, write-protects it): race check first. */
+	assert_int_equal(t_vcpu_cmd(&a, C_RACE_CHECK_HAS, &sp, VA(7)), expect_stale);
+	assert_int_equal(stats(h).space_flushes, 1);
+	if (!expect_stale) /* the other vCPU was waited for: clean as well */
+		assert_false(t_vcpu_cmd(&c, C_HAS, &sp, VA(7)));
+	tlbb_flush(&reclaim);
+	t_vcpu_stop(&a);
+	t_vcpu_stop(&c);
+	tlbb_vcpu_host_destroy(h);
+}
+
+static void test_race_check_from_vcpu_thread_cleans_own_tlb_inline(void **state)
+{
+	(void)state;
+	race_check_on_vcpu_scenario(0, false);
+}
+
+/* Negative control: nothing posted -> the vCPU's own entry survives its check. */
+static void test_negative_race_check_without_post_leaves_own_entry(void **state)
+{
+	(void)state;
+	race_check_on_vcpu_scenario(TLBB_VCPU_FAULT_NO_POST, true);
+}
+
+/* ---- deferring on an empty batch: a grace period, not "at once" --------------- */
+
+struct deferrer {
+	pthread_t th;
+	struct tlbb_batch *b; /* NULL: the EINVAL path */
+	struct tlbb_vcpu_deferred *d;
+	int rc;
+	int done; /* atomic */
+};
+
+static void *deferrer_main(void *arg)
+{
+	struct deferrer *df = arg;
+
+	df->rc = tlbb_vcpu_defer(df->b, df->d, frame_freed);
+	__atomic_store_n(&df->done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/*
+ * Frame 50 is a guest page-table page. vCPU a's walker is reading it, inside
+ * a translated block. The reclaimer unlinks the table page: no TLB entry maps
+ * it, so nothing is added to any batch, and it hands the page back through
+ * tlbb_vcpu_defer() on an empty (or NULL) batch. The callback must wait for
+ * a grace period: not run while the block that may still read the page is
+ * running, and the block's last read must find the page live.
+ */
+static void defer_empty_waits_for_block(bool null_batch)
+{
+	struct tlbb_vcpu_host *h = host_new(2, 0);
+	struct t_frame *table = t_frame(50);
+	struct t_vcpu a;
+	struct tlbb_batch b;
+	struct deferrer df = { 0 };
+	bool returned_early;
+	int state_during, r;
+
+	__atomic_store_n(&table->state, FRAME_LIVE, __ATOMIC_SEQ_CST);
+	assert_true(t_vcpu_start(&a, h));
+	t_vcpu_hold_frame(&a, 50); /* inside the block, reading the table page */
+	tlbb_batch_init(&b);
+	df.b = null_batch ? NULL : &b;
+	df.d = &table->dnode;
+	pthread_create(&df.th, NULL, deferrer_main, &df);
+	t_sleep_ms(100);
+	/* Record, release the vCPU, then assert: a failure leaves no thread
+	 * stuck inside a block (it would stall every later grace period). */
+	returned_early = __atomic_load_n(&df.done, __ATOMIC_SEQ_CST);
+	state_during = __atomic_load_n(&table->state, __ATOMIC_SEQ_CST);
+	r = t_vcpu_release(&a);
+	pthread_join(df.th, NULL);
+	assert_false(returned_early); /* still waiting for the vCPU's safe point */
+	assert_int_equal(state_during, FRAME_LIVE);
+	assert_int_equal(r, T_HIT); /* the block's last read: page still live */
+	assert_int_equal(df.rc, null_batch ? TLBB_EINVAL : TLBB_OK);
+	assert_int_equal(__atomic_load_n(&table->state, __ATOMIC_SEQ_CST), FRAME_FREED);
+	t_vcpu_stop(&a);
+	tlbb_vcpu_host_destroy(h);
+}
+
+static void test_defer_on_empty_batch_waits_for_vcpu_inside_block(void **state)
+{
+	(void)state;
+	defer_empty_waits_for_block(false);
+}
+
+static void test_defer_on_null_batch_waits_for_vcpu_inside_block(void **state)
+{
+	(void)state;
+	defer_empty_waits_for_block(true);
+}
+
+/*
+ * Negative control of the two above: freeing the table page without any
+ * grace period while the block runs is seen by the block's last read (the
+ * checker is not vacuous).
+ */
+static void test_negative_free_without_grace_period_is_seen_inside_block(void **state)
+{
+	struct tlbb_vcpu_host *h = host_new(2, 0);
+	struct t_frame *table = t_frame(50);
+	struct t_vcpu a;
+
+	(void)state;
+	__atomic_store_n(&table->state, FRAME_LIVE, __ATOMIC_SEQ_CST);
+	assert_true(t_vcpu_start(&a, h));
+	t_vcpu_hold_frame(&a, 50);
+	frame_freed(&table->dnode); /* what a defer without its grace period does */
+	assert_int_equal(t_vcpu_release(&a), T_STALE);
+	t_vcpu_stop(&a);
+	tlbb_vcpu_host_destroy(h);
+}
+
+/* ---- deferring on another backend's batch ------------------------------------- */
+
+static struct {
+	struct tlbb_sim *sim;
+	struct tlbb_batch *b;
+	bool ran, remote_had_entry, batch_still_required;
+} other_be;
+
+static void other_backend_frame_freed(struct tlbb_vcpu_deferred *d)
+{
+	(void)d;
+	other_be.ran = true;
+	/* By now the batch must have been flushed on its own backend. */
+	other_be.remote_had_entry = tlbb_sim_tlb_has(other_be.sim, 1, 1, VA(2));
+	other_be.batch_still_required = other_be.b->flush_required;
+}
+
+/*
+ * tlbb_vcpu_defer() on a batch of another backend (here the sim's x86 model,
+ * where CPU 1 caches page 2): it cannot queue the callback in that batch, so
+ * it must flush the batch first and only then run the callback. The frame
+ * is retired inside the callback; CPU 1 must then fault, not reach it.
+ */
+static void test_defer_on_other_backend_batch_flushes_it_first(void **state)
+{
+	struct tlbb_sim_config cfg = { .ncpus = 2, .model = TLBB_SIM_X86 };
+	struct tlbb_sim_space ss;
+	struct tlbb_batch b;
+	struct tlbb_vcpu_deferred d;
+	int f;
+
+	(void)state;
+	memset(&other_be, 0, sizeof(other_be));
+	other_be.sim = tlbb_sim_create(&cfg);
+	assert_non_null(other_be.sim);
+	assert_int_equal(tlbb_sim_space_init(other_be.sim, &ss, 1, 8), TLBB_OK);
+	f = tlbb_sim_frame_alloc(other_be.sim);
+	assert_true(f > 0);
+	tlbb_sim_pte_set(&ss, 2, (unsigned)f, true);
+	tlbb_sim_switch_to(other_be.sim, 1, &ss);
+	assert_int_equal(tlbb_sim_access(other_be.sim, 1, VA(2), false), TLBB_SIM_WALK);
+	tlbb_sim_cpu_enter(other_be.sim, 0);
+	tlbb_batch_init(&b);
+	other_be.b = &b;
+	tlbb_sim_pte_clear(&ss, 2);
+	assert_int_equal(tlbb_add_page(&b, &ss.space, VA(2), 0), TLBB_OK);
+	assert_true(b.flush_required); /* CPU 1 may cache it: deferred */
+	assert_int_equal(tlbb_vcpu_defer(&b, &d, other_backend_frame_freed), TLBB_EBACKEND);
+	assert_true(other_be.ran);
+	assert_false(other_be.remote_had_entry);
+	assert_false(other_be.batch_still_required);
+	tlbb_sim_frame_set_state(other_be.sim, (unsigned)f, TLBB_SIM_FRAME_RETIRED);
+	assert_int_equal(tlbb_sim_access(other_be.sim, 1, VA(2), false), TLBB_SIM_FAULT);
+	tlbb_sim_space_fini(&ss);
+	tlbb_sim_destroy(other_be.sim);
 }
 
 /* ---- mailbox overflow ---------------------------------------------------------- */
@@ -786,6 +1006,12 @@ int main(void)
 		cmocka_unit_test(test_frames_handed_back_only_after_batch_flush),
 		cmocka_unit_test(test_race_check_flushes_whole_space_on_every_vcpu),
 		cmocka_unit_test(test_flush_from_vcpu_thread_applies_own_tlb_inline),
+		cmocka_unit_test(test_race_check_from_vcpu_thread_cleans_own_tlb_inline),
+		cmocka_unit_test(test_negative_race_check_without_post_leaves_own_entry),
+		cmocka_unit_test(test_defer_on_empty_batch_waits_for_vcpu_inside_block),
+		cmocka_unit_test(test_defer_on_null_batch_waits_for_vcpu_inside_block),
+		cmocka_unit_test(test_negative_free_without_grace_period_is_seen_inside_block),
+		cmocka_unit_test(test_defer_on_other_backend_batch_flushes_it_first),
 		cmocka_unit_test(test_mailbox_overflow_degrades_to_full_flush),
 		cmocka_unit_test(test_consumer_tlb_callback_runs_on_vcpu_thread_at_safe_point),
 	};
