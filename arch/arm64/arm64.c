@@ -96,6 +96,18 @@ static void a64_tlbi_raw(enum a64_tlbi_kind kind, bool global, uint64_t op)
 	}
 }
 
+/* One TLBI instruction, counted (tlbi_asid is the whole-space subset of tlbi). */
+static void a64_tlbi_counted(const struct tlbb_arm64_config *cfg, enum a64_tlbi_kind kind,
+			     bool global, uint64_t op)
+{
+	a64_tlbi_raw(kind, global, op);
+	if (cfg->stats) {
+		a64_count(&cfg->stats->tlbi);
+		if (kind == A64_ASID || kind == A64_ALL)
+			a64_count(&cfg->stats->tlbi_asid);
+	}
+}
+
 /*
  * One TLBI. On parts with the repeat-TLBI erratum the invalidation may miss
  * entries unless it is repeated after a completing DSB: TLBI; DSB ISH; TLBI.
@@ -105,17 +117,10 @@ static void a64_tlbi_raw(enum a64_tlbi_kind kind, bool global, uint64_t op)
 static void a64_tlbi(const struct tlbb_arm64_config *cfg, enum a64_tlbi_kind kind, bool global,
 		     uint64_t op)
 {
-	a64_tlbi_raw(kind, global, op);
-	if (cfg->stats) {
-		a64_count(&cfg->stats->tlbi);
-		if (kind == A64_ASID || kind == A64_ALL)
-			a64_count(&cfg->stats->tlbi_asid);
-	}
+	a64_tlbi_counted(cfg, kind, global, op);
 	if (cfg->repeat_tlbi_erratum) {
 		a64_dsb_ish(cfg);
-		a64_tlbi_raw(kind, global, op);
-		if (cfg->stats)
-			a64_count(&cfg->stats->tlbi);
+		a64_tlbi_counted(cfg, kind, global, op);
 	}
 }
 

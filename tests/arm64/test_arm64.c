@@ -68,6 +68,28 @@ static void expect_len(size_t n)
 	assert_int_equal(nlog, n);
 }
 
+/* The exported statistics are a promise about what was executed: every
+ * counter equals the number of its instructions in the log (valid while the
+ * test neither truncates the log nor calls tlbb_arm64_context_switch(), which
+ * has no config and counts nothing). tlbi_asid is a subset of tlbi. */
+static void expect_stats_match_log(const struct tlbb_arm64_stats *st)
+{
+	size_t tlbi = 0, whole = 0;
+
+	assert_int_equal(log_overflow, 0);
+	for (size_t i = 0; i < nlog; i++) {
+		if (log_[i].op >= TLBB_A64_TLBI_VAE1IS)
+			tlbi++;
+		if (log_[i].op == TLBB_A64_TLBI_ASIDE1IS || log_[i].op == TLBB_A64_TLBI_VMALLE1IS)
+			whole++;
+	}
+	assert_int_equal(st->tlbi, tlbi);
+	assert_int_equal(st->tlbi_asid, whole);
+	assert_int_equal(st->dsb_ishst, count_op(TLBB_A64_DSB_ISHST));
+	assert_int_equal(st->dsb_ish, count_op(TLBB_A64_DSB_ISH));
+	assert_int_equal(st->isb, count_op(TLBB_A64_ISB));
+}
+
 /* ---- the port hooks (used only by TLBB_DEBUG builds of the backend) ------- */
 
 static unsigned cur_cpu;
@@ -142,6 +164,19 @@ static int setup_limit8(void **state)
 {
 	(void)state;
 	return setup_with(&(struct tlbb_arm64_config){.max_tlbi_ops = 8});
+}
+
+static int setup_range_limit3(void **state)
+{
+	(void)state;
+	return setup_with(&(struct tlbb_arm64_config){.range_ops = true, .max_tlbi_ops = 3});
+}
+
+static int setup_range_erratum(void **state)
+{
+	(void)state;
+	return setup_with(
+		&(struct tlbb_arm64_config){.range_ops = true, .repeat_tlbi_erratum = true});
 }
 
 /* ---- operand encodings, by hand ------------------------------------------- */
@@ -298,6 +333,37 @@ static void user_space_flush_has_no_isb(void **state)
 	assert_int_equal(count_op(TLBB_A64_ISB), 0);
 }
 
+/* The ISB belongs to the flush, not to the add: a batch that touched a
+ * global space gets exactly one ISB after its DSB ISH however many global
+ * adds it holds, and a later user-only batch gets none (need_isb is per
+ * batch and cleared by the flush). The statistics must say the same. */
+static void isb_once_per_flush_of_a_batch_that_touched_a_global_space(void **state)
+{
+	(void)state;
+	const uint64_t kva = 0xffff000008000000ull;
+
+	tlbb_add_page(&batch, &kspace, kva, 0);
+	tlbb_add_page(&batch, &kspace, kva + PAGE, 0);
+	tlbb_add_page(&batch, &sp, 0x1000, 0);
+	tlbb_flush(&batch);
+	assert_int_equal(stats.dsb_ish, 1);
+	assert_int_equal(stats.isb, 1);
+
+	tlbb_add_page(&batch, &sp, 0x2000, 0);
+	tlbb_flush(&batch);
+	assert_int_equal(stats.dsb_ish, 2);
+	assert_int_equal(stats.isb, 1);
+
+	tlbb_add_page(&batch, &kspace, kva, 0);
+	tlbb_flush(&batch);
+	assert_int_equal(stats.dsb_ish, 3);
+	assert_int_equal(stats.isb, 2);
+	assert_int_equal(stats.tlbi, 5);
+	assert_int_equal(stats.dsb_ishst, 5);
+	expect_len(5 + 5 + 3 + 2); /* ISHST + TLBI per add, DSB ISH per flush, 2 ISB */
+	expect_stats_match_log(&stats);
+}
+
 /* ---- the op limit ----------------------------------------------------------- */
 
 static void default_limit_512_pages_stay_per_page(void **state)
@@ -404,6 +470,58 @@ static void erratum_mode_should_defer_false_and_tlbi_dsb_tlbi(void **state)
 	expect_at(4, TLBB_A64_DSB_ISH, 0); /* the repeated TLBI still needs completing */
 }
 
+/* Under the erratum each TLBI is TLBI; DSB ISH; TLBI: both TLBIs are
+ * instructions the CPU executes and broadcasts, so stats->tlbi counts two per
+ * invalidation and stats->dsb_ish counts the DSB between them. */
+static void erratum_stats_count_both_tlbis_of_each_pair(void **state)
+{
+	(void)state;
+	tlbb_add_range(&batch, &sp, 0x3000, 0x5000, 0);
+	tlbb_flush(&batch);
+	expect_len(8);
+	expect_at(0, TLBB_A64_DSB_ISHST, 0);
+	expect_at(1, TLBB_A64_TLBI_VAE1IS, 0x002a000000000003ull);
+	expect_at(2, TLBB_A64_DSB_ISH, 0);
+	expect_at(3, TLBB_A64_TLBI_VAE1IS, 0x002a000000000003ull);
+	expect_at(4, TLBB_A64_TLBI_VAE1IS, 0x002a000000000004ull);
+	expect_at(5, TLBB_A64_DSB_ISH, 0);
+	expect_at(6, TLBB_A64_TLBI_VAE1IS, 0x002a000000000004ull);
+	expect_at(7, TLBB_A64_DSB_ISH, 0);
+	assert_int_equal(stats.tlbi, 4);
+	assert_int_equal(stats.tlbi_asid, 0);
+	assert_int_equal(stats.dsb_ishst, 1);
+	assert_int_equal(stats.dsb_ish, 3);
+	assert_int_equal(stats.isb, 0);
+	expect_stats_match_log(&stats);
+}
+
+/* tlbi_asid is "of which whole-space": a repeated ASIDE1IS / VMALLE1IS is a
+ * second whole-space instruction, so it counts in both counters (otherwise
+ * tlbi - tlbi_asid would report by-VA TLBIs that were never issued). The
+ * global space's pair is followed by the flush's DSB ISH and one ISB. */
+static void erratum_whole_space_pairs_count_as_whole_space_tlbis(void **state)
+{
+	(void)state;
+	tlbb_add_space(&batch, &sp, 0);
+	tlbb_add_space(&batch, &kspace, 0);
+	tlbb_flush(&batch);
+	expect_len(10);
+	expect_at(0, TLBB_A64_DSB_ISHST, 0);
+	expect_at(1, TLBB_A64_TLBI_ASIDE1IS, 0x002a000000000000ull);
+	expect_at(2, TLBB_A64_DSB_ISH, 0);
+	expect_at(3, TLBB_A64_TLBI_ASIDE1IS, 0x002a000000000000ull);
+	expect_at(4, TLBB_A64_DSB_ISHST, 0);
+	expect_at(5, TLBB_A64_TLBI_VMALLE1IS, 0);
+	expect_at(6, TLBB_A64_DSB_ISH, 0);
+	expect_at(7, TLBB_A64_TLBI_VMALLE1IS, 0);
+	expect_at(8, TLBB_A64_DSB_ISH, 0);
+	expect_at(9, TLBB_A64_ISB, 0);
+	assert_int_equal(stats.tlbi, 4);
+	assert_int_equal(stats.tlbi_asid, 4);
+	assert_int_equal(stats.isb, 1);
+	expect_stats_match_log(&stats);
+}
+
 /* ---- FEAT_TLBIRANGE ------------------------------------------------------------ */
 
 static void range_two_pages_one_rvae1is_scale0_num0(void **state)
@@ -488,6 +606,95 @@ static void range_not_used_where_base_field_cannot_name_the_va(void **state)
 	expect_len(3);
 	expect_at(1, TLBB_A64_TLBI_VAAE1IS, 0x00000ff000008000ull);
 	expect_at(2, TLBB_A64_TLBI_VAAE1IS, 0x00000ff000008001ull);
+}
+
+/* A global space's last-level range: the all-ASID leaf forms, VAALE1IS for
+ * the odd page and RVAALE1IS for the rest, and the ASID field zero even
+ * though the space's id is not (global entries match every ASID). */
+static void range_global_leaf_only_is_vaale1is_then_rvaale1is(void **state)
+{
+	(void)state;
+	struct tlbb_space g;
+
+	assert_int_equal(tlbb_space_init(&g, &be, 7, NULL), TLBB_OK);
+	g.flags |= TLBB_SPACE_GLOBAL;
+	tlbb_space_set_granule(&g, 12);
+	/* 3 pages = 1 single + SCALE 0 NUM 0 from the next page */
+	tlbb_add_range(&batch, &g, 0x40000000, 0x40003000, TLBB_ADD_LEAF_ONLY);
+	tlbb_flush(&batch);
+	expect_len(5);
+	expect_at(0, TLBB_A64_DSB_ISHST, 0);
+	expect_at(1, TLBB_A64_TLBI_VAALE1IS, 0x0000000000040000ull);
+	/* ASID 0 | TG 01 | SCALE 0 | NUM 0 | base 0x40001 */
+	expect_at(2, TLBB_A64_TLBI_RVAALE1IS, 0x0000400000040001ull);
+	expect_at(3, TLBB_A64_DSB_ISH, 0);
+	expect_at(4, TLBB_A64_ISB, 0);
+	expect_stats_match_log(&stats);
+}
+
+/* The op limit (max_tlbi_ops, here 3) applies to the range plan's ops,
+ * counted before anything is issued. A plan of exactly 3 ops is issued as
+ * planned: 2114 pages = 2 + 64 + 2048 -> SCALE 0/1/2, NUM 0 each. */
+static void range_plan_of_exactly_max_ops_is_issued(void **state)
+{
+	(void)state;
+	tlbb_space_set_threshold(&sp, 1u << 23);
+	tlbb_add_range(&batch, &sp, 0x40000000, 0x40000000 + 2114 * PAGE, 0);
+	expect_len(4);
+	expect_at(0, TLBB_A64_DSB_ISHST, 0);
+	/* ASID 0x2a | TG 01 | SCALE 0 | NUM 0 | base 0x40000 */
+	expect_at(1, TLBB_A64_TLBI_RVAE1IS, 0x002a400000040000ull);
+	/* SCALE 1 (bits 45:44 = 01), base + 2 pages */
+	expect_at(2, TLBB_A64_TLBI_RVAE1IS, 0x002a500000040002ull);
+	/* SCALE 2 (bits 45:44 = 10), base + 66 pages = 0x40042 */
+	expect_at(3, TLBB_A64_TLBI_RVAE1IS, 0x002a600000040042ull);
+}
+
+/* One page more: the odd page takes a single TLBI first, 4 ops > 3, so the
+ * whole add becomes one ASIDE1IS (the single-page op counts). */
+static void range_plan_one_single_over_max_ops_is_one_aside1is(void **state)
+{
+	(void)state;
+	tlbb_space_set_threshold(&sp, 1u << 23);
+	tlbb_add_range(&batch, &sp, 0x40000000, 0x40000000 + 2115 * PAGE, 0);
+	expect_len(2);
+	expect_at(0, TLBB_A64_DSB_ISHST, 0);
+	expect_at(1, TLBB_A64_TLBI_ASIDE1IS, 0x002a000000000000ull);
+	assert_int_equal(stats.tlbi, 1);
+	assert_int_equal(stats.tlbi_asid, 1);
+}
+
+/* Four range ops and no single (2 + 64 + 2048 + 65536 pages, SCALE 0..3
+ * NUM 0): over the limit by a range op, so again one ASIDE1IS (range ops
+ * count as well as single pages). */
+static void range_plan_one_range_op_over_max_ops_is_one_aside1is(void **state)
+{
+	(void)state;
+	tlbb_space_set_threshold(&sp, 1u << 23);
+	tlbb_add_range(&batch, &sp, 0x40000000, 0x40000000 + 67650ull * PAGE, 0);
+	expect_len(2);
+	expect_at(1, TLBB_A64_TLBI_ASIDE1IS, 0x002a000000000000ull);
+	assert_int_equal(stats.tlbi_asid, 1);
+}
+
+/* Range ops under the erratum: each op, single or range, is repeated after
+ * a DSB ISH, and the batch still ends with its own DSB ISH. */
+static void range_erratum_repeats_each_op_after_a_dsb(void **state)
+{
+	(void)state;
+	tlbb_add_range(&batch, &sp, 0x40000000, 0x40007000, 0);
+	tlbb_flush(&batch);
+	expect_len(8);
+	expect_at(0, TLBB_A64_DSB_ISHST, 0);
+	expect_at(1, TLBB_A64_TLBI_VAE1IS, 0x002a000000040000ull);
+	expect_at(2, TLBB_A64_DSB_ISH, 0);
+	expect_at(3, TLBB_A64_TLBI_VAE1IS, 0x002a000000040000ull);
+	expect_at(4, TLBB_A64_TLBI_RVAE1IS, 0x002a410000040001ull);
+	expect_at(5, TLBB_A64_DSB_ISH, 0);
+	expect_at(6, TLBB_A64_TLBI_RVAE1IS, 0x002a410000040001ull);
+	expect_at(7, TLBB_A64_DSB_ISH, 0);
+	assert_int_equal(stats.tlbi, 4);
+	expect_stats_match_log(&stats);
 }
 
 /* ---- the issuing-CPU rule -------------------------------------------------------- */
@@ -607,6 +814,7 @@ int main(void)
 		T(sync_range_flush_is_dsb_ishst_tlbis_dsb_ish, setup_default),
 		T(global_space_uses_all_asid_forms_and_isb_after_dsb, setup_default),
 		T(user_space_flush_has_no_isb, setup_default),
+		T(isb_once_per_flush_of_a_batch_that_touched_a_global_space, setup_default),
 		T(default_limit_512_pages_stay_per_page, setup_default),
 		T(over_default_limit_513_pages_is_one_aside1is, setup_default),
 		T(configured_limit_8, setup_limit8),
@@ -615,6 +823,8 @@ int main(void)
 		T(race_check_on_global_space_is_vmalle1is_dsb_isb, setup_default),
 		T(should_defer_true_by_default, setup_default),
 		T(erratum_mode_should_defer_false_and_tlbi_dsb_tlbi, setup_erratum),
+		T(erratum_stats_count_both_tlbis_of_each_pair, setup_erratum),
+		T(erratum_whole_space_pairs_count_as_whole_space_tlbis, setup_erratum),
 		T(range_two_pages_one_rvae1is_scale0_num0, setup_range),
 		T(range_odd_count_one_single_then_range, setup_range),
 		T(range_512_pages_is_one_scale1_num7, setup_range),
@@ -623,6 +833,11 @@ int main(void)
 		T(range_leaf_and_global_forms, setup_range),
 		T(range_16k_granule, setup_range),
 		T(range_not_used_where_base_field_cannot_name_the_va, setup_range),
+		T(range_global_leaf_only_is_vaale1is_then_rvaale1is, setup_range),
+		T(range_plan_of_exactly_max_ops_is_issued, setup_range_limit3),
+		T(range_plan_one_single_over_max_ops_is_one_aside1is, setup_range_limit3),
+		T(range_plan_one_range_op_over_max_ops_is_one_aside1is, setup_range_limit3),
+		T(range_erratum_repeats_each_op_after_a_dsb, setup_range_erratum),
 		T(context_switch_with_queued_tlbis_executes_dsb_ish, setup_default),
 		T(context_switch_with_empty_batch_is_free_null_is_unconditional, setup_default),
 #ifdef TLBB_DEBUG
