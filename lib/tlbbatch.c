@@ -254,11 +254,23 @@ int tlbb_add_range(struct tlbb_batch *b, struct tlbb_space *s, uintptr_t start, 
 	return queue_shaped(b, s, shape_range(s, start, end, flags));
 }
 
+/*
+ * The hot path (one call per reclaimed page), so it does shape_bytes()'s
+ * work for a single page directly: round down, and the top page, whose end
+ * 2^N is not expressible, becomes the whole space. A threshold is >= 1, so
+ * one page never exceeds it.
+ */
 int tlbb_add_page(struct tlbb_batch *b, struct tlbb_space *s, uintptr_t va, unsigned flags)
 {
+	uintptr_t mask;
+
 	if (!space_backend(s))
 		return TLBB_EINVAL;
-	return queue_shaped(b, s, shape_bytes(s, va, va, flags));
+	mask = ((uintptr_t)1 << s->page_shift) - 1;
+	va &= ~mask;
+	if (va >= UINTPTR_MAX - mask)
+		return tlbb_add_space(b, s, flags & TLBB_ADD_WRITABLE);
+	return batch_queue(b, s, va, va + mask + 1, flags & (TLBB_ADD_WRITABLE | TLBB_ADD_LEAF_ONLY));
 }
 
 int tlbb_flush_range_sync(struct tlbb_space *s, uintptr_t start, uintptr_t end, unsigned flags)
