@@ -38,6 +38,27 @@
 	.popsection
 
 /* ---- 32-bit entry (BSP) ----------------------------------------------- */
+
+/*
+ * 32-bit protected mode -> long mode on the shared page tables: PAE,
+ * CR3 = pml4, EFER.LME, then paging. Used by the BSP at boot and by every AP
+ * in its trampoline; the caller far-jumps to 64-bit code right after.
+ */
+	.macro ENTER_LONG_MODE
+	movl %cr4, %eax
+	orl $CR4_PAE, %eax
+	movl %eax, %cr4
+	movl $pml4, %eax
+	movl %eax, %cr3
+	movl $MSR_EFER, %ecx
+	rdmsr
+	orl $EFER_LME, %eax
+	wrmsr
+	movl %cr0, %eax
+	orl $(CR0_PG | CR0_PE), %eax
+	movl %eax, %cr0
+	.endm
+
 	.section .text.boot, "ax"
 	.code32
 	.globl pvh_start
@@ -73,18 +94,7 @@ pvh_start:
 	jne 2b
 
 	lgdt gdt_ptr
-	movl %cr4, %eax
-	orl $CR4_PAE, %eax
-	movl %eax, %cr4
-	movl $pml4, %eax
-	movl %eax, %cr3
-	movl $MSR_EFER, %ecx
-	rdmsr
-	orl $EFER_LME, %eax
-	wrmsr
-	movl %cr0, %eax
-	orl $(CR0_PG | CR0_PE), %eax
-	movl %eax, %cr0
+	ENTER_LONG_MODE
 	ljmp $SEL_CODE64, $long_entry
 
 	.code64
@@ -122,18 +132,7 @@ tramp32:
 	movw %ax, %ds
 	movw %ax, %es
 	movw %ax, %ss
-	movl %cr4, %eax
-	orl $CR4_PAE, %eax
-	movl %eax, %cr4
-	movl $pml4, %eax
-	movl %eax, %cr3
-	movl $MSR_EFER, %ecx
-	rdmsr
-	orl $EFER_LME, %eax
-	wrmsr
-	movl %cr0, %eax
-	orl $(CR0_PG | CR0_PE), %eax
-	movl %eax, %cr0
+	ENTER_LONG_MODE
 	ljmp $SEL_CODE64, $ap_long_entry
 
 	.balign 8
