@@ -14,11 +14,20 @@
  *   - a reader that reads POISON (or another page's data) used a translation
  *     that the flush had already invalidated: a stale read, a failure.
  *
+ * The last phase ("global") does the same to a second window whose PTEs are
+ * global (nG=0), in a space flagged TLBB_SPACE_GLOBAL, like a kernel's own
+ * mappings: an ASID-tagged TLBI cannot remove a global entry, so every flush
+ * there must end in the backend's TLBI VMALLE1IS (whole-space add, a range
+ * over the space's threshold, the synchronous flush of such a range).
+ *
  * Built with -DNEGATIVE_CONTROL the retarget does no TLB maintenance at all
  * (no tlbb_add_*, no tlbb_flush), and the image must then SEE stale reads:
- * proof that this image can fail. (Removing only the DSB of tlbb_flush()
- * cannot be seen here: QEMU's TCG completes broadcast TLBIs synchronously.
- * That rule is tested by the sim model, see docs/arm64.md.)
+ * proof that this image can fail. Built with -DGLOBAL_SKIP_FLUSH only the
+ * global phase skips its maintenance: it must be stale there and nowhere
+ * else, proof that the global phase can fail on its own. (Removing only the
+ * DSB of tlbb_flush() cannot be seen here: QEMU's TCG completes broadcast
+ * TLBIs synchronously. That rule is tested by the sim model, see
+ * docs/arm64.md.)
  *
  * Port hooks implemented here: tlbb_port_cpu_id() (MPIDR Aff0) and
  * tlbb_port_debug_fail(); the library is built with debug checks, so the
@@ -32,6 +41,7 @@
 #define PAGE 4096u
 #define WIN_VA 0x80000000u
 #define WIN_PAGES 16u
+#define GWIN_VA 0xC0000000u /* the global window: l1[3] */
 #define POOL_FRAMES 128u
 #define ASID 1u
 
@@ -48,6 +58,13 @@
 #ifndef RETARGETS_PER_PAGE
 #define RETARGETS_PER_PAGE 16000u
 #endif
+/* Every global round flushes every vCPU's whole TLB (TCG's VMALLE1IS). */
+#ifndef RETARGETS_GLOBAL
+#define RETARGETS_GLOBAL 16000u
+#endif
+/* The global space's threshold: half the window, so a whole-window range
+ * is over the ceiling and becomes a whole-space invalidation. */
+#define GLOBAL_THRESHOLD (WIN_PAGES / 2)
 #define BATCH_PAGES WIN_PAGES
 
 #define POISON UINT64_C(0xdeaddeaddeaddead)
@@ -204,23 +221,29 @@ void fatal_exception(uint64_t esr, uint64_t elr, uint64_t far)
 static uint64_t l1[512] __attribute__((aligned(4096)));
 static uint64_t l2_win[512] __attribute__((aligned(4096)));
 static volatile uint64_t l3_win[512] __attribute__((aligned(4096)));
+static uint64_t l2_gwin[512] __attribute__((aligned(4096)));
+static volatile uint64_t l3_gwin[512] __attribute__((aligned(4096)));
 
 static uint64_t frames[POOL_FRAMES][PAGE / 8] __attribute__((aligned(4096)));
 
 static void build_tables(void)
 {
-	/* 0-1 GiB: devices (UART); 1-2 GiB: RAM identity; 2-3 GiB: the window. */
+	/* 0-1 GiB: devices (UART); 1-2 GiB: RAM identity; 2-3 GiB: the window;
+	 * 3-4 GiB: the global window. */
 	l1[0] = 0x00000000u | PTE_BLOCK | PTE_ATTR(ATTR_DEVICE) | PTE_AF | PTE_PXN | PTE_UXN;
 	l1[1] = 0x40000000u | PTE_BLOCK | PTE_ATTR(ATTR_NORMAL) | PTE_SH_INNER | PTE_AF;
 	l1[2] = (uint64_t)(uintptr_t)l2_win | PTE_TABLE;
 	l2_win[0] = (uint64_t)(uintptr_t)l3_win | PTE_TABLE;
+	l1[3] = (uint64_t)(uintptr_t)l2_gwin | PTE_TABLE;
+	l2_gwin[0] = (uint64_t)(uintptr_t)l3_gwin | PTE_TABLE;
 }
 
 /* Window PTEs are non-global (nG): they belong to ASID 1, so TLBI by
- * VA+ASID is what must remove them. */
-static uint64_t window_pte(uint64_t pa)
+ * VA+ASID is what must remove them. Global-window PTEs have nG=0: their
+ * TLB entries match every ASID, and only the all-ASID TLBIs remove them. */
+static uint64_t window_pte(uint64_t pa, uint64_t ng)
 {
-	return pa | PTE_TABLE | PTE_ATTR(ATTR_NORMAL) | PTE_SH_INNER | PTE_AF | PTE_NG | PTE_PXN |
+	return pa | PTE_TABLE | PTE_ATTR(ATTR_NORMAL) | PTE_SH_INNER | PTE_AF | ng | PTE_PXN |
 	       PTE_UXN;
 }
 
@@ -250,8 +273,9 @@ static void mmu_on(void)
 
 /* ---- shared state ------------------------------------------------------------------ */
 
-enum { PH_WARMUP, PH_BATCHED, PH_RANGE, PH_PER_PAGE, PH_STOP, NPHASE = PH_STOP };
-static const char *const phase_name[NPHASE] = {"warmup", "batched", "range", "per-page"};
+enum { PH_WARMUP, PH_BATCHED, PH_RANGE, PH_PER_PAGE, PH_GLOBAL, PH_STOP, NPHASE = PH_STOP };
+static const char *const phase_name[NPHASE] = {"warmup", "batched", "range", "per-page",
+					       "global"};
 
 struct reader_stats {
 	uint64_t reads, ok, faults, stale_poison, stale_wrong_page, corrupt;
@@ -319,7 +343,8 @@ void secondary_main(void)
 		}
 		for (unsigned i = 0; i < WIN_PAGES; i++) {
 			/* a different word each time: the whole page must be poisoned */
-			uintptr_t va = WIN_VA + i * PAGE + (((iter * 7 + i) * 8) & (PAGE - 8));
+			uintptr_t va = (ph == PH_GLOBAL ? GWIN_VA : WIN_VA) + i * PAGE +
+				       (((iter * 7 + i) * 8) & (PAGE - 8));
 			uint64_t v = probe_read((const volatile uint64_t *)va);
 
 			st->reads++;
@@ -355,7 +380,18 @@ static struct tlbb_arm64_stats bstats;
 static struct tlbb_arm64_config bcfg = {.stats = &bstats};
 static struct tlbb_backend backend;
 static struct tlbb_space space;
+static struct tlbb_space gspace; /* TLBB_SPACE_GLOBAL: the global window */
 static struct tlbb_batch batch;
+
+/* A window of WIN_PAGES pages: its last-level table and its space. */
+struct window {
+	volatile uint64_t *l3;
+	uintptr_t va;
+	uint64_t ng; /* PTE_NG, or 0 for global PTEs */
+	struct tlbb_space *space;
+};
+static const struct window win = {l3_win, WIN_VA, PTE_NG, &space};
+static const struct window gwin = {l3_gwin, GWIN_VA, 0, &gspace};
 
 /* Frames not mapped in the window, oldest-retired first: a retired frame is
  * reused as late as possible, so its poison stays visible to stale readers. */
@@ -385,17 +421,31 @@ static void fill(uint64_t pa, uint64_t word)
 		p[w] = word;
 }
 
-static void install(unsigned i)
+static void install(const struct window *w, unsigned i)
 {
 	uint64_t pa = free_pop();
 
 	fill(pa, live_word(i, ++generation));
 	/* The frame's contents before the PTE that exposes it. */
 	__asm__ volatile("dmb ishst" ::: "memory");
-	l3_win[i] = window_pte(pa);
+	w->l3[i] = window_pte(pa, w->ng);
 }
 
-enum mode { MODE_PAGE_ADDS, MODE_RANGE_ADD, MODE_PER_PAGE_FLUSH };
+/*
+ * MODE_GLOBAL_*: the three ways a global space reaches TLBI VMALLE1IS
+ * (arch/arm64/arm64.c, a64_tlbi_space): a whole-space add, a range add over
+ * the space's threshold (the core turns it into a whole-space add), and the
+ * synchronous flush of such a range. The phase rotates through them.
+ */
+enum mode {
+	MODE_PAGE_ADDS,
+	MODE_RANGE_ADD,
+	MODE_PER_PAGE_FLUSH,
+	MODE_GLOBAL_SPACE_ADD,
+	MODE_GLOBAL_RANGE_OVER_THRESHOLD,
+	MODE_GLOBAL_SYNC_OVER_THRESHOLD,
+};
+#define NGLOBAL_MODES 3u
 
 static unsigned nreaders_started;
 
@@ -421,10 +471,16 @@ static void wait_for_sweeps(void)
  * Clear each PTE and queue its invalidation; complete the batch once; only
  * then may the old frames be reused (here: poisoned) and new ones mapped.
  */
+static void retarget_global(unsigned first, unsigned n, enum mode mode);
+
 static void retarget(unsigned first, unsigned n, enum mode mode)
 {
 	uint64_t old[WIN_PAGES];
 
+	if (mode >= MODE_GLOBAL_SPACE_ADD) {
+		retarget_global(first, n, mode);
+		return;
+	}
 	for (unsigned k = 0; k < n; k++) {
 		unsigned i = first + k;
 		uintptr_t va = WIN_VA + i * PAGE;
@@ -462,9 +518,52 @@ static void retarget(unsigned first, unsigned n, enum mode mode)
 		free_push(old[k]);
 	}
 	for (unsigned k = 0; k < n; k++)
-		install(first + k);
+		install(&win, first + k);
 	/* New PTEs visible to the readers' walkers (invalid entries are never
 	 * cached, so no TLBI is needed for a make). */
+	__asm__ volatile("dsb ishst" ::: "memory");
+}
+
+/*
+ * The same reclaim sequence on the global window. Each mode must end in one
+ * TLBI VMALLE1IS completed by DSB ISH (+ ISB): the window's entries are
+ * global, so nothing tagged with an ASID would do. The caller checks the
+ * count (tlbi_asid) per phase; the readers check that it worked.
+ */
+static void retarget_global(unsigned first, unsigned n, enum mode mode)
+{
+	const struct window *w = &gwin;
+	const uintptr_t start = w->va + first * PAGE, end = start + n * PAGE;
+	uint64_t old[WIN_PAGES];
+
+	for (unsigned k = 0; k < n; k++) {
+		old[k] = w->l3[first + k] & PTE_ADDR_MASK;
+		w->l3[first + k] = 0; /* under the (here implicit) PTL */
+	}
+#if !defined(NEGATIVE_CONTROL) && !defined(GLOBAL_SKIP_FLUSH)
+	if (mode == MODE_GLOBAL_SPACE_ADD) {
+		tlbb_add_space(&batch, w->space, TLBB_ADD_WRITABLE);
+		tlbb_flush(&batch);
+	} else if (mode == MODE_GLOBAL_RANGE_OVER_THRESHOLD) {
+		/* n > GLOBAL_THRESHOLD pages: queued as the whole space */
+		tlbb_add_range(&batch, w->space, start, end, TLBB_ADD_LEAF_ONLY | TLBB_ADD_WRITABLE);
+		tlbb_flush(&batch);
+	} else {
+		/* the unbatched path (flush_tlb_kernel_range), same ceiling */
+		tlbb_flush_range_sync(w->space, start, end, TLBB_ADD_LEAF_ONLY);
+	}
+#else
+	(void)start;
+	(void)end;
+	(void)mode;
+#endif
+	/* From here on no CPU may still reach the old frames: poison them. */
+	for (unsigned k = 0; k < n; k++) {
+		fill(old[k], POISON);
+		free_push(old[k]);
+	}
+	for (unsigned k = 0; k < n; k++)
+		install(w, first + k);
 	__asm__ volatile("dsb ishst" ::: "memory");
 }
 
@@ -504,21 +603,25 @@ static void migrate_and_flush_on_cpu1(void)
 	puts_("issuing-cpu rule: batch filled on cpu 0, context switch barrier, flushed on cpu 1: ok\n");
 	fill(old, POISON);
 	free_push(old);
-	install(0);
+	install(&win, 0);
 }
 
 static void run_phase(uint32_t ph, uint32_t retargets, enum mode mode, unsigned nreaders)
 {
 	struct tlbb_arm64_stats before = bstats;
 	struct reader_stats tot = {0};
-	uint32_t done = 0;
+	uint32_t done = 0, round = 0;
 
 	__atomic_store_n(&phase, ph, __ATOMIC_RELEASE);
 	while (done < retargets) {
 		if (inflate_on)
 			wait_for_sweeps();
-		retarget(0, BATCH_PAGES, mode);
+		/* the global phase takes its three paths in turn */
+		retarget(0, BATCH_PAGES,
+			 mode == MODE_GLOBAL_SPACE_ADD ? (enum mode)(mode + round % NGLOBAL_MODES)
+						       : mode);
 		done += BATCH_PAGES;
+		round++;
 	}
 	/* Let the readers see the final mappings for a moment. */
 	for (volatile unsigned spin = 0; spin < 200000; spin++)
@@ -561,12 +664,17 @@ void kernel_main(void)
 #ifdef NEGATIVE_CONTROL
 	      " (NEGATIVE CONTROL: no TLB maintenance)"
 #endif
+#ifdef GLOBAL_SKIP_FLUSH
+	      " (NEGATIVE CONTROL: no TLB maintenance in the global phase)"
+#endif
 	      "\n");
 	build_tables();
 	for (unsigned f = 0; f < POOL_FRAMES; f++)
 		free_push((uint64_t)(uintptr_t)frames[f]);
-	for (unsigned i = 0; i < WIN_PAGES; i++)
-		install(i);
+	for (unsigned i = 0; i < WIN_PAGES; i++) {
+		install(&win, i);
+		install(&gwin, i);
+	}
 	mmu_on();
 
 	/* FEAT_TLBIRANGE: ID_AA64ISAR0_EL1.TLB (bits 59:56) == 0b0010. */
@@ -574,6 +682,10 @@ void kernel_main(void)
 	bcfg.range_ops = ((isar0 >> 56) & 0xf) == 2;
 	tlbb_arm64_backend_init(&backend, &bcfg);
 	tlbb_space_init(&space, &backend, ASID, NULL);
+	/* The kernel's own mappings: id 0 (no ASID), all-ASID TLBI forms. */
+	tlbb_space_init(&gspace, &backend, 0, NULL);
+	gspace.flags |= TLBB_SPACE_GLOBAL;
+	tlbb_space_set_threshold(&gspace, GLOBAL_THRESHOLD);
 	tlbb_batch_init(&batch);
 	puts_("FEAT_TLBIRANGE: ");
 	puts_(bcfg.range_ops ? "yes (range ops on)\n" : "no\n");
@@ -600,6 +712,7 @@ void kernel_main(void)
 		  nreaders);
 	inflate_on = 0;
 	run_phase(PH_PER_PAGE, RETARGETS_PER_PAGE, MODE_PER_PAGE_FLUSH, nreaders);
+	run_phase(PH_GLOBAL, RETARGETS_GLOBAL, MODE_GLOBAL_SPACE_ADD, nreaders);
 	__atomic_store_n(&phase, PH_STOP, __ATOMIC_RELEASE);
 	for (unsigned spin = 0; readers_done < nreaders && spin < 100000000u; spin++)
 		;
@@ -615,7 +728,7 @@ void kernel_main(void)
 		}
 	}
 	retargets = RETARGETS_BATCHED + (bcfg.range_ops ? RETARGETS_RANGE_OPS : RETARGETS_RANGE) +
-		    RETARGETS_PER_PAGE;
+		    RETARGETS_PER_PAGE + RETARGETS_GLOBAL;
 	puts_("total retargets: ");
 	putu(retargets);
 	puts_("\nstale reads: ");
