@@ -171,6 +171,15 @@ typedef void (*tlbb_vcpu_invalidate_fn)(struct tlbb_vcpu *v, uint32_t asid, uint
 #define TLBB_VCPU_FAULT_NO_GRACE_PERIOD 0x2u /* flushes never wait for vCPUs */
 #define TLBB_VCPU_FAULT_NO_ONLINE_DRAIN 0x4u /* online() keeps what was posted */
 #define TLBB_VCPU_FAULT_DRAIN_BEFORE_QS 0x8u /* safe point drains, THEN reports */
+/*
+ * The flusher-side store-buffering fences (tests/vcpu/litmus_sb.c): add() /
+ * flush_space() read the space's cpumask without first ordering the
+ * caller's PTE clear before that read. The check is a plain load of the
+ * switch, no barrier, so a run with the switch set behaves like the fence
+ * deleted from the source (which is what tools/mutate does).
+ */
+#define TLBB_VCPU_FAULT_NO_ADD_FENCE 0x10u   /* add(): no fence before the mask read */
+#define TLBB_VCPU_FAULT_NO_SPACE_FENCE 0x20u /* flush_space(): likewise */
 
 struct tlbb_vcpu_config {
 	unsigned max_vcpus;       /* 1..TLBB_MAX_CPUS; 0 = TLBB_MAX_CPUS */
