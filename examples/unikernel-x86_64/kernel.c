@@ -22,10 +22,15 @@
  * round (the negative control: stale reads MUST appear, which also shows
  * that TCG keeps per-vCPU translations without INVLPG on that vCPU);
  * "single" keeps CPU 1 a reader (one flusher); "retargets=N" and
- * "perpage=N" change the counts.
+ * "perpage=N" change the counts; "cpus=N" replaces QEMU's fw_cfg CPU count
+ * (Bochs has none: tests/bochs boots this image from a disk through
+ * bochs-boot.S, with the command line in the disk's second sector);
+ * "noinvpcid" and "nopcid" ignore those CPUID bits (whole-PCID flushes then
+ * reload CR3), to tell a fault of one flush method from the others.
  *
  * Verdict on the serial port; exit through isa-debug-exit: 0x10 (QEMU
- * status 33) = pass, 0x11 (status 35) = fail.
+ * status 33) = pass, 0x11 (status 35) = fail; without that device (Bochs),
+ * power-off through port 0x8900.
  */
 #include <tlbbatch/port.h>
 #include <tlbbatch/x86_64.h>
@@ -159,10 +164,34 @@ static void kv(const char *k, uint64_t v, bool last)
 		puts_serial(", ");
 }
 
+/*
+ * QEMU's -kernel path leaves the UART as it found it; a BIOS may not
+ * (Bochs' leaves 5-bit words): 8 data bits, no parity, 1 stop bit,
+ * 115200 baud, FIFOs on.
+ */
+static void serial_init(void)
+{
+	outb(0x3f8 + 1, 0x00); /* no UART interrupts */
+	outb(0x3f8 + 3, 0x80); /* DLAB: the next two are the divisor */
+	outb(0x3f8 + 0, 0x01);
+	outb(0x3f8 + 1, 0x00);
+	outb(0x3f8 + 3, 0x03); /* 8N1, DLAB off */
+	outb(0x3f8 + 2, 0x07); /* FIFOs on and cleared */
+}
+
 static __attribute__((noreturn)) void qemu_exit(bool pass)
 {
 	puts_serial(pass ? "VERDICT: PASS\n" : "VERDICT: FAIL\n");
+	while (!(inb(0x3f8 + 5) & 0x40)) /* transmitter empty: all of it is out */
+		;
 	outl(0xf4, pass ? 0x10 : 0x11);
+	/*
+	 * Still here: no isa-debug-exit device (Bochs, booted through
+	 * bochs-boot.S). Bochs powers off on "Shutdown" written to port
+	 * 0x8900; the verdict is the serial line above.
+	 */
+	for (const char *s = "Shutdown"; *s; s++)
+		outb(0x8900, (uint8_t)*s);
 	for (;;)
 		__asm__ volatile("cli; hlt");
 }
@@ -470,9 +499,11 @@ static unsigned fw_cfg_ncpus(void)
 	return inb(0x511) | (unsigned)inb(0x511) << 8;
 }
 
+static unsigned cmdline_cpus; /* "cpus=N": where there is no fw_cfg (Bochs) */
+
 static void start_aps(void)
 {
-	unsigned logical = fw_cfg_ncpus();
+	unsigned logical = cmdline_cpus ? cmdline_cpus : fw_cfg_ncpus();
 
 	if (logical < 1)
 		logical = 1;
@@ -656,11 +687,13 @@ void kmain(void)
 	struct phase batched = { 0 }, b1 = { 0 }, pp = { 0 };
 	uint64_t r0, i0, during = 0;
 	bool single = false;
+	unsigned mask_features = 0; /* "nopcid", "noinvpcid": CPUID bits to ignore */
 	const char *cmdline = "";
 	uint32_t r[4];
 	uint64_t stale = 0, torn = 0, reads = 0;
 	bool pass;
 
+	serial_init();
 	puts_serial("tlbbatch x86-64 poison test\n");
 	if (pvh_start_info) {
 		/* struct hvm_start_info: cmdline_paddr at offset 24 */
@@ -678,6 +711,12 @@ void kmain(void)
 			per_page = parse_u64(s + 8);
 		if (str_starts(s, "single"))
 			single = true;
+		if (str_starts(s, "cpus="))
+			cmdline_cpus = (unsigned)parse_u64(s + 5);
+		if (str_starts(s, "nopcid"))
+			mask_features |= TLBB_X86_PCID | TLBB_X86_INVPCID;
+		if (str_starts(s, "noinvpcid"))
+			mask_features |= TLBB_X86_INVPCID;
 	}
 
 	/* The firmware left the 8259 PIC on vectors 8..15: mask it, the
@@ -705,6 +744,7 @@ void kmain(void)
 		if (r[1] & (1u << 10))
 			cfg.features |= TLBB_X86_INVPCID;
 	}
+	cfg.features &= ~mask_features;
 	puts_serial("features: pcid=");
 	put_u64(!!(cfg.features & TLBB_X86_PCID));
 	puts_serial(" invpcid=");
