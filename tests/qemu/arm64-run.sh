@@ -37,7 +37,7 @@ fi
 [ "${retargets:-0}" -ge 100000 ] || { echo "FAIL: only ${retargets:-0} retargets (< 100000)"; exit 1; }
 # field FIELD of phase PHASE's JSON line (empty if the phase did not report)
 phase_field() { grep -a "\"phase\":\"$1\"" "$log" | tail -1 | sed -nE "s/.*\"$2\":([0-9]+).*/\1/p"; }
-phase_stale() { local p s w; p=$(phase_field "$1" stale_poison); w=$(phase_field "$1" stale_wrong_page)
+phase_stale() { local p w; p=$(phase_field "$1" stale_poison); w=$(phase_field "$1" stale_wrong_page)
   [ -n "$p" ] && [ -n "$w" ] && echo $((p + w)); }
 case "$expect" in
   clean|range)
