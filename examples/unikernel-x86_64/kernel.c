@@ -26,7 +26,9 @@
  * (Bochs has none: tests/bochs boots this image from a disk through
  * bochs-boot.S, with the command line in the disk's second sector);
  * "noinvpcid" and "nopcid" ignore those CPUID bits (whole-PCID flushes then
- * reload CR3), to tell a fault of one flush method from the others.
+ * reload CR3), to tell a fault of one flush method from the others;
+ * "global" makes the test pages global, in a TLBB_SPACE_GLOBAL space (see
+ * gspace below).
  *
  * Verdict on the serial port; exit through isa-debug-exit: 0x10 (QEMU
  * status 33) = pass, 0x11 (status 35) = fail; without that device (Bochs),
@@ -62,6 +64,8 @@
 
 #define PTE_P 0x1ull
 #define PTE_RW 0x2ull
+#define PTE_G 0x100ull /* global: survives CR3 writes and INVPCID single-context */
+#define CR4_PGE (1ull << 7)
 
 /* ---- from boot.S ------------------------------------------------------------ */
 extern uint64_t pml4[512], pdpt[512];
@@ -374,6 +378,17 @@ void done_ipi_vector(void)
 static struct tlbb_x86 x86;
 static struct tlbb_x86_cpu percpu[NCPUS_MAX];
 static struct tlbb_space kspace;
+/*
+ * "global": the test pages are global (G bit, CR4.PGE on) and belong to
+ * gspace, a TLBB_SPACE_GLOBAL space, as kernel mappings would. Their
+ * whole-space flushes must then drop global entries: INVPCID type 2 (or a
+ * CR4.PGE toggle without INVPCID), never type 1 or a CR3 write, which keep
+ * them. kspace stays the space in CR3.
+ */
+static struct tlbb_space gspace;
+static bool global_mode;
+static struct tlbb_space *tspace = &kspace; /* the space of the test pages */
+static uint64_t test_pte_flags = PTE_P | PTE_RW;
 static uint64_t test_pd[512] __attribute__((aligned(4096)));
 static uint64_t test_pt[512] __attribute__((aligned(4096)));
 static uint32_t frames[NPAGES][NFRAMES][PAGE / 4] __attribute__((aligned(4096)));
@@ -420,6 +435,14 @@ static void install_cpu_state(void)
 		/* CR4.PCIDE; CR3[11:0] is still 0 here, as setting it requires. */
 		__asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
 		__asm__ volatile("mov %0, %%cr4" : : "r"(cr4 | (1ull << 17)));
+	}
+	if (global_mode) {
+		uint64_t cr4;
+
+		__asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+		__asm__ volatile("mov %0, %%cr4" : : "r"(cr4 | CR4_PGE));
+		/* Nothing switches to a global space: this CPU may cache it now. */
+		tlbb_space_cpu_enter(&gspace, tlbb_port_cpu_id());
 	}
 	/* Interrupts are still off: the switch must not be interrupted. */
 	tlbb_x86_switch_space(&x86, &kspace, (uint64_t)(uintptr_t)pml4);
@@ -549,7 +572,7 @@ static unsigned retarget(unsigned page)
 	unsigned old = cur_frame[page], nf = (old + 1) % NFRAMES;
 
 	frames[page][nf][0] = live_tag(page, nf); /* filled before any PTE leads here */
-	__atomic_store_n(&test_pt[page], frame_pa(page, nf) | PTE_P | PTE_RW, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&test_pt[page], frame_pa(page, nf) | test_pte_flags, __ATOMIC_SEQ_CST);
 	cur_frame[page] = nf;
 	return old;
 }
@@ -569,7 +592,7 @@ static void retarget_into(struct tlbb_batch *b, struct left_list *l, unsigned p)
 {
 	l->e[l->n].page = p;
 	l->e[l->n++].frame = retarget(p);
-	tlbb_add_page(b, &kspace, (uintptr_t)(TEST_VA + (uint64_t)p * PAGE), 0);
+	tlbb_add_page(b, tspace, (uintptr_t)(TEST_VA + (uint64_t)p * PAGE), 0);
 }
 
 /* The batch's flush has returned: only now may the frames it left be reused. */
@@ -608,7 +631,7 @@ static void run_batched(unsigned f, uint64_t total, struct phase *ph)
 		 * rounds must reach us). One half at a time, see ap_main().
 		 */
 		sweep((dual && k % 2) ? (1 - f) * HALF : base, HALF, &rstats[f]);
-		if (!tlbb_should_defer(&kspace)) {
+		if (!tlbb_should_defer(tspace)) {
 			puts_serial("should_defer said no with APs running\n");
 			qemu_exit(false);
 		}
@@ -629,7 +652,7 @@ static void run_batched(unsigned f, uint64_t total, struct phase *ph)
 			ph->batches++;
 		}
 		/* Now and then the race check, as an mprotect would call it. */
-		if (k % 64 == 63 && tlbb_flush_pending(&kspace))
+		if (k % 64 == 63 && tlbb_flush_pending(tspace))
 			ph->race_checks++;
 		done += n;
 	}
@@ -647,7 +670,7 @@ static void run_per_page(uint64_t total, struct phase *ph)
 
 		tlbb_batch_init(&b);
 		old = retarget(p);
-		tlbb_add_page(&b, &kspace, (uintptr_t)(TEST_VA + (uint64_t)p * PAGE), 0);
+		tlbb_add_page(&b, tspace, (uintptr_t)(TEST_VA + (uint64_t)p * PAGE), 0);
 		tlbb_flush(&b);
 		__atomic_store_n(&frames[p][old][0], POISON, __ATOMIC_SEQ_CST);
 		ph->batches++;
@@ -717,6 +740,8 @@ void kmain(void)
 			mask_features |= TLBB_X86_PCID | TLBB_X86_INVPCID;
 		if (str_starts(s, "noinvpcid"))
 			mask_features |= TLBB_X86_INVPCID;
+		if (str_starts(s, "global"))
+			global_mode = true;
 	}
 
 	/* The firmware left the 8259 PIC on vectors 8..15: mask it, the
@@ -752,20 +777,26 @@ void kmain(void)
 	puts_serial(negative ? " mode=negative-control\n" : " mode=positive\n");
 
 	/* Test pages: PDPT[4] -> test_pd -> test_pt, 4 KiB PTEs. */
+	if (global_mode)
+		test_pte_flags |= PTE_G;
 	for (unsigned p = 0; p < NPAGES; p++) {
 		for (unsigned f = 0; f < NFRAMES; f++)
 			frames[p][f][0] = POISON;
 		frames[p][0][0] = live_tag(p, 0);
-		test_pt[p] = frame_pa(p, 0) | PTE_P | PTE_RW;
+		test_pt[p] = frame_pa(p, 0) | test_pte_flags;
 	}
 	test_pd[0] = (uint64_t)(uintptr_t)test_pt | PTE_P | PTE_RW;
 	pdpt[4] = (uint64_t)(uintptr_t)test_pd | PTE_P | PTE_RW;
 
 	if (tlbb_x86_init(&x86, &cfg, percpu, NCPUS_MAX) != TLBB_OK ||
-	    tlbb_space_init(&kspace, tlbb_x86_backend(&x86), 1, NULL) != TLBB_OK) {
+	    tlbb_space_init(&kspace, tlbb_x86_backend(&x86), 1, NULL) != TLBB_OK ||
+	    tlbb_space_init(&gspace, tlbb_x86_backend(&x86), 2, NULL) != TLBB_OK) {
 		puts_serial("init failed\n");
 		qemu_exit(false);
 	}
+	gspace.flags |= TLBB_SPACE_GLOBAL;
+	if (global_mode)
+		tspace = &gspace;
 	/* PCID 1 from now on; the first switch flushes. */
 	install_cpu_state();
 	start_aps();
@@ -823,6 +854,7 @@ void kmain(void)
 	kv("flushers", dual ? 2 : 1, false);
 	kv("pcid", !!(cfg.features & TLBB_X86_PCID), false);
 	kv("invpcid", !!(cfg.features & TLBB_X86_INVPCID), false);
+	kv("global", global_mode, false);
 	kv("reads", reads, false);
 	kv("stale_reads", stale, false);
 	kv("torn_reads", torn, false);
