@@ -32,6 +32,7 @@ args="cpus=$cpus retargets=${BOCHS_RETARGETS:-100000} perpage=${BOCHS_PERPAGE:-2
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/tlbb-bochs.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
+trap 'exit 1' HUP INT PIPE TERM # so that the EXIT trap runs then too
 # A private copy: Bochs locks (and may write) its disk images.
 cp "$disk" "$work/disk.img" || exit 1
 # LBA 1 is the command line (bochs-boot.S hands it over as PVH cmdline).
