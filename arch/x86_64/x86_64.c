@@ -355,8 +355,14 @@ static void x86_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct 
 			os = start < os ? start : os;
 			oe = end > oe ? end : oe;
 		}
-		/* Interleaved adds of other batches need no flag: they make
-		 * gen_last - nadds + 1 overshoot the true first number. */
+		/*
+		 * Another batch's add between two of ours: the numbers
+		 * gen_first..gen_last are not all ours, and a CPU whose
+		 * generation a whole flush raised into that range would skip
+		 * that batch after catching up to gen_last. Claim nothing.
+		 */
+		if (g != xb->gen_last + 1)
+			f |= X86B_NONCONTIG;
 		if (nadds == X86B_NADDS_MAX)
 			f |= X86B_NONCONTIG; /* count saturated: claim nothing */
 		else

@@ -543,6 +543,27 @@ static void test_a_full_flush_claims_only_the_generation_read_before_it(void **s
 	assert_int_equal(count_ev(NCPU, EV_INVLPG, 0), 4);
 }
 
+static void test_a_catch_up_never_claims_an_interleaved_batchs_number(void **state)
+{
+	struct tlbb_batch w, a, b;
+
+	four_cpus_on_A(0, 0);
+	tlbb_batch_init(&w);
+	tlbb_batch_init(&a);
+	tlbb_batch_init(&b);
+	for (unsigned i = 0; i < 40; i++)
+		tlbb_add_page(&w, &A, VA(100 + i), 0); /* 1..40 */
+	tlbb_add_page(&a, &A, VA(1), 0);           /* 41 */
+	tlbb_flush(&w); /* whole flush after reading 41: every CPU at 41 */
+	for (unsigned c = 0; c < 4; c++)
+		touch(c, VA(50), false);
+	tlbb_add_page(&b, &A, VA(50), 0);          /* 42: b's, outside a's range */
+	tlbb_add_page(&a, &A, VA(3), 0);           /* 43 */
+	tlbb_flush(&a); /* INVLPG 1..3 (its range): 42 is not a's to claim */
+	tlbb_flush(&b);
+	assert_int_equal(usable_holders(&A, VA(50)), 0);
+}
+
 static void test_unnumbered_synchronous_flush_is_never_skipped(void **state)
 {
 	/* A NULL batch makes the core flush the space at once, with no add:
@@ -1269,6 +1290,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest rules[] = {
 		cmocka_unit_test(test_init_refuses_what_it_cannot_track),
 		cmocka_unit_test(test_one_ipi_round_per_batch_whatever_its_size),
+		cmocka_unit_test(test_a_catch_up_never_claims_an_interleaved_batchs_number),
 		cmocka_unit_test(test_target_mask_is_the_union_of_the_spaces_minus_self),
 		cmocka_unit_test(test_never_an_ipi_to_self_local_part_inline),
 		cmocka_unit_test(test_no_round_when_only_this_cpu_caches_the_space),
