@@ -737,13 +737,15 @@ struct deferrer {
 	struct tlbb_batch *b; /* NULL: the EINVAL path */
 	struct tlbb_vcpu_deferred *d;
 	int rc;
-	int done; /* atomic */
+	int entering; /* atomic: about to call tlbb_vcpu_defer() */
+	int done;     /* atomic */
 };
 
 static void *deferrer_main(void *arg)
 {
 	struct deferrer *df = arg;
 
+	__atomic_store_n(&df->entering, 1, __ATOMIC_SEQ_CST);
 	df->rc = tlbb_vcpu_defer(df->b, df->d, frame_freed);
 	__atomic_store_n(&df->done, 1, __ATOMIC_SEQ_CST);
 	return NULL;
@@ -774,7 +776,15 @@ static void defer_empty_waits_for_block(bool null_batch)
 	df.b = null_batch ? NULL : &b;
 	df.d = &table->dnode;
 	pthread_create(&df.th, NULL, deferrer_main, &df);
-	t_sleep_ms(100);
+	/*
+	 * Give a defer without its grace period every chance to be seen: wait
+	 * until the deferrer runs (a loaded machine may not start it for a
+	 * while), then up to 250 ms for it to return, which it must not do.
+	 */
+	while (!__atomic_load_n(&df.entering, __ATOMIC_SEQ_CST))
+		t_sleep_ms(1);
+	for (unsigned ms = 0; ms < 250 && !__atomic_load_n(&df.done, __ATOMIC_SEQ_CST); ms++)
+		t_sleep_ms(1);
 	/* Record, release the vCPU, then assert: a failure leaves no thread
 	 * stuck inside a block (it would stall every later grace period). */
 	returned_early = __atomic_load_n(&df.done, __ATOMIC_SEQ_CST);
