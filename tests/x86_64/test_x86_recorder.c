@@ -4,11 +4,12 @@
  *
  * arch/x86_64/x86_64.c is compiled here unchanged except for
  * -DTLBB_X86_RECORD, which turns its five instructions (INVLPG, INVPCID,
- * CR3 read/write, CR4 read/write) into calls to this file. The port hooks
- * are defined here too: tlbb_port_ipi_send_and_wait() records the round and
- * then runs the handler "on" each target by switching the current CPU
- * number. So every test sees exactly which CPU executed which instruction,
- * and which rounds of IPIs were sent from where.
+ * CR3 read/write, CR4 read/write) into calls to the recorder (recorder.c,
+ * shared with the sequence fuzzer fuzz_x86.c). The port hooks are defined
+ * there too: tlbb_port_ipi_send_and_wait() records the round and then runs
+ * the handler "on" each target by switching the current CPU number. So
+ * every test sees exactly which CPU executed which instruction, and which
+ * rounds of IPIs were sent from where.
  *
  * On top of the raw record, a small per-CPU TLB model applies each
  * instruction with the architectural meaning (INVLPG of a non-canonical
@@ -27,195 +28,16 @@
 
 #include <cmocka.h>
 
-#include <tlbbatch/port.h>
-#include <tlbbatch/x86_64.h>
-#include "x86_insn.h" /* the recorder prototypes (TLBB_X86_RECORD) */
+#include "recorder.h" /* the recorder, the port hooks and the TLB model */
 
-#define NCPU 8
 #define ROOT_A 0x1000000ull /* page-table roots (CR3 bits 51:12) */
 #define ROOT_B 0x2000000ull
 #define VA(n) (0x7f0000000000ull + (uint64_t)(n) * 4096u)
-#define CR3_NOFLUSH (1ull << 63)
-#define CR4_PGE (1ull << 7)
 
-/* ---- the recorder --------------------------------------------------------- */
-
-enum ev_kind { EV_INVLPG, EV_INVPCID, EV_CR3, EV_CR4 };
-
-struct ev {
-	unsigned cpu;
-	enum ev_kind kind;
-	uint64_t a, b; /* INVLPG: va; INVPCID: type, pcid; CR3/CR4: value */
-};
-
-struct round {
-	unsigned from;
-	tlbb_cpumask_t mask;
-};
-
-#define MAX_EV 65536
-#define MAX_ROUNDS 1024
-#define TLB_SIZE 128
-
-struct tlbe {
-	bool valid, global;
-	uint32_t pcid;
-	uint64_t va;
-};
-
-static struct {
-	unsigned cur; /* the CPU "executing" now */
-	struct ev ev[MAX_EV];
-	unsigned nev;
-	struct round rounds[MAX_ROUNDS];
-	unsigned nrounds;
-	uint64_t cr3[NCPU], cr4[NCPU];
-	bool pcide;             /* model: CR4.PCIDE on every CPU */
-	struct tlbe tlb[NCPU][TLB_SIZE];
-	/* negative-control switches */
-	bool drop_ipis;         /* the port never delivers a round */
-	bool cr3_never_flushes; /* a CPU whose CR3 writes keep every entry */
-	/* Runs once at CPU 0's next INVLPG: an interrupt arriving there. */
-	void (*interrupt_cpu0)(void);
-	/* A test provoking a debug check on purpose (a port's bad input). */
-	bool expect_debug_fail;
-	unsigned debug_fails;
-} R;
-
-static bool canonical48(uint64_t va)
+/* A harness invariant broke: fail the running test (cmocka longjmps out). */
+void rec_fail(const char *what)
 {
-	return (uint64_t)((int64_t)(va << 16) >> 16) == va;
-}
-
-static uint32_t cur_pcid(unsigned cpu)
-{
-	return R.pcide ? (uint32_t)(R.cr3[cpu] & 0xfff) : 0;
-}
-
-static void record(enum ev_kind k, uint64_t a, uint64_t b)
-{
-	assert_true(R.nev < MAX_EV);
-	R.ev[R.nev++] = (struct ev){ R.cur, k, a, b };
-}
-
-/* Drop model entries of CPU R.cur matching the predicate. */
-#define TLB_DROP(cond)                                                   \
-	do {                                                             \
-		for (unsigned i_ = 0; i_ < TLB_SIZE; i_++) {             \
-			struct tlbe *e = &R.tlb[R.cur][i_];              \
-			if (e->valid && (cond))                          \
-				e->valid = false;                        \
-		}                                                        \
-	} while (0)
-
-void tlbb_x86_rec_invlpg(uintptr_t va)
-{
-	uint64_t page = va & ~0xfffull;
-	uint32_t pcid = cur_pcid(R.cur);
-
-	record(EV_INVLPG, va, 0);
-	if (R.cur == 0 && R.interrupt_cpu0) {
-		void (*fn)(void) = R.interrupt_cpu0;
-
-		R.interrupt_cpu0 = NULL;
-		fn();
-		R.cur = 0;
-	}
-	if (!canonical48(va))
-		return; /* SDM: INVLPG of a non-canonical address is a NOP */
-	TLB_DROP(e->va == page && (e->global || e->pcid == pcid));
-}
-
-void tlbb_x86_rec_invpcid(unsigned type, uint64_t pcid, uint64_t va)
-{
-	record(EV_INVPCID, type, pcid);
-	switch (type) {
-	case 1:
-		TLB_DROP(!e->global && e->pcid == pcid);
-		break;
-	case 2:
-		TLB_DROP(true);
-		break;
-	case 3:
-		TLB_DROP(!e->global);
-		break;
-	default:
-		fail_msg("unexpected INVPCID type %u", type);
-	}
-}
-
-uint64_t tlbb_x86_rec_read_cr3(void)
-{
-	return R.cr3[R.cur];
-}
-
-void tlbb_x86_rec_write_cr3(uint64_t v)
-{
-	record(EV_CR3, v, 0);
-	R.cr3[R.cur] = v & ~CR3_NOFLUSH;
-	if (R.cr3_never_flushes)
-		return;
-	if (!R.pcide) {
-		TLB_DROP(!e->global);
-	} else if (!(v & CR3_NOFLUSH)) {
-		uint32_t pcid = (uint32_t)(v & 0xfff);
-
-		TLB_DROP(!e->global && e->pcid == pcid);
-	}
-}
-
-uint64_t tlbb_x86_rec_read_cr4(void)
-{
-	return R.cr4[R.cur];
-}
-
-void tlbb_x86_rec_write_cr4(uint64_t v)
-{
-	record(EV_CR4, v, 0);
-	if ((v ^ R.cr4[R.cur]) & CR4_PGE)
-		TLB_DROP(true);
-	R.cr4[R.cur] = v;
-}
-
-/* ---- port hooks ------------------------------------------------------------ */
-
-unsigned tlbb_port_cpu_id(void)
-{
-	return R.cur;
-}
-
-void tlbb_port_ipi_send_and_wait(const tlbb_cpumask_t *targets, void (*fn)(void *), void *arg)
-{
-	unsigned self = R.cur;
-
-	assert_true(R.nrounds < MAX_ROUNDS);
-	/* Port-level invariants, checked on every round of every test. */
-	assert_false(tlbb_cpumask_test(targets, self)); /* never an IPI to self */
-	assert_false(tlbb_cpumask_empty(targets));      /* never an empty round */
-	R.rounds[R.nrounds++] = (struct round){ self, *targets };
-	if (R.drop_ipis)
-		return;
-	for (unsigned c = tlbb_cpumask_next(targets, 0); c < TLBB_MAX_CPUS;
-	     c = tlbb_cpumask_next(targets, c + 1)) {
-		assert_true(c < NCPU);
-		R.cur = c; /* "interrupt" CPU c */
-		fn(arg);
-	}
-	R.cur = self;
-}
-
-/*
- * Only called in TLBB_DEBUG builds. A kernel panics here; a test that feeds
- * the bad input on purpose counts the report and returns, so that it can
- * also check the fallback the backend runs in builds without the check.
- */
-void tlbb_port_debug_fail(const char *what)
-{
-	if (R.expect_debug_fail) {
-		R.debug_fails++;
-		return;
-	}
-	fail_msg("debug check: %s", what);
+	fail_msg("%s", what);
 }
 
 /* How many debug reports one bad-input event gives in this build. */
@@ -261,74 +83,6 @@ static bool run_on(unsigned cpu, struct tlbb_space *s, uint64_t root)
 	flushed = tlbb_x86_switch_space(&X, s, root);
 	R.cur = self;
 	return flushed;
-}
-
-/* Model: CPU @cpu walks @va of its current space and caches it. */
-static void touch(unsigned cpu, uint64_t va, bool global)
-{
-	for (unsigned i = 0; i < TLB_SIZE; i++) {
-		struct tlbe *e = &R.tlb[cpu][i];
-
-		if (!e->valid) {
-			*e = (struct tlbe){ true, global, cur_pcid(cpu), va & ~0xfffull };
-			return;
-		}
-	}
-	fail_msg("model TLB full");
-}
-
-/* CPUs holding a non-global entry of @va tagged with @s's PCID, loaded or not. */
-static unsigned holders(const struct tlbb_space *s, uint64_t va)
-{
-	uint32_t pcid = R.pcide ? (s->id & 0xfff) : 0;
-	unsigned n = 0;
-
-	for (unsigned c = 0; c < NCPU; c++)
-		for (unsigned i = 0; i < TLB_SIZE; i++) {
-			const struct tlbe *e = &R.tlb[c][i];
-
-			if (e->valid && !e->global && e->va == (va & ~0xfffull) &&
-			    e->pcid == pcid) {
-				n++;
-				break;
-			}
-		}
-	return n;
-}
-
-/*
- * An entry tagged with a PCID that is not in CR3 cannot translate; it is
- * only dangerous if that PCID is loaded again. usable_holders() counts CPUs
- * that could use a stale entry right now.
- */
-static unsigned usable_holders(const struct tlbb_space *s, uint64_t va)
-{
-	uint32_t pcid = R.pcide ? (s->id & 0xfff) : 0;
-	unsigned n = 0;
-
-	for (unsigned c = 0; c < NCPU; c++) {
-		if (R.pcide && cur_pcid(c) != pcid)
-			continue;
-		for (unsigned i = 0; i < TLB_SIZE; i++) {
-			const struct tlbe *e = &R.tlb[c][i];
-
-			if (e->valid && e->va == (va & ~0xfffull) && e->pcid == pcid) {
-				n++;
-				break;
-			}
-		}
-	}
-	return n;
-}
-
-static unsigned count_ev(unsigned cpu, enum ev_kind k, unsigned from)
-{
-	unsigned n = 0;
-
-	for (unsigned i = from; i < R.nev; i++)
-		if (R.ev[i].kind == k && (cpu == NCPU || R.ev[i].cpu == cpu))
-			n++;
-	return n;
 }
 
 static tlbb_cpumask_t mask_of(const unsigned *cpus, unsigned n)

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The recorder and TLB model (see recorder.h): the backend's instructions
+ * and port hooks, applied to per-CPU model TLBs.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "recorder.h"
+
+struct rec R;
+
+bool canonical48(uint64_t va)
+{
+	return (uint64_t)((int64_t)(va << 16) >> 16) == va;
+}
+
+uint32_t cur_pcid(unsigned cpu)
+{
+	return R.pcide ? (uint32_t)(R.cr3[cpu] & 0xfff) : 0;
+}
+
+static void record(enum ev_kind k, uint64_t a, uint64_t b)
+{
+	if (R.nev >= MAX_EV) {
+		if (!R.ring)
+			rec_fail("recorder: event record full");
+		R.nev = 0;
+	}
+	R.ev[R.nev++] = (struct ev){ R.cur, k, a, b };
+	if (R.at_insn) {
+		unsigned self = R.cur;
+
+		R.at_insn(k);
+		R.cur = self;
+	}
+}
+
+/* Drop model entries of CPU R.cur matching the predicate. */
+#define TLB_DROP(cond)                                                   \
+	do {                                                             \
+		for (unsigned i_ = 0; i_ < TLB_SIZE; i_++) {             \
+			struct tlbe *e = &R.tlb[R.cur][i_];              \
+			if (e->valid && (cond))                          \
+				e->valid = false;                        \
+		}                                                        \
+	} while (0)
+
+void tlbb_x86_rec_invlpg(uintptr_t va)
+{
+	uint64_t page = va & ~0xfffull;
+	uint32_t pcid = cur_pcid(R.cur);
+
+	record(EV_INVLPG, va, 0);
+	if (R.cur == 0 && R.interrupt_cpu0) {
+		void (*fn)(void) = R.interrupt_cpu0;
+
+		R.interrupt_cpu0 = NULL;
+		fn();
+		R.cur = 0;
+	}
+	if (!canonical48(va) || R.drop_invlpg)
+		return; /* SDM: INVLPG of a non-canonical address is a NOP */
+	/* INVLPG drops the page's entries of the current PCID and its global ones. */
+	TLB_DROP(e->va == page && (e->global || e->pcid == pcid));
+}
+
+void tlbb_x86_rec_invpcid(unsigned type, uint64_t pcid, uint64_t va)
+{
+	(void)va;
+	record(EV_INVPCID, type, pcid);
+	switch (type) {
+	case 1:
+		TLB_DROP(!e->global && e->pcid == pcid);
+		break;
+	case 2:
+		TLB_DROP(true);
+		break;
+	case 3:
+		TLB_DROP(!e->global);
+		break;
+	default:
+		rec_fail("recorder: unexpected INVPCID type");
+	}
+}
+
+uint64_t tlbb_x86_rec_read_cr3(void)
+{
+	return R.cr3[R.cur];
+}
+
+void tlbb_x86_rec_write_cr3(uint64_t v)
+{
+	record(EV_CR3, v, 0);
+	R.cr3[R.cur] = v & ~CR3_NOFLUSH;
+	if (R.cr3_never_flushes)
+		return;
+	if (!R.pcide) {
+		TLB_DROP(!e->global);
+	} else if (!(v & CR3_NOFLUSH)) {
+		uint32_t pcid = (uint32_t)(v & 0xfff);
+
+		TLB_DROP(!e->global && e->pcid == pcid);
+	}
+}
+
+uint64_t tlbb_x86_rec_read_cr4(void)
+{
+	return R.cr4[R.cur];
+}
+
+void tlbb_x86_rec_write_cr4(uint64_t v)
+{
+	record(EV_CR4, v, 0);
+	if ((v ^ R.cr4[R.cur]) & CR4_PGE)
+		TLB_DROP(true);
+	R.cr4[R.cur] = v;
+}
+
+/* ---- port hooks ------------------------------------------------------------ */
+
+unsigned tlbb_port_cpu_id(void)
+{
+	return R.cur;
+}
+
+void tlbb_port_ipi_send_and_wait(const tlbb_cpumask_t *targets, void (*fn)(void *), void *arg)
+{
+	unsigned self = R.cur;
+
+	/* Port-level invariants, checked on every round. */
+	if (tlbb_cpumask_test(targets, self))
+		rec_fail("port: an IPI to self");
+	if (tlbb_cpumask_empty(targets))
+		rec_fail("port: an empty round");
+	if (R.nrounds >= MAX_ROUNDS) {
+		if (!R.ring)
+			rec_fail("recorder: round record full");
+		R.nrounds = 0;
+	}
+	R.rounds[R.nrounds++] = (struct round){ self, *targets };
+	if (R.drop_ipis)
+		return;
+	for (unsigned c = tlbb_cpumask_next(targets, 0); c < TLBB_MAX_CPUS;
+	     c = tlbb_cpumask_next(targets, c + 1)) {
+		if (c >= NCPU)
+			rec_fail("port: a round to a CPU the recorder does not run");
+		R.cur = c; /* "interrupt" CPU c */
+		R.ipis_taken[c]++;
+		fn(arg);
+	}
+	R.cur = self;
+}
+
+/*
+ * Only called in TLBB_DEBUG builds. A kernel panics here; a test that feeds
+ * the bad input on purpose counts the report and returns, so that it can
+ * also check the fallback the backend runs in builds without the check.
+ */
+void tlbb_port_debug_fail(const char *what)
+{
+	if (R.expect_debug_fail) {
+		R.debug_fails++;
+		return;
+	}
+	rec_fail(what);
+}
+
+/* ---- the model's queries ------------------------------------------------------ */
+
+bool rec_fill(unsigned cpu, uint64_t va, bool global, uint32_t tag)
+{
+	for (unsigned i = 0; i < TLB_SIZE; i++) {
+		struct tlbe *e = &R.tlb[cpu][i];
+
+		if (!e->valid) {
+			*e = (struct tlbe){ true, global, cur_pcid(cpu), va & ~0xfffull, tag };
+			return true;
+		}
+	}
+	return false;
+}
+
+void touch(unsigned cpu, uint64_t va, bool global)
+{
+	if (!rec_fill(cpu, va, global, 0))
+		rec_fail("model TLB full");
+}
+
+unsigned holders(const struct tlbb_space *s, uint64_t va)
+{
+	uint32_t pcid = R.pcide ? (s->id & 0xfff) : 0;
+	unsigned n = 0;
+
+	for (unsigned c = 0; c < NCPU; c++)
+		for (unsigned i = 0; i < TLB_SIZE; i++) {
+			const struct tlbe *e = &R.tlb[c][i];
+
+			if (e->valid && !e->global && e->va == (va & ~0xfffull) &&
+			    e->pcid == pcid) {
+				n++;
+				break;
+			}
+		}
+	return n;
+}
+
+/*
+ * An entry tagged with a PCID that is not in CR3 cannot translate; it is
+ * only dangerous if that PCID is loaded again. usable_holders() counts CPUs
+ * that could use a stale entry right now.
+ */
+unsigned usable_holders(const struct tlbb_space *s, uint64_t va)
+{
+	uint32_t pcid = R.pcide ? (s->id & 0xfff) : 0;
+	unsigned n = 0;
+
+	for (unsigned c = 0; c < NCPU; c++) {
+		if (R.pcide && cur_pcid(c) != pcid)
+			continue;
+		for (unsigned i = 0; i < TLB_SIZE; i++) {
+			const struct tlbe *e = &R.tlb[c][i];
+
+			if (e->valid && e->va == (va & ~0xfffull) && e->pcid == pcid) {
+				n++;
+				break;
+			}
+		}
+	}
+	return n;
+}
+
+unsigned count_ev(unsigned cpu, enum ev_kind k, unsigned from)
+{
+	unsigned n = 0;
+
+	for (unsigned i = from; i < R.nev; i++)
+		if (R.ev[i].kind == k && (cpu == NCPU || R.ev[i].cpu == cpu))
+			n++;
+	return n;
+}

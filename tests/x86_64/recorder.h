@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The x86-64 instruction recorder and per-CPU TLB model, shared by the
+ * cmocka rule tests (test_x86_recorder.c) and the sequence fuzzer
+ * (fuzz_x86.c).
+ *
+ * arch/x86_64/x86_64.c is compiled with -DTLBB_X86_RECORD, which turns its
+ * five instructions (INVLPG, INVPCID, CR3 read/write, CR4 read/write) into
+ * calls to recorder.c. The port hooks live there too:
+ * tlbb_port_ipi_send_and_wait() records the round and then runs the handler
+ * "on" each target by switching the current CPU number R.cur. So a caller
+ * sees exactly which CPU executed which instruction, and which rounds of
+ * IPIs were sent from where.
+ *
+ * On top of the raw record, a small per-CPU TLB model applies each
+ * instruction with its architectural meaning (INVLPG of a non-canonical
+ * address does nothing; CR3 writes flush only the new PCID unless the
+ * no-flush bit is set; INVPCID type 1 keeps global entries; a CR4.PGE
+ * toggle drops everything).
+ *
+ * The user of the harness defines rec_fail(): a harness invariant broke
+ * (record full, an IPI to self, an empty round, a debug check nobody
+ * expected). It must not return.
+ */
+#ifndef TLBB_TESTS_X86_RECORDER_H
+#define TLBB_TESTS_X86_RECORDER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <tlbbatch/port.h>
+#include <tlbbatch/x86_64.h>
+#include "x86_insn.h" /* the recorder prototypes (TLBB_X86_RECORD) */
+
+#define NCPU 8
+#define CR3_NOFLUSH (1ull << 63)
+#define CR4_PGE (1ull << 7)
+
+enum ev_kind { EV_INVLPG, EV_INVPCID, EV_CR3, EV_CR4 };
+
+struct ev {
+	unsigned cpu;
+	enum ev_kind kind;
+	uint64_t a, b; /* INVLPG: va; INVPCID: type, pcid; CR3/CR4: value */
+};
+
+struct round {
+	unsigned from;
+	tlbb_cpumask_t mask;
+};
+
+#define MAX_EV 65536
+#define MAX_ROUNDS 1024
+#define TLB_SIZE 128
+
+struct tlbe {
+	bool valid, global;
+	uint32_t pcid;
+	uint64_t va;
+	uint32_t tag; /* the user's name for the translation cached (fuzzer: PTE version) */
+};
+
+struct rec {
+	unsigned cur; /* the CPU "executing" now */
+	struct ev ev[MAX_EV];
+	unsigned nev;
+	struct round rounds[MAX_ROUNDS];
+	unsigned nrounds;
+	uint64_t cr3[NCPU], cr4[NCPU];
+	bool pcide;             /* model: CR4.PCIDE on every CPU */
+	struct tlbe tlb[NCPU][TLB_SIZE];
+	/* negative-control switches */
+	bool drop_ipis;         /* the port never delivers a round */
+	bool cr3_never_flushes; /* a CPU whose CR3 writes keep every entry */
+	bool drop_invlpg;       /* INVLPG is recorded but drops nothing */
+	/* Runs once at CPU 0's next INVLPG: an interrupt arriving there. */
+	void (*interrupt_cpu0)(void);
+	/*
+	 * Runs before every recorded instruction (after it is recorded, before
+	 * the model applies it), with R.cur the executing CPU: the fuzzer's
+	 * interleaving point. Restores R.cur itself if it changes it.
+	 */
+	void (*at_insn)(enum ev_kind k);
+	/* Without a record (the fuzzer): nev wraps instead of failing. */
+	bool ring;
+	/* A test provoking a debug check on purpose (a port's bad input). */
+	bool expect_debug_fail;
+	unsigned debug_fails;
+	/* Rounds delivered to each CPU (counted even in ring mode). */
+	uint64_t ipis_taken[NCPU];
+};
+
+extern struct rec R;
+
+/* Defined by the harness user: report and do not return. */
+void rec_fail(const char *what);
+
+bool canonical48(uint64_t va);
+/* The PCID in CPU @cpu's CR3 now (0 without CR4.PCIDE). */
+uint32_t cur_pcid(unsigned cpu);
+
+/* Model: CPU @cpu walks @va of its current space and caches it; fails if full. */
+void touch(unsigned cpu, uint64_t va, bool global);
+/* The same with a tag; false if the model TLB is full (nothing cached). */
+bool rec_fill(unsigned cpu, uint64_t va, bool global, uint32_t tag);
+/* CPUs holding a non-global entry of @va tagged with @s's PCID, loaded or not. */
+unsigned holders(const struct tlbb_space *s, uint64_t va);
+/* CPUs that could use an entry of @va of @s right now (its PCID is loaded). */
+unsigned usable_holders(const struct tlbb_space *s, uint64_t va);
+/* Recorded instructions of kind @k on @cpu (NCPU: any) from index @from on. */
+unsigned count_ev(unsigned cpu, enum ev_kind k, unsigned from);
+
+#endif /* TLBB_TESTS_X86_RECORDER_H */
