@@ -147,7 +147,9 @@ void tlbb_port_ipi_send_and_wait(const tlbb_cpumask_t *targets, void (*fn)(void 
 			rec_fail("port: a round to a CPU the recorder does not run");
 		R.cur = c; /* "interrupt" CPU c */
 		R.ipis_taken[c]++;
+		R.in_handler[c]++;
 		fn(arg);
+		R.in_handler[c]--;
 	}
 	R.cur = self;
 }

@@ -88,6 +88,8 @@ struct rec {
 	unsigned debug_fails;
 	/* Rounds delivered to each CPU (counted even in ring mode). */
 	uint64_t ipis_taken[NCPU];
+	/* Nonzero while the CPU runs a flush handler (interrupts off there). */
+	unsigned in_handler[NCPU];
 };
 
 extern struct rec R;

@@ -1,0 +1,755 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Sequence fuzzer for the real x86-64 backend (arch/x86_64/x86_64.c, built
+ * with -DTLBB_X86_RECORD) over the recorder's per-CPU TLB model
+ * (recorder.c), checked after every step against a small reference model.
+ *
+ * The input is a program: a configuration byte (PCID, INVPCID, INVLPG
+ * ceiling, a global space, a third space, two spaces sharing a PCID, a small
+ * core threshold), the space each of 4 CPUs starts on, then operations:
+ * TLB fills, PTE changes + tlbb_add_page/add_range/add_space into one of 3
+ * batches (or the synchronous paths), tlbb_flush/flush_dirty of any batch
+ * from any CPU, tlbb_flush_pending, tlbb_x86_switch_space, the port's lazy
+ * mask clear, and "interrupts": an operation of another CPU run at a chosen
+ * instruction of a flushing CPU (a flush round arriving during its local
+ * INVLPGs, an add racing a switch-in's CR3 write).
+ *
+ * THE REFERENCE RULE (written from tlbbatch.h's contract, not from the
+ * backend's code). Every PTE has a version; a PTE change (clear or remap)
+ * retires the version, and the caller queues its invalidation at once (the
+ * add, under the PTL). A TLB entry carries the version it cached. A retired
+ * version is DISCHARGED when, after its add, one of these has returned:
+ *   - tlbb_flush() of the batch it was added to (tlbb_flush_dirty() when the
+ *     batch had a TLBB_ADD_WRITABLE add);
+ *   - tlbb_flush_pending() of its space (whatever it returns: false means
+ *     nothing was pending, i.e. some earlier race check covered it);
+ *   - the synchronous call it was made with (NULL batch, flush_range_sync).
+ * Nothing else discharges: another batch's flush, even a whole-space one,
+ * owes this version nothing. After every step, no CPU may hold a USABLE
+ * entry of a discharged version:
+ *   - a global entry: usable always (it matches every PCID);
+ *   - an entry tagged with the PCID in that CPU's CR3 now (without PCID:
+ *     every non-global entry, CR3 switches drop the others);
+ *   - an entry tagged with another PCID P that a switch-in right now would
+ *     keep: the CPU's slot for some space T with PCID P is current
+ *     (slot.gen == T's generation), so tlbb_x86_switch_space(T) would write
+ *     CR3 with the no-flush bit. (A non-loaded slot's generation never
+ *     moves until it is loaded, and space generations only grow, so "now"
+ *     is the only moment this can start to hold.)
+ * Entries of retired but undischarged versions are allowed: that is what
+ * batching means.
+ *
+ * Checker controls (compile-time, each its own replay binary in meson):
+ *   -DX86FUZZ_DROP_INVLPG   the model's INVLPG drops nothing;
+ *   -DX86FUZZ_DROP_IPIS     the port delivers no round.
+ * A crafted corpus input must be reported stale under each.
+ *
+ * Built with -DX86FUZZ_LIBFUZZER (and -fsanitize=fuzzer) a violation
+ * aborts; otherwise main() replays files/directories:
+ *   fuzz_x86 [--expect-violation] [--trace] PATH...
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "recorder.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FCPU 4        /* CPUs the program runs on */
+#define NUSER 3       /* user spaces at most */
+#define NSP (NUSER + 1)
+#define NPAGES 40     /* pages per space: ranges can pass the ceiling of 33 */
+#define NBATCH 3
+#define MAXV 32       /* versions per page; more changes of a page are skipped */
+#define MAXOPS 300
+#define PAGE 4096ull
+#define ROOT(i) (0x1000000ull * ((uint64_t)(i) + 1))
+
+/*
+ * User space 0 ends right at the top of the lower canonical half: a range
+ * running past its last page crosses the hole (the backend must widen it to
+ * the whole space rather than INVLPG non-canonical addresses).
+ */
+static const uint64_t base_of[NSP] = {
+	0x800000000000ull - NPAGES * PAGE,
+	0x7e0000000000ull,
+	0x7d0000000000ull,
+	0xffffffff80000000ull, /* the global (kernel) space */
+};
+#define KSP NUSER /* index of the global space */
+
+enum ob { OB_NONE, OB_PENDING, OB_DONE };
+
+struct page_ref {
+	uint32_t cur;     /* version a walk would cache now (if present) */
+	bool present;
+	uint8_t ob[MAXV]; /* per retired version: enum ob */
+	int8_t batch[MAXV]; /* batch it was added to, -1 none */
+};
+
+static struct {
+	struct tlbb_x86 x;
+	struct tlbb_x86_cpu pc[NCPU];
+	struct tlbb_space sp[NSP];
+	bool have[NSP];
+	unsigned nuser;
+	struct tlbb_batch b[NBATCH];
+	bool b_writable[NBATCH];
+	int loaded[FCPU];        /* user space index, -1 idle */
+	struct page_ref pg[NSP][NPAGES];
+	/* the armed interrupt */
+	bool armed;
+	unsigned arm_cpu, arm_count;
+	uint8_t arm_op[8];
+	/* what is running, for the interrupt's legality */
+	bool in_op;
+	unsigned op_cpu;
+	int op_batch;            /* batch being flushed by the running op, -1 */
+	bool op_irqoff;          /* the running op keeps interrupts off (switch) */
+	unsigned depth;
+	unsigned step;
+	uint64_t n_interrupts;
+} F;
+
+static bool trace;
+static jmp_buf *escape;  /* replay: where a violation returns to */
+static char last_msg[512];
+
+/* ---- reporting ---------------------------------------------------------------- */
+
+static void violation(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_msg, sizeof(last_msg), fmt, ap);
+	va_end(ap);
+	if (escape)
+		longjmp(*escape, 1);
+	fprintf(stderr, "x86fuzz violation: %s\n", last_msg);
+	abort();
+}
+
+void rec_fail(const char *what)
+{
+	violation("harness: %s", what);
+}
+
+static void tr(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!trace)
+		return;
+	fprintf(stderr, "%*s", (int)(2 * F.depth), "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- input ----------------------------------------------------------------------- */
+
+struct input {
+	const uint8_t *p;
+	size_t n;
+};
+
+static unsigned byte(struct input *in)
+{
+	if (!in->n)
+		return 0;
+	in->n--;
+	return *in->p++;
+}
+
+/* ---- the reference ----------------------------------------------------------------- */
+
+static uint64_t va_of(unsigned s, unsigned p)
+{
+	return base_of[s] + p * PAGE;
+}
+
+/* Which tracked (space, page) @va is; false if none. */
+static bool page_of(uint64_t va, unsigned *s, unsigned *p)
+{
+	for (unsigned i = 0; i < NSP; i++)
+		if (F.have[i] && va >= base_of[i] && va < base_of[i] + NPAGES * PAGE) {
+			*s = i;
+			*p = (unsigned)((va - base_of[i]) / PAGE);
+			return true;
+		}
+	return false;
+}
+
+static const char *sp_name(unsigned s)
+{
+	static const char *n[NSP] = { "U0", "U1", "U2", "K" };
+
+	return n[s];
+}
+
+/* PTE change of page @p of @s: retire the current version into @batch (-1: sync). */
+static bool pte_change(unsigned s, unsigned p, bool remap, int batch)
+{
+	struct page_ref *r = &F.pg[s][p];
+
+	if (r->cur + 1 >= MAXV)
+		return false; /* out of versions: leave this page alone */
+	r->ob[r->cur] = OB_PENDING;
+	r->batch[r->cur] = (int8_t)batch;
+	r->cur++;
+	r->present = remap;
+	return true;
+}
+
+/* Everything retired into @batch (-1: the synchronous call just made) is now complete. */
+static void discharge_batch(int batch)
+{
+	for (unsigned s = 0; s < NSP; s++)
+		for (unsigned p = 0; p < NPAGES; p++)
+			for (unsigned v = 0; v < MAXV; v++)
+				if (F.pg[s][p].ob[v] == OB_PENDING && F.pg[s][p].batch[v] == batch)
+					F.pg[s][p].ob[v] = OB_DONE;
+}
+
+static void discharge_space(unsigned s)
+{
+	for (unsigned p = 0; p < NPAGES; p++)
+		for (unsigned v = 0; v < MAXV; v++)
+			if (F.pg[s][p].ob[v] == OB_PENDING)
+				F.pg[s][p].ob[v] = OB_DONE;
+}
+
+static unsigned pcid_of_space(unsigned s)
+{
+	return R.pcide ? (F.sp[s].id & 0xfff) : 0;
+}
+
+/* Would a switch-in on @cpu, right now, keep the entries tagged @pcid? */
+static bool pcid_kept_by_switch(unsigned cpu, uint32_t pcid, unsigned *via)
+{
+	const struct tlbb_x86_cpu *c = &F.pc[cpu];
+
+	if (!R.pcide)
+		return false; /* every CR3 write flushes */
+	for (unsigned t = 0; t < F.nuser; t++) {
+		if (pcid_of_space(t) != pcid)
+			continue;
+		for (int i = 0; i < TLBB_X86_SLOTS; i++)
+			if (c->slot[i].space == &F.sp[t] && c->slot[i].pcid == pcid &&
+			    c->slot[i].gen == tlbb_x86_space_gen(&F.sp[t])) {
+				*via = t;
+				return true;
+			}
+	}
+	return false;
+}
+
+static void check(const char *after)
+{
+	for (unsigned c = 0; c < FCPU; c++)
+		for (unsigned i = 0; i < TLB_SIZE; i++) {
+			const struct tlbe *e = &R.tlb[c][i];
+			const struct page_ref *r;
+			unsigned s, p, via = 0;
+			const char *how;
+			bool kept = false;
+
+			if (!e->valid || !page_of(e->va, &s, &p))
+				continue;
+			/* Mid-switch (an interrupt at its CR3 write): slot and CR3 disagree
+			 * until the write lands; the check after the switch covers it. */
+			if (F.depth && F.op_irqoff && c == F.op_cpu)
+				continue;
+			r = &F.pg[s][p];
+			if (e->tag >= r->cur || r->ob[e->tag] != OB_DONE)
+				continue; /* current, or its invalidation is still owed */
+			if (e->global)
+				how = "global entry";
+			else if (e->pcid == cur_pcid(c))
+				how = "entry of the loaded PCID";
+			else if ((kept = pcid_kept_by_switch(c, e->pcid, &via)))
+				how = "entry a switch-in would keep";
+			else
+				continue;
+			violation("step %u (after %s): CPU %u holds a stale %s: %s page %u "
+				  "version %u (now %u%s), pcid %u, its flush has completed%s%s%s",
+				  F.step, after, c, how, sp_name(s), p, e->tag, r->cur,
+				  r->present ? "" : ", cleared", e->pcid,
+				  kept ? " (a switch to " : "", kept ? sp_name(via) : "",
+				  kept ? ")" : "");
+		}
+}
+
+/* ---- operations ----------------------------------------------------------------- */
+
+/* A CPU's walk of @va: a TLB hit uses what is there; a miss caches the PTE's version. */
+static void fill(unsigned cpu, unsigned s, unsigned p)
+{
+	uint64_t va = va_of(s, p);
+	bool global = s == KSP;
+	struct page_ref *r = &F.pg[s][p];
+
+	for (unsigned i = 0; i < TLB_SIZE; i++) {
+		const struct tlbe *e = &R.tlb[cpu][i];
+
+		if (e->valid && e->va == va && (e->global || e->pcid == cur_pcid(cpu)))
+			return; /* hit */
+	}
+	if (!r->present)
+		return; /* page fault: nothing cached */
+	if (!rec_fill(cpu, va, global, r->cur)) {
+		/* Full: the hardware may evict anything; evict by address. */
+		R.tlb[cpu][(va / PAGE) % TLB_SIZE].valid = false;
+		if (!rec_fill(cpu, va, global, r->cur))
+			rec_fail("model TLB refill");
+	}
+}
+
+static struct tlbb_space *space(unsigned s)
+{
+	return &F.sp[s];
+}
+
+/* The space index named by @v among those this input has. */
+static unsigned pick_space(unsigned v)
+{
+	unsigned n = F.nuser + (F.have[KSP] ? 1 : 0);
+	unsigned i = v % n;
+
+	return i < F.nuser ? i : KSP;
+}
+
+static void do_op(struct input *in, bool nested);
+
+/* CPUs that cannot start an operation now: the one running the outer
+ * operation, the interrupted one, any in a flush handler. */
+static bool cpu_busy(unsigned cpu)
+{
+	return (F.in_op && cpu == F.op_cpu) || (F.depth && cpu == F.arm_cpu) ||
+	       R.in_handler[cpu];
+}
+
+/* Can @mask's CPUs take a flush IPI now (the interrupted CPU may have them off)? */
+static bool mask_takes_ipis(const tlbb_cpumask_t *mask)
+{
+	for (unsigned c = 0; c < NCPU; c++)
+		if (tlbb_cpumask_test(mask, c) && R.in_handler[c])
+			return false;
+	if (F.op_irqoff && tlbb_cpumask_test(mask, F.op_cpu))
+		return false;
+	return true;
+}
+
+/* The recorder's instruction hook: fire the armed interrupt. */
+static void at_insn(enum ev_kind k)
+{
+	struct input sub;
+
+	(void)k;
+	if (!F.armed || F.depth || R.cur != F.arm_cpu)
+		return;
+	if (--F.arm_count)
+		return;
+	F.armed = false;
+	F.n_interrupts++;
+	F.depth++;
+	tr("-- interrupt at CPU %u's %s\n", R.cur,
+	   k == EV_INVLPG ? "INVLPG" : k == EV_INVPCID ? "INVPCID" : k == EV_CR3 ? "CR3 write" : "CR4 write");
+	sub = (struct input){ F.arm_op, sizeof(F.arm_op) };
+	do_op(&sub, true);
+	F.depth--;
+}
+
+static void change_pages(unsigned s, unsigned first, unsigned n, bool remap, int batch)
+{
+	for (unsigned p = first; p < first + n && p < NPAGES; p++)
+		pte_change(s, p, remap, batch);
+}
+
+/*
+ * One operation. Nested operations (an armed interrupt) run on a CPU other
+ * than the interrupted one, never touch the batch it is flushing, and skip
+ * a flush whose round would need a CPU with interrupts off.
+ */
+static void do_op(struct input *in, bool nested)
+{
+	unsigned op = byte(in) % 10, a = byte(in);
+	unsigned cpu = a & 3;
+	int bi = (int)((a >> 2) & 3); /* 3: the synchronous path */
+	bool remap = (a >> 4) & 1;
+	unsigned flags = ((a >> 5) & 1) ? TLBB_ADD_WRITABLE : 0;
+	char what[96];
+
+	while (nested && cpu_busy(cpu))
+		cpu = (cpu + 1) % FCPU;
+	if (nested && bi == F.op_batch)
+		bi = 3;
+	if (!nested) {
+		F.in_op = true;
+		F.op_cpu = cpu;
+	}
+	R.cur = cpu;
+	switch (op) {
+	case 0: /* a CPU reads a page */
+	case 9: { /* ... or eight in a row */
+		bool kernel = ((a >> 2) & 1) && F.have[KSP];
+		unsigned s = kernel ? KSP : (F.loaded[cpu] >= 0 ? (unsigned)F.loaded[cpu] : NSP);
+		unsigned p = byte(in) % NPAGES, n = op == 9 ? 8 : 1;
+
+		if (s == NSP)
+			goto out; /* idle CPU: no user space to read */
+		tr("CPU %u reads %s pages %u..%u\n", cpu, sp_name(s), p, p + n - 1);
+		for (unsigned i = 0; i < n && p + i < NPAGES; i++)
+			fill(cpu, s, p + i);
+		snprintf(what, sizeof(what), "read");
+		break;
+	}
+	case 1: { /* PTE change + add_page */
+		unsigned s = pick_space(byte(in)), p = byte(in) % NPAGES;
+
+		tr("CPU %u: %s %s page %u, add_page -> %s%u%s\n", cpu, remap ? "remap" : "clear",
+		   sp_name(s), p, bi == 3 ? "NULL batch" : "batch ", bi == 3 ? 0 : (unsigned)bi,
+		   flags ? " writable" : "");
+		if (bi == 3 && nested && !mask_takes_ipis(&space(s)->cpus))
+			goto out;
+		if (bi == 3) {
+			change_pages(s, p, 1, remap, -1);
+			tlbb_add_page(NULL, space(s), va_of(s, p), flags);
+			discharge_batch(-1);
+		} else {
+			change_pages(s, p, 1, remap, bi);
+			tlbb_add_page(&F.b[bi], space(s), va_of(s, p), flags);
+			F.b_writable[bi] |= flags != 0;
+		}
+		snprintf(what, sizeof(what), "add_page");
+		break;
+	}
+	case 2: { /* PTE changes + add_range (or flush_range_sync) */
+		unsigned s = pick_space(byte(in)), p = byte(in) % NPAGES, n = byte(in) % 48 + 1;
+		uint64_t start = va_of(s, p), end = start + n * PAGE;
+
+		tr("CPU %u: %s %s pages %u..%u, add_range -> %s%u\n", cpu, remap ? "remap" : "clear",
+		   sp_name(s), p, p + n - 1, bi == 3 ? "sync" : "batch ", bi == 3 ? 0 : (unsigned)bi);
+		if (bi == 3 && nested && !mask_takes_ipis(&space(s)->cpus))
+			goto out;
+		if (bi == 3) {
+			change_pages(s, p, n, remap, -1);
+			tlbb_flush_range_sync(space(s), start, end, flags);
+			discharge_batch(-1);
+		} else {
+			change_pages(s, p, n, remap, bi);
+			tlbb_add_range(&F.b[bi], space(s), start, end, flags);
+			F.b_writable[bi] |= flags != 0;
+		}
+		snprintf(what, sizeof(what), "add_range");
+		break;
+	}
+	case 3: { /* PTE changes + add_space */
+		unsigned s = pick_space(byte(in)), m = byte(in);
+
+		tr("CPU %u: %s %s pages mask %#x, add_space -> %s%u\n", cpu, remap ? "remap" : "clear",
+		   sp_name(s), m, bi == 3 ? "NULL batch" : "batch ", bi == 3 ? 0 : (unsigned)bi);
+		if (bi == 3 && nested && !mask_takes_ipis(&space(s)->cpus))
+			goto out;
+		for (unsigned p = 0; p < NPAGES; p++)
+			if ((m >> (p & 7)) & 1)
+				pte_change(s, p, remap, bi == 3 ? -1 : bi);
+		if (bi == 3) {
+			tlbb_add_space(NULL, space(s), flags);
+			discharge_batch(-1);
+		} else {
+			tlbb_add_space(&F.b[bi], space(s), flags);
+			F.b_writable[bi] |= flags != 0;
+		}
+		snprintf(what, sizeof(what), "add_space");
+		break;
+	}
+	case 4: { /* flush a batch */
+		bool dirty = remap;
+
+		if (bi == 3)
+			bi = 0;
+		if (nested && (bi == F.op_batch || !mask_takes_ipis(&F.b[bi].cpus)))
+			goto out;
+		tr("CPU %u: flush%s batch %d\n", cpu, dirty ? "_dirty" : "", bi);
+		if (!nested)
+			F.op_batch = bi;
+		if (dirty) {
+			bool w = F.b_writable[bi];
+
+			tlbb_flush_dirty(&F.b[bi]);
+			if (w) {
+				discharge_batch(bi);
+				F.b_writable[bi] = false;
+			}
+		} else {
+			tlbb_flush(&F.b[bi]);
+			discharge_batch(bi);
+			F.b_writable[bi] = false;
+		}
+		snprintf(what, sizeof(what), "flush of batch %d", bi);
+		break;
+	}
+	case 5: { /* the race check */
+		unsigned s = pick_space(byte(in));
+		bool flushed;
+
+		if (nested && !mask_takes_ipis(&space(s)->cpus))
+			goto out;
+		flushed = tlbb_flush_pending(space(s));
+		tr("CPU %u: flush_pending(%s) -> %s\n", cpu, sp_name(s), flushed ? "flushed" : "nothing");
+		discharge_space(s);
+		snprintf(what, sizeof(what), "flush_pending(%s)", sp_name(s));
+		break;
+	}
+	case 6: { /* context switch */
+		unsigned s = byte(in) % F.nuser;
+		bool fl;
+
+		if (!nested)
+			F.op_irqoff = true;
+		fl = tlbb_x86_switch_space(&F.x, space(s), ROOT(s));
+		F.loaded[cpu] = (int)s;
+		tr("CPU %u: switch to %s (%s)\n", cpu, sp_name(s), fl ? "flushing" : "no flush");
+		snprintf(what, sizeof(what), "switch to %s", sp_name(s));
+		break;
+	}
+	case 7: { /* the port clears a CPU's mask bit, where its contract allows */
+		unsigned s = byte(in) % F.nuser;
+		uint64_t lo = base_of[s], hi = lo + NPAGES * PAGE;
+
+		if (F.loaded[cpu] == (int)s)
+			goto out;
+		for (unsigned i = 0; i < TLB_SIZE; i++)
+			if (R.tlb[cpu][i].valid && R.tlb[cpu][i].va >= lo && R.tlb[cpu][i].va < hi)
+				goto out; /* it may still hold entries of s: the bit must stay */
+		tr("port: CPU %u leaves %s's mask\n", cpu, sp_name(s));
+		tlbb_cpumask_unset(&space(s)->cpus, cpu);
+		snprintf(what, sizeof(what), "mask clear");
+		break;
+	}
+	case 8: { /* arm an interrupt: at CPU @cpu's n-th next instruction, run an op */
+		unsigned n = byte(in) % 8 + 1;
+
+		for (unsigned i = 0; i < sizeof(F.arm_op); i++)
+			F.arm_op[i] = (uint8_t)byte(in);
+		if (nested)
+			goto out;
+		F.armed = true;
+		F.arm_cpu = cpu;
+		F.arm_count = n;
+		tr("arm: interrupt CPU %u at its instruction #%u\n", cpu, n);
+		goto out;
+	}
+	default:
+		goto out;
+	}
+	R.cur = cpu;
+	if (!nested) {
+		F.in_op = false;
+		F.op_batch = -1;
+		F.op_irqoff = false;
+	}
+	check(what);
+	return;
+out:
+	if (!nested) {
+		F.in_op = false;
+		F.op_batch = -1;
+		F.op_irqoff = false;
+	}
+}
+
+static void setup(struct input *in)
+{
+	unsigned cfgb = byte(in), loads = byte(in);
+	static const unsigned ceilings[4] = { 2, 4, 33, 8 };
+	struct tlbb_x86_config cfg = {
+		.features = (cfgb & 1 ? TLBB_X86_PCID : 0) | (cfgb & 2 ? TLBB_X86_INVPCID : 0),
+		.ceiling = ceilings[(cfgb >> 2) & 3],
+	};
+
+	/* Reset the recorder but its (large, unread) record arrays. */
+	R.cur = 0;
+	R.nev = R.nrounds = 0;
+	memset(R.tlb, 0, sizeof(R.tlb));
+	memset(R.cr3, 0, sizeof(R.cr3));
+	memset(R.ipis_taken, 0, sizeof(R.ipis_taken));
+	memset(R.in_handler, 0, sizeof(R.in_handler));
+	R.drop_ipis = R.cr3_never_flushes = R.drop_invlpg = false;
+	R.interrupt_cpu0 = NULL;
+	R.expect_debug_fail = false;
+	R.debug_fails = 0;
+	memset(&F, 0, sizeof(F));
+	R.ring = true;
+	R.at_insn = at_insn;
+#ifdef X86FUZZ_DROP_INVLPG
+	R.drop_invlpg = true;
+#endif
+#ifdef X86FUZZ_DROP_IPIS
+	R.drop_ipis = true;
+#endif
+	R.pcide = (cfg.features & TLBB_X86_PCID) != 0;
+	for (unsigned c = 0; c < NCPU; c++)
+		R.cr4[c] = CR4_PGE;
+	if (tlbb_x86_init(&F.x, &cfg, F.pc, NCPU) != TLBB_OK)
+		rec_fail("tlbb_x86_init");
+	F.nuser = (cfgb & 0x20) ? 3 : 2;
+	F.have[KSP] = (cfgb & 0x10) != 0;
+	for (unsigned s = 0; s < NSP; s++) {
+		if (s < F.nuser)
+			F.have[s] = true;
+		if (!F.have[s])
+			continue;
+		/* PCIDs 1, 2, 3; with bit 6 user spaces 0 and 1 share PCID 1. */
+		tlbb_space_init(&F.sp[s], tlbb_x86_backend(&F.x),
+				s == KSP ? 0 : (s == 1 && (cfgb & 0x40)) ? 1 : s + 1, NULL);
+		if (cfgb & 0x80)
+			tlbb_space_set_threshold(&F.sp[s], 16);
+		for (unsigned p = 0; p < NPAGES; p++) {
+			F.pg[s][p].cur = 0;
+			F.pg[s][p].present = true;
+		}
+	}
+	if (F.have[KSP]) {
+		F.sp[KSP].flags |= TLBB_SPACE_GLOBAL;
+		for (unsigned c = 0; c < FCPU; c++)
+			tlbb_space_cpu_enter(&F.sp[KSP], c); /* the port's duty for a global space */
+	}
+	for (unsigned b = 0; b < NBATCH; b++)
+		tlbb_batch_init(&F.b[b]);
+	F.op_batch = -1;
+	tr("config: %s%s ceiling %u, %u user spaces%s%s%s\n", R.pcide ? "PCID" : "no PCID",
+	   cfg.features & TLBB_X86_INVPCID ? " INVPCID" : "", cfg.ceiling, F.nuser,
+	   F.have[KSP] ? ", global space K" : "", cfgb & 0x40 ? ", U0/U1 share a PCID" : "",
+	   cfgb & 0x80 ? ", core threshold 16" : "");
+	for (unsigned c = 0; c < FCPU; c++) {
+		unsigned s = (loads >> (2 * c)) & 3;
+
+		F.loaded[c] = -1;
+		if (s >= F.nuser)
+			continue; /* starts idle */
+		R.cur = c;
+		tlbb_x86_switch_space(&F.x, space(s), ROOT(s));
+		F.loaded[c] = (int)s;
+		tr("CPU %u starts on %s\n", c, sp_name(s));
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct input in = { data, size };
+
+	setup(&in);
+	for (F.step = 1; in.n && F.step <= MAXOPS; F.step++)
+		do_op(&in, false);
+	/* The end of the program: every batch flushed, from CPU 0. */
+	R.cur = 0;
+	F.armed = false;
+	for (int b = 0; b < NBATCH; b++) {
+		tlbb_flush(&F.b[b]);
+		discharge_batch(b);
+	}
+	check("the final flushes");
+	return 0;
+}
+
+#ifndef X86FUZZ_LIBFUZZER
+/* ---- plain replay ---------------------------------------------------------------- */
+#include <dirent.h>
+#include <sys/stat.h>
+
+static unsigned ninputs, nviolations;
+static bool expect_violation;
+
+static int replay_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	static uint8_t buf[1 << 16];
+	size_t len;
+	jmp_buf jb;
+	bool violated = false;
+
+	if (!f) {
+		perror(path);
+		return 1;
+	}
+	len = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	ninputs++;
+	escape = &jb;
+	if (setjmp(jb) == 0)
+		LLVMFuzzerTestOneInput(buf, len);
+	else
+		violated = true;
+	escape = NULL;
+	nviolations += violated;
+	if (violated && !expect_violation) {
+		fprintf(stderr, "FAIL %s: %s\n", path, last_msg);
+		return 1;
+	}
+	if (!violated && expect_violation) {
+		fprintf(stderr, "FAIL %s: no violation although one was expected\n", path);
+		return 1;
+	}
+	if (violated)
+		printf("ok %s: violation reported as expected: %s\n", path, last_msg);
+	return 0;
+}
+
+static int replay_path(const char *path)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *e;
+	int rc = 0;
+
+	if (stat(path, &st) != 0) {
+		perror(path);
+		return 1;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return replay_file(path);
+	d = opendir(path);
+	if (!d) {
+		perror(path);
+		return 1;
+	}
+	while ((e = readdir(d))) {
+		char sub[4096];
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+		rc |= replay_path(sub);
+	}
+	closedir(d);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	int rc = 0, npaths = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--expect-violation") == 0)
+			expect_violation = true;
+		else if (strcmp(argv[i], "--trace") == 0)
+			trace = true;
+		else {
+			rc |= replay_path(argv[i]);
+			npaths++;
+		}
+	}
+	if (!npaths || !ninputs) {
+		fprintf(stderr, "usage: %s [--expect-violation] [--trace] PATH...\n", argv[0]);
+		return 2;
+	}
+	printf("replayed %u inputs, %u violations\n", ninputs, nviolations);
+	return rc;
+}
+#endif

@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Write the x86 sequence fuzzer's crafted inputs and hand-made seeds.
+
+The byte format is decoded by tests/x86_64/fuzz_x86.c (setup() and do_op());
+the helpers below spell it out. Run from anywhere:
+
+    tests/x86_64/make-corpus.py
+
+It (re)writes tests/x86_64/crafted/* and tests/x86_64/corpus/seed-*; the
+corpus also holds inputs libFuzzer found (named by their SHA-1), which this
+script leaves alone.
+"""
+import os
+import random
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+PCID, INVPCID = 0x1, 0x2
+CEIL = {2: 0 << 2, 4: 1 << 2, 33: 2 << 2, 8: 3 << 2}
+KSPACE, THREE, SHARE, THRESH16 = 0x10, 0x20, 0x40, 0x80
+U0, U1, U2 = 0, 1, 2
+SYNC = 3  # batch number 3: the synchronous path (NULL batch / flush_range_sync)
+
+
+def header(cfg, loads):
+    """loads: the space each of CPUs 0..3 starts on (3 = idle)."""
+    b = 0
+    for c, s in enumerate(loads):
+        b |= s << (2 * c)
+    return bytes([cfg, b])
+
+
+def a(cpu, batch=0, remap=0, wr=0):
+    return cpu | batch << 2 | remap << 4 | wr << 5
+
+
+def touch(cpu, page, kernel=False):
+    return bytes([0, cpu | (4 if kernel else 0), page])
+
+
+def touch8(cpu, page):
+    return bytes([9, cpu, page])
+
+
+def add_page(cpu, batch, s, page, remap=0, wr=0):
+    return bytes([1, a(cpu, batch, remap, wr), s, page])
+
+
+def add_range(cpu, batch, s, page, n, remap=0, wr=0):
+    return bytes([2, a(cpu, batch, remap, wr), s, page, n - 1])
+
+
+def add_space(cpu, batch, s, mask, remap=0, wr=0):
+    return bytes([3, a(cpu, batch, remap, wr), s, mask])
+
+
+def flush(cpu, batch, dirty=0):
+    return bytes([4, a(cpu, batch, dirty)])
+
+
+def flush_pending(cpu, s):
+    return bytes([5, cpu, s])
+
+
+def switch(cpu, s):
+    return bytes([6, cpu, s])
+
+
+def mask_clear(cpu, s):
+    return bytes([7, cpu, s])
+
+
+def arm(cpu, nth, nested):
+    """At CPU @cpu's @nth next instruction, run @nested (another CPU's op)."""
+    return bytes([8, cpu, nth - 1]) + (nested + bytes(8))[:8]
+
+
+def write(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def crafted():
+    d = os.path.join(HERE, "crafted")
+    os.makedirs(d, exist_ok=True)
+    # The 4cf5afc interleaving (docs/bochs.md): batch a's two adds are split by
+    # batch b's; a whole flush of batch w had raised every CPU to a's first
+    # number, so a pre-fix flush of a "catches up" over b's number and b's
+    # flush is then skipped everywhere, leaving page 20 stale. Passes on the
+    # fixed backend (it is in the corpus too); the interleave mutant fails it.
+    p = header(CEIL[33], [U0, U0, U0, U0])
+    p += add_range(0, 0, U0, 0, 34, remap=1)  # w: gen 1, above the ceiling
+    p += add_page(0, 1, U0, 36)               # a: gen 2
+    p += flush(0, 0)                          # whole flush read gen 2: CPUs at 2
+    for c in range(4):
+        p += touch(c, 20)
+    p += add_page(0, 2, U0, 20)               # b: gen 3
+    p += add_page(0, 1, U0, 38)               # a: gen 4
+    p += flush(0, 1)                          # INVLPG 36..38; must not claim 3
+    p += flush(0, 2)                          # must still INVLPG page 20
+    write(os.path.join(d, "interleave"), p)
+    write(os.path.join(HERE, "corpus", "seed-interleave-4cf5afc"), p)
+    # Checker controls: a one-page batch flushed by INVLPG on four CPUs.
+    # Dropping INVLPG leaves all four stale; dropping the round, CPUs 1..3.
+    p = header(PCID | INVPCID | CEIL[33], [U0, U0, U0, U0])
+    for c in range(4):
+        p += touch(c, 5)
+    p += add_page(0, 0, U0, 5)
+    p += flush(0, 0)
+    write(os.path.join(d, "drop-invlpg"), p)
+    write(os.path.join(d, "drop-ipis"), p)
+
+
+def seeds():
+    d = os.path.join(HERE, "corpus")
+    os.makedirs(d, exist_ok=True)
+    # One scenario per feature the fuzzer should start from.
+    # PCID slots: CPU 1 leaves U0 for U1, U0 is flushed meanwhile, CPU 1 returns.
+    p = header(PCID | CEIL[4], [U0, U0, U1, 3])
+    p += touch8(1, 0) + switch(1, U1) + add_range(0, 0, U0, 0, 3) + flush(0, 0)
+    p += switch(1, U0) + touch8(1, 0) + add_page(2, 1, U0, 2) + flush(2, 1)
+    write(os.path.join(d, "seed-pcid-slot-return"), p)
+    # Race check with a batch left unflushed, on a global space too.
+    p = header(PCID | INVPCID | KSPACE | CEIL[33], [U0, U1, U0, U1])
+    for c in range(4):
+        p += touch(c, 7, kernel=True) + touch(c, 7)
+    p += add_page(0, 0, 2, 7, wr=1)  # space 2 = K with two user spaces
+    p += add_page(1, 1, U0, 7) + flush_pending(2, 1)
+    p += flush_pending(3, U0) + flush(0, 0, dirty=1) + flush(1, 1)
+    write(os.path.join(d, "seed-race-check-global"), p)
+    # A flush round arriving during another CPU's local INVLPGs.
+    p = header(CEIL[33], [U0, U0, U0, U0])
+    for c in range(4):
+        p += touch8(c, 0)
+    p += add_page(0, 0, U0, 1) + add_page(0, 0, U0, 2)
+    p += add_range(1, 1, U0, 4, 36)
+    p += arm(0, 1, flush(1, 1)) + flush(0, 0)
+    write(os.path.join(d, "seed-interrupted-local-flush"), p)
+    # Shared PCID, lazy mask clear without PCID, third space, threshold 16.
+    p = header(PCID | SHARE | THREE | THRESH16 | CEIL[8], [U0, U1, U2, U0])
+    p += touch8(0, 0) + touch8(1, 0) + switch(0, U1) + switch(1, U0)
+    p += add_range(2, 0, U1, 0, 20) + add_space(3, 1, U0, 0x0f) + flush(2, 0)
+    p += mask_clear(2, U0) + flush(3, 1) + switch(0, U0)
+    write(os.path.join(d, "seed-shared-pcid"), p)
+    # Random programs over every configuration byte class.
+    rng = random.Random(20261125)
+    for k in range(24):
+        cfg = rng.randrange(256)
+        p = header(cfg, [rng.randrange(4) for _ in range(4)])
+        for _ in range(rng.randrange(30, 160)):
+            op = rng.randrange(10)
+            cpu = rng.randrange(4)
+            if op in (0, 9):
+                p += bytes([op, cpu | rng.randrange(2) << 2, rng.randrange(40)])
+            elif op == 8:
+                p += bytes([8, cpu, rng.randrange(8)]) + bytes(rng.randrange(256) for _ in range(8))
+            else:
+                p += bytes([op]) + bytes(rng.randrange(256) for _ in range(4))
+        write(os.path.join(d, "seed-random-%02d" % k), p)
+
+
+if __name__ == "__main__":
+    crafted()
+    seeds()
