@@ -21,9 +21,13 @@
  * version is DISCHARGED when, after its add, one of these has returned:
  *   - tlbb_flush() of the batch it was added to (tlbb_flush_dirty() when the
  *     batch had a TLBB_ADD_WRITABLE add);
- *   - tlbb_flush_pending() of its space (whatever it returns: false means
- *     nothing was pending, i.e. some earlier race check covered it);
- *   - the synchronous call it was made with (NULL batch, flush_range_sync).
+ *   - tlbb_flush_pending() of its space that STARTED after the add, if the
+ *     version was batched (whatever it returns: false means nothing was
+ *     pending, i.e. an earlier race check covered it). A version retired
+ *     by a synchronous call still running elsewhere is not batched, and one
+ *     batched by an interrupt during the race check came after its read;
+ *   - the synchronous call it was made with (NULL batch, flush_range_sync),
+ *     and only that call (one owner per nesting depth).
  * Nothing else discharges: another batch's flush, even a whole-space one,
  * owes this version nothing. After every step, no CPU may hold a USABLE
  * entry of a discharged version:
@@ -87,7 +91,8 @@ struct page_ref {
 	uint32_t cur;     /* version a walk would cache now (if present) */
 	bool present;
 	uint8_t ob[MAXV]; /* per retired version: enum ob */
-	int8_t batch[MAXV]; /* batch it was added to, -1 none */
+	int8_t batch[MAXV]; /* batch it was added to; < 0: a synchronous call */
+	uint32_t seq[MAXV]; /* when it was retired (F.seq) */
 };
 
 static struct {
@@ -111,6 +116,7 @@ static struct {
 	bool op_irqoff;          /* the running op keeps interrupts off (switch) */
 	unsigned depth;
 	unsigned step;
+	uint32_t seq;            /* retirements so far */
 	uint64_t n_interrupts;
 } F;
 
@@ -191,7 +197,7 @@ static const char *sp_name(unsigned s)
 	return n[s];
 }
 
-/* PTE change of page @p of @s: retire the current version into @batch (-1: sync). */
+/* PTE change of page @p of @s: retire the current version into @batch (< 0: sync). */
 static bool pte_change(unsigned s, unsigned p, bool remap, int batch)
 {
 	struct page_ref *r = &F.pg[s][p];
@@ -200,12 +206,13 @@ static bool pte_change(unsigned s, unsigned p, bool remap, int batch)
 		return false; /* out of versions: leave this page alone */
 	r->ob[r->cur] = OB_PENDING;
 	r->batch[r->cur] = (int8_t)batch;
+	r->seq[r->cur] = F.seq++;
 	r->cur++;
 	r->present = remap;
 	return true;
 }
 
-/* Everything retired into @batch (-1: the synchronous call just made) is now complete. */
+/* Everything retired into @batch (< 0: the synchronous call just made) is now complete. */
 static void discharge_batch(int batch)
 {
 	for (unsigned s = 0; s < NSP; s++)
@@ -215,11 +222,19 @@ static void discharge_batch(int batch)
 					F.pg[s][p].ob[v] = OB_DONE;
 }
 
-static void discharge_space(unsigned s)
+/*
+ * A race check of @s that started when F.seq was @start has returned: every
+ * version of @s that was BATCHED before it started is complete. Not the
+ * versions an interrupt batched while it ran (it read the word before
+ * them), and not those of a synchronous call still running on another CPU
+ * (no batch holds them: that call completes them itself).
+ */
+static void discharge_space(unsigned s, uint32_t start)
 {
 	for (unsigned p = 0; p < NPAGES; p++)
 		for (unsigned v = 0; v < MAXV; v++)
-			if (F.pg[s][p].ob[v] == OB_PENDING)
+			if (F.pg[s][p].ob[v] == OB_PENDING && F.pg[s][p].batch[v] >= 0 &&
+			    F.pg[s][p].seq[v] < start)
 				F.pg[s][p].ob[v] = OB_DONE;
 }
 
@@ -364,6 +379,16 @@ static void at_insn(enum ev_kind k)
 	F.depth--;
 }
 
+/*
+ * The owner of versions retired by a synchronous call: one per nesting
+ * depth, so that a synchronous call made by an interrupt completes only its
+ * own versions, not those of the synchronous call it interrupted.
+ */
+static int sync_id(void)
+{
+	return -1 - (int)F.depth;
+}
+
 static void change_pages(unsigned s, unsigned first, unsigned n, bool remap, int batch)
 {
 	for (unsigned p = first; p < first + n && p < NPAGES; p++)
@@ -383,6 +408,7 @@ static void do_op(struct input *in, bool nested)
 	bool remap = (a >> 4) & 1;
 	unsigned flags = ((a >> 5) & 1) ? TLBB_ADD_WRITABLE : 0;
 	char what[96];
+	static const char *const bdig[NBATCH] = { "0", "1", "2" };
 
 	while (nested && cpu_busy(cpu))
 		cpu = (cpu + 1) % FCPU;
@@ -411,15 +437,15 @@ static void do_op(struct input *in, bool nested)
 	case 1: { /* PTE change + add_page */
 		unsigned s = pick_space(byte(in)), p = byte(in) % NPAGES;
 
-		tr("CPU %u: %s %s page %u, add_page -> %s%u%s\n", cpu, remap ? "remap" : "clear",
-		   sp_name(s), p, bi == 3 ? "NULL batch" : "batch ", bi == 3 ? 0 : (unsigned)bi,
+		tr("CPU %u: %s %s page %u, add_page -> %s%s%s\n", cpu, remap ? "remap" : "clear",
+		   sp_name(s), p, bi == 3 ? "NULL batch" : "batch ", bi == 3 ? "" : bdig[bi],
 		   flags ? " writable" : "");
 		if (bi == 3 && nested && !mask_takes_ipis(&space(s)->cpus))
 			goto out;
 		if (bi == 3) {
-			change_pages(s, p, 1, remap, -1);
+			change_pages(s, p, 1, remap, sync_id());
 			tlbb_add_page(NULL, space(s), va_of(s, p), flags);
-			discharge_batch(-1);
+			discharge_batch(sync_id());
 		} else {
 			change_pages(s, p, 1, remap, bi);
 			tlbb_add_page(&F.b[bi], space(s), va_of(s, p), flags);
@@ -432,14 +458,14 @@ static void do_op(struct input *in, bool nested)
 		unsigned s = pick_space(byte(in)), p = byte(in) % NPAGES, n = byte(in) % 48 + 1;
 		uint64_t start = va_of(s, p), end = start + n * PAGE;
 
-		tr("CPU %u: %s %s pages %u..%u, add_range -> %s%u\n", cpu, remap ? "remap" : "clear",
-		   sp_name(s), p, p + n - 1, bi == 3 ? "sync" : "batch ", bi == 3 ? 0 : (unsigned)bi);
+		tr("CPU %u: %s %s pages %u..%u, add_range -> %s%s\n", cpu, remap ? "remap" : "clear",
+		   sp_name(s), p, p + n - 1, bi == 3 ? "flush_range_sync" : "batch ", bi == 3 ? "" : bdig[bi]);
 		if (bi == 3 && nested && !mask_takes_ipis(&space(s)->cpus))
 			goto out;
 		if (bi == 3) {
-			change_pages(s, p, n, remap, -1);
+			change_pages(s, p, n, remap, sync_id());
 			tlbb_flush_range_sync(space(s), start, end, flags);
-			discharge_batch(-1);
+			discharge_batch(sync_id());
 		} else {
 			change_pages(s, p, n, remap, bi);
 			tlbb_add_range(&F.b[bi], space(s), start, end, flags);
@@ -451,16 +477,16 @@ static void do_op(struct input *in, bool nested)
 	case 3: { /* PTE changes + add_space */
 		unsigned s = pick_space(byte(in)), m = byte(in);
 
-		tr("CPU %u: %s %s pages mask %#x, add_space -> %s%u\n", cpu, remap ? "remap" : "clear",
-		   sp_name(s), m, bi == 3 ? "NULL batch" : "batch ", bi == 3 ? 0 : (unsigned)bi);
+		tr("CPU %u: %s %s pages mask %#x, add_space -> %s%s\n", cpu, remap ? "remap" : "clear",
+		   sp_name(s), m, bi == 3 ? "NULL batch" : "batch ", bi == 3 ? "" : bdig[bi]);
 		if (bi == 3 && nested && !mask_takes_ipis(&space(s)->cpus))
 			goto out;
 		for (unsigned p = 0; p < NPAGES; p++)
 			if ((m >> (p & 7)) & 1)
-				pte_change(s, p, remap, bi == 3 ? -1 : bi);
+				pte_change(s, p, remap, bi == 3 ? sync_id() : bi);
 		if (bi == 3) {
 			tlbb_add_space(NULL, space(s), flags);
-			discharge_batch(-1);
+			discharge_batch(sync_id());
 		} else {
 			tlbb_add_space(&F.b[bi], space(s), flags);
 			F.b_writable[bi] |= flags != 0;
@@ -496,13 +522,14 @@ static void do_op(struct input *in, bool nested)
 	}
 	case 5: { /* the race check */
 		unsigned s = pick_space(byte(in));
+		uint32_t start = F.seq;
 		bool flushed;
 
 		if (nested && !mask_takes_ipis(&space(s)->cpus))
 			goto out;
 		flushed = tlbb_flush_pending(space(s));
 		tr("CPU %u: flush_pending(%s) -> %s\n", cpu, sp_name(s), flushed ? "flushed" : "nothing");
-		discharge_space(s);
+		discharge_space(s, start);
 		snprintf(what, sizeof(what), "flush_pending(%s)", sp_name(s));
 		break;
 	}
