@@ -103,6 +103,11 @@ static struct {
 	unsigned nuser;
 	struct tlbb_batch b[NBATCH];
 	bool b_writable[NBATCH];
+	struct bnum {            /* the generation numbers a batch's adds took */
+		int space;           /* -1 none yet, -2 several */
+		uint64_t first, last;
+		unsigned nadds;
+	} bn[NBATCH];
 	int loaded[FCPU];        /* user space index, -1 idle */
 	struct page_ref pg[NSP][NPAGES];
 	/* the armed interrupt */
@@ -389,6 +394,70 @@ static int sync_id(void)
 	return -1 - (int)F.depth;
 }
 
+/*
+ * Guidance for libFuzzer (not a check): which protocol situation a batch
+ * flush meets, as extra coverage features. The catch-up logic is only wrong
+ * in combinations (adds of several batches interleaved, a CPU's generation
+ * at the boundary a contiguous batch would catch up from), which plain edge
+ * coverage of the backend does not tell apart; these features do, so inputs
+ * reaching new combinations are kept. Built only into the libFuzzer binary.
+ */
+#ifdef X86FUZZ_LIBFUZZER
+__attribute__((section("__libfuzzer_extra_counters"))) static uint8_t x86fuzz_features[1024];
+#endif
+
+static void note_add(int bi, unsigned s)
+{
+	struct bnum *n = &F.bn[bi];
+	uint64_t g = tlbb_x86_space_gen(&F.sp[s]);
+
+	if (n->nadds == 0) {
+		n->space = (int)s;
+		n->first = g;
+	} else if (n->space != (int)s) {
+		n->space = -2;
+	}
+	n->last = g;
+	n->nadds++;
+}
+
+static void feature_flush(int bi)
+{
+#ifdef X86FUZZ_LIBFUZZER
+	const struct bnum *n = &F.bn[bi];
+	unsigned f, rels = 0, others = 0;
+
+	if (n->nadds == 0)
+		return;
+	if (n->space < 0) {
+		x86fuzz_features[1023]++;
+		return;
+	}
+	/* Did another batch's add take a number between our first and last? */
+	f = (n->last - n->first + 1 != n->nadds) ? 1u : 0u;
+	f |= (n->nadds > 3 ? 3u : n->nadds - 1) << 1;
+	/* Does another batch hold adds of the same space, unflushed? */
+	for (int o = 0; o < NBATCH; o++)
+		if (o != bi && F.bn[o].nadds && F.bn[o].space == n->space)
+			others = 1;
+	f |= others << 3;
+	/* Where each CPU running the space stands against the batch's numbers. */
+	for (unsigned c = 0; c < FCPU; c++) {
+		const struct tlbb_x86_cpu *pc = &F.pc[c];
+		uint64_t l, edge = n->last - n->nadds;
+
+		if (pc->loaded < 0 || pc->slot[pc->loaded].space != &F.sp[n->space])
+			continue;
+		l = pc->slot[pc->loaded].gen;
+		rels |= 1u << (l < edge ? 0 : l == edge ? 1 : l < n->last ? 2 : 3);
+	}
+	f |= rels << 4;
+	x86fuzz_features[f & 1023]++;
+#else
+	(void)bi;
+#endif
+}
+
 static void change_pages(unsigned s, unsigned first, unsigned n, bool remap, int batch)
 {
 	for (unsigned p = first; p < first + n && p < NPAGES; p++)
@@ -449,6 +518,7 @@ static void do_op(struct input *in, bool nested)
 		} else {
 			change_pages(s, p, 1, remap, bi);
 			tlbb_add_page(&F.b[bi], space(s), va_of(s, p), flags);
+			note_add(bi, s);
 			F.b_writable[bi] |= flags != 0;
 		}
 		snprintf(what, sizeof(what), "add_page");
@@ -469,6 +539,7 @@ static void do_op(struct input *in, bool nested)
 		} else {
 			change_pages(s, p, n, remap, bi);
 			tlbb_add_range(&F.b[bi], space(s), start, end, flags);
+			note_add(bi, s);
 			F.b_writable[bi] |= flags != 0;
 		}
 		snprintf(what, sizeof(what), "add_range");
@@ -489,6 +560,7 @@ static void do_op(struct input *in, bool nested)
 			discharge_batch(sync_id());
 		} else {
 			tlbb_add_space(&F.b[bi], space(s), flags);
+			note_add(bi, s);
 			F.b_writable[bi] |= flags != 0;
 		}
 		snprintf(what, sizeof(what), "add_space");
@@ -502,6 +574,10 @@ static void do_op(struct input *in, bool nested)
 		if (nested && (bi == F.op_batch || !mask_takes_ipis(&F.b[bi].cpus)))
 			goto out;
 		tr("CPU %u: flush%s batch %d\n", cpu, dirty ? "_dirty" : "", bi);
+		if (!dirty || F.b_writable[bi]) {
+			feature_flush(bi);
+			F.bn[bi] = (struct bnum){ .space = -1 };
+		}
 		if (!nested)
 			F.op_batch = bi;
 		if (dirty) {
@@ -647,8 +723,10 @@ static void setup(struct input *in)
 		for (unsigned c = 0; c < FCPU; c++)
 			tlbb_space_cpu_enter(&F.sp[KSP], c); /* the port's duty for a global space */
 	}
-	for (unsigned b = 0; b < NBATCH; b++)
+	for (unsigned b = 0; b < NBATCH; b++) {
 		tlbb_batch_init(&F.b[b]);
+		F.bn[b].space = -1;
+	}
 	F.op_batch = -1;
 	tr("config: %s%s ceiling %u, %u user spaces%s%s%s\n", R.pcide ? "PCID" : "no PCID",
 	   cfg.features & TLBB_X86_INVPCID ? " INVPCID" : "", cfg.ceiling, F.nuser,
@@ -678,6 +756,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	R.cur = 0;
 	F.armed = false;
 	for (int b = 0; b < NBATCH; b++) {
+		feature_flush(b);
 		tlbb_flush(&F.b[b]);
 		discharge_batch(b);
 	}
