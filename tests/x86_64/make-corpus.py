@@ -7,9 +7,11 @@ the helpers below spell it out. Run from anywhere:
 
     tests/x86_64/make-corpus.py
 
-It (re)writes tests/x86_64/crafted/* and tests/x86_64/corpus/seed-*; the
-corpus also holds inputs libFuzzer found (named by their SHA-1), which this
-script leaves alone.
+It (re)writes crafted/interleave, crafted/drop-* and the corpus/seed-* it
+makes; the corpus also holds inputs libFuzzer kept (named by their SHA-1),
+and crafted/interleave-switch-in (= corpus/seed-interleave-switch-in) is an
+input libFuzzer found against the exact pre-4cf5afc backend, kept as found:
+this script leaves those alone.
 """
 import os
 import random
