@@ -46,7 +46,8 @@
  * Checker controls (compile-time, each its own replay binary in meson):
  *   -DX86FUZZ_DROP_INVLPG   the model's INVLPG drops nothing;
  *   -DX86FUZZ_DROP_IPIS     the port delivers no round.
- * A crafted corpus input must be reported stale under each.
+ * A crafted corpus input must be reported stale under each. The libFuzzer
+ * build takes the same controls at run time: X86FUZZ_DROP=invlpg or ipis.
  *
  * Built with -DX86FUZZ_LIBFUZZER (and -fsanitize=fuzzer) a violation
  * aborts; otherwise main() replays files/directories:
@@ -695,6 +696,20 @@ static void setup(struct input *in)
 #endif
 #ifdef X86FUZZ_DROP_IPIS
 	R.drop_ipis = true;
+#endif
+#ifdef X86FUZZ_LIBFUZZER
+	/* The same controls at run time, for a libFuzzer negative control. */
+	{
+		static int drop = -1;
+
+		if (drop < 0) {
+			const char *e = getenv("X86FUZZ_DROP");
+
+			drop = !e ? 0 : strcmp(e, "invlpg") == 0 ? 1 : strcmp(e, "ipis") == 0 ? 2 : 0;
+		}
+		R.drop_invlpg |= drop == 1;
+		R.drop_ipis |= drop == 2;
+	}
 #endif
 	R.pcide = (cfg.features & TLBB_X86_PCID) != 0;
 	for (unsigned c = 0; c < NCPU; c++)
