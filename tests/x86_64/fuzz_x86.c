@@ -111,7 +111,7 @@ static struct {
 	} bn[NBATCH];
 	int loaded[FCPU];        /* user space index, -1 idle */
 	struct page_ref pg[NSP][NPAGES];
-	/* the armed interrupt */
+	/* the armed interrupt: before or after an instruction, counted per CPU */
 	bool armed;
 	unsigned arm_cpu, arm_count;
 	uint8_t arm_op[8];
@@ -366,11 +366,11 @@ static bool mask_takes_ipis(const tlbb_cpumask_t *mask)
 }
 
 /* The recorder's instruction hook: fire the armed interrupt. */
-static void at_insn(enum ev_kind k)
+static void at_insn(enum ev_kind k, bool after)
 {
+	static const char *const name[] = { "INVLPG", "INVPCID", "CR3 write", "CR4 write" };
 	struct input sub;
 
-	(void)k;
 	if (!F.armed || F.depth || R.cur != F.arm_cpu)
 		return;
 	if (--F.arm_count)
@@ -378,10 +378,12 @@ static void at_insn(enum ev_kind k)
 	F.armed = false;
 	F.n_interrupts++;
 	F.depth++;
-	tr("-- interrupt at CPU %u's %s\n", R.cur,
-	   k == EV_INVLPG ? "INVLPG" : k == EV_INVPCID ? "INVPCID" : k == EV_CR3 ? "CR3 write" : "CR4 write");
+	tr("-- interrupt %s CPU %u's %s\n", after ? "after" : "before", R.cur, name[k]);
+	/* Up to two operations from the armed bytes (e.g. a fill, then an add). */
 	sub = (struct input){ F.arm_op, sizeof(F.arm_op) };
 	do_op(&sub, true);
+	if (sub.n)
+		do_op(&sub, true);
 	F.depth--;
 }
 
@@ -480,7 +482,14 @@ static void do_op(struct input *in, bool nested)
 	char what[96];
 	static const char *const bdig[NBATCH] = { "0", "1", "2" };
 
-	while (nested && cpu_busy(cpu))
+	/*
+	 * An interrupting operation runs on a CPU that is free, except a TLB
+	 * fill: the hardware walker may fill any CPU's TLB at any time (the
+	 * interrupted CPU too), though not the one in the middle of a switch,
+	 * whose CR3 and slot disagree until its CR3 write.
+	 */
+	while (nested && cpu_busy(cpu) &&
+	       !((op == 0 || op == 9) && !(F.op_irqoff && cpu == F.op_cpu)))
 		cpu = (cpu + 1) % FCPU;
 	if (nested && bi == F.op_batch)
 		bi = 3;
@@ -636,7 +645,8 @@ static void do_op(struct input *in, bool nested)
 		snprintf(what, sizeof(what), "mask clear");
 		break;
 	}
-	case 8: { /* arm an interrupt: at CPU @cpu's n-th next instruction, run an op */
+	case 8: { /* arm an interrupt: at CPU @cpu's n-th next interleaving point
+		   (two per instruction: before it, after it), run up to two ops */
 		unsigned n = byte(in) % 8 + 1;
 
 		for (unsigned i = 0; i < sizeof(F.arm_op); i++)

@@ -20,6 +20,17 @@ uint32_t cur_pcid(unsigned cpu)
 	return R.pcide ? (uint32_t)(R.cr3[cpu] & 0xfff) : 0;
 }
 
+/* The instruction hook, before or after the model applies the instruction. */
+static void hook(enum ev_kind k, bool after)
+{
+	if (R.at_insn) {
+		unsigned self = R.cur;
+
+		R.at_insn(k, after);
+		R.cur = self;
+	}
+}
+
 static void record(enum ev_kind k, uint64_t a, uint64_t b)
 {
 	if (R.nev >= MAX_EV) {
@@ -28,12 +39,7 @@ static void record(enum ev_kind k, uint64_t a, uint64_t b)
 		R.nev = 0;
 	}
 	R.ev[R.nev++] = (struct ev){ R.cur, k, a, b };
-	if (R.at_insn) {
-		unsigned self = R.cur;
-
-		R.at_insn(k);
-		R.cur = self;
-	}
+	hook(k, false);
 }
 
 /* Drop model entries of CPU R.cur matching the predicate. */
@@ -59,10 +65,11 @@ void tlbb_x86_rec_invlpg(uintptr_t va)
 		fn();
 		R.cur = 0;
 	}
-	if (!canonical48(va) || R.drop_invlpg)
-		return; /* SDM: INVLPG of a non-canonical address is a NOP */
-	/* INVLPG drops the page's entries of the current PCID and its global ones. */
-	TLB_DROP(e->va == page && (e->global || e->pcid == pcid));
+	/* SDM: INVLPG of a non-canonical address is a NOP. Otherwise it drops
+	 * the page's entries of the current PCID and its global ones. */
+	if (canonical48(va) && !R.drop_invlpg)
+		TLB_DROP(e->va == page && (e->global || e->pcid == pcid));
+	hook(EV_INVLPG, true);
 }
 
 void tlbb_x86_rec_invpcid(unsigned type, uint64_t pcid, uint64_t va)
@@ -82,6 +89,7 @@ void tlbb_x86_rec_invpcid(unsigned type, uint64_t pcid, uint64_t va)
 	default:
 		rec_fail("recorder: unexpected INVPCID type");
 	}
+	hook(EV_INVPCID, true);
 }
 
 uint64_t tlbb_x86_rec_read_cr3(void)
@@ -93,15 +101,16 @@ void tlbb_x86_rec_write_cr3(uint64_t v)
 {
 	record(EV_CR3, v, 0);
 	R.cr3[R.cur] = v & ~CR3_NOFLUSH;
-	if (R.cr3_never_flushes)
-		return;
-	if (!R.pcide) {
+	if (R.cr3_never_flushes) {
+		/* negative control: the CPU keeps every entry */
+	} else if (!R.pcide) {
 		TLB_DROP(!e->global);
 	} else if (!(v & CR3_NOFLUSH)) {
 		uint32_t pcid = (uint32_t)(v & 0xfff);
 
 		TLB_DROP(!e->global && e->pcid == pcid);
 	}
+	hook(EV_CR3, true);
 }
 
 uint64_t tlbb_x86_rec_read_cr4(void)
@@ -115,6 +124,7 @@ void tlbb_x86_rec_write_cr4(uint64_t v)
 	if ((v ^ R.cr4[R.cur]) & CR4_PGE)
 		TLB_DROP(true);
 	R.cr4[R.cur] = v;
+	hook(EV_CR4, true);
 }
 
 /* ---- port hooks ------------------------------------------------------------ */

@@ -76,11 +76,12 @@ struct rec {
 	/* Runs once at CPU 0's next INVLPG: an interrupt arriving there. */
 	void (*interrupt_cpu0)(void);
 	/*
-	 * Runs before every recorded instruction (after it is recorded, before
-	 * the model applies it), with R.cur the executing CPU: the fuzzer's
-	 * interleaving point. Restores R.cur itself if it changes it.
+	 * Runs twice per recorded instruction, with R.cur the executing CPU:
+	 * before the model applies it (@after false) and after (@after true).
+	 * The fuzzer's interleaving points: an interrupt just before or just
+	 * after the instruction. The recorder restores R.cur afterwards.
 	 */
-	void (*at_insn)(enum ev_kind k);
+	void (*at_insn)(enum ev_kind k, bool after);
 	/* Without a record (the fuzzer): nev wraps instead of failing. */
 	bool ring;
 	/* A test provoking a debug check on purpose (a port's bad input). */
