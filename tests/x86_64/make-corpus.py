@@ -103,6 +103,30 @@ def crafted():
     p += flush(0, 2)                          # must still INVLPG page 20
     write(os.path.join(d, "interleave"), p)
     write(os.path.join(HERE, "corpus", "seed-interleave-4cf5afc"), p)
+    # Mutant catchup-edge: a catch-up that ignores where the CPU stands
+    # (raises to gen_last although local + 1 < gen_first) skips batch 1.
+    p = header(CEIL[33], [U0, U0, U0, U0])
+    for c in range(4):
+        p += touch(c, 20)
+    p += add_page(0, 1, U0, 20)               # batch 1: gen 1
+    p += add_page(0, 0, U0, 5)                # batch 0: gen 2, contiguous alone
+    p += flush(0, 0)                          # CPUs at 0: must not claim 1..2
+    p += flush(0, 1)                          # must still INVLPG page 20
+    write(os.path.join(d, "catchup-edge"), p)
+    write(os.path.join(HERE, "corpus", "seed-catchup-edge"), p)
+    # Mutant gen-read-after-flush: CPU 1's whole flush (an IPI) is
+    # interrupted right after its INVPCID; the walker fills page 36 on CPU 1
+    # and CPU 2 clears it into batch 1 (gen 2). Reading the generation after
+    # the flush claims gen 2, so batch 1's flush skips CPU 1.
+    p = header(PCID | INVPCID | CEIL[33], [U0, U0, U0, U0])
+    for c in range(4):
+        p += touch8(c, 0)
+    p += add_range(0, 0, U0, 0, 34)           # batch 0: gen 1, whole flush
+    p += arm(1, 2, touch(1, 36) + add_page(2, 1, U0, 36))
+    p += flush(0, 0)
+    p += flush(3, 1)
+    write(os.path.join(d, "gen-read-after-flush"), p)
+    write(os.path.join(HERE, "corpus", "seed-gen-read-after-flush"), p)
     # Checker controls: a one-page batch flushed by INVLPG on four CPUs.
     # Dropping INVLPG leaves all four stale; dropping the round, CPUs 1..3.
     p = header(PCID | INVPCID | CEIL[33], [U0, U0, U0, U0])

@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Write arch/x86_64/x86_64.c with one known bug put back (a mutant).
+
+    mutate-x86.py NAME IN OUT
+
+Each mutant is a bug the x86 sequence fuzzer must report on its crafted
+input tests/x86_64/crafted/NAME (meson tests x86-fuzz-detects-NAME-mutant):
+
+  interleave            the 4cf5afc fix taken out: a batch whose adds were
+                        interleaved with another batch's claims a catch-up
+                        over that batch's number (the Bochs two-flusher bug)
+  catchup-edge          a catch-up that ignores where the CPU stands: raised
+                        to the batch's last number although numbers before
+                        the batch's first are not flushed on it
+  gen-read-after-flush  a whole flush that reads the generation after
+                        flushing: an add landing between the two is claimed
+
+If the expected lines are not found exactly once the source is copied
+unchanged (with a note on stderr) rather than failing the build: tools/mutate
+deletes some of these very lines in its own mutants, and a build failure
+would report them stillborn. A copy of the fixed backend makes the meson test
+fail ("no violation although one was expected"), so a refactored backend
+cannot silently turn a control into a copy of the fixed code.
+"""
+import re
+import sys
+
+MUTANTS = {
+    "interleave": (
+        r"\n[ \t]*if \(g != xb->gen_last \+ 1\)\n[ \t]*f \|= X86B_NONCONTIG;", ""),
+    "catchup-edge": (
+        r"if \(r->contiguous && local \+ 1 == r->gen_first\)", "if (r->contiguous)"),
+    "gen-read-after-flush": (
+        r"(\t\tuint64_t g) = tlbb_x86_space_gen\(r->space\); /\* read BEFORE flushing \*/\n\n"
+        r"(\t\tflush_loaded_pcid\(x, sl->pcid\);\n)",
+        r"\1;\n\n\2\t\tg = tlbb_x86_space_gen(r->space);\n"),
+}
+
+name, src_path, out_path = sys.argv[1:4]
+pattern, repl = MUTANTS[name]
+src = open(src_path).read()
+n = len(re.findall(pattern, src))
+if n != 1:
+    sys.stderr.write("mutate-x86.py %s: the lines were found %d times, not once: "
+                     "source copied unchanged\n" % (name, n))
+    out = src
+else:
+    out = re.sub(pattern, repl, src)
+with open(out_path, "w") as f:
+    f.write(out)
