@@ -11,13 +11,12 @@
  * for a sim fault switch (--faults, a TLBB_SIM_FAULT_* mask).
  */
 #include "seqfuzz.h"
+#include "walk.h"
 
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static jmp_buf escape;
 static char last_msg[512];
@@ -76,36 +75,6 @@ static int replay_file(const char *path)
 	return 0;
 }
 
-static int replay_path(const char *path)
-{
-	struct stat st;
-	DIR *d;
-	struct dirent *e;
-	int rc = 0;
-
-	if (stat(path, &st) != 0) {
-		perror(path);
-		return 1;
-	}
-	if (!S_ISDIR(st.st_mode))
-		return replay_file(path);
-	d = opendir(path);
-	if (!d) {
-		perror(path);
-		return 1;
-	}
-	while ((e = readdir(d))) {
-		char sub[4096];
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-		rc |= replay_path(sub);
-	}
-	closedir(d);
-	return rc;
-}
-
 int main(int argc, char **argv)
 {
 	int rc = 0, npaths = 0;
@@ -118,7 +87,7 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--expect-violation") == 0) {
 			expect_violation = 1;
 		} else {
-			rc |= replay_path(argv[i]);
+			rc |= fuzz_walk(argv[i], replay_file);
 			npaths++;
 		}
 	}

@@ -33,29 +33,7 @@
 #include <string.h>
 #include <time.h>
 
-#if defined(__aarch64__)
-static inline uint64_t now(void)
-{
-	uint64_t t;
-
-	__asm__ volatile("mrs %0, cntvct_el0" : "=r"(t));
-	return t;
-}
-#elif defined(__x86_64__) || defined(__i386__)
-#include <x86intrin.h>
-static inline uint64_t now(void)
-{
-	return __rdtsc();
-}
-#else
-static inline uint64_t now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-#endif
+#include "cycles.h"
 
 #define N 4096
 

@@ -60,6 +60,7 @@
 #include <string.h>
 
 #include "recorder.h"
+#include "../fuzz/walk.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -791,8 +792,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 #ifndef X86FUZZ_LIBFUZZER
 /* ---- plain replay ---------------------------------------------------------------- */
-#include <dirent.h>
-#include <sys/stat.h>
 
 static unsigned ninputs, nviolations;
 static bool expect_violation;
@@ -832,36 +831,6 @@ static int replay_file(const char *path)
 	return 0;
 }
 
-static int replay_path(const char *path)
-{
-	struct stat st;
-	DIR *d;
-	struct dirent *e;
-	int rc = 0;
-
-	if (stat(path, &st) != 0) {
-		perror(path);
-		return 1;
-	}
-	if (!S_ISDIR(st.st_mode))
-		return replay_file(path);
-	d = opendir(path);
-	if (!d) {
-		perror(path);
-		return 1;
-	}
-	while ((e = readdir(d))) {
-		char sub[4096];
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-		rc |= replay_path(sub);
-	}
-	closedir(d);
-	return rc;
-}
-
 int main(int argc, char **argv)
 {
 	int rc = 0, npaths = 0;
@@ -872,7 +841,7 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--trace") == 0)
 			trace = true;
 		else {
-			rc |= replay_path(argv[i]);
+			rc |= fuzz_walk(argv[i], replay_file);
 			npaths++;
 		}
 	}
