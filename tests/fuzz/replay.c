@@ -11,7 +11,7 @@
  * for a sim fault switch (--faults, a TLBB_SIM_FAULT_* mask).
  */
 #include "seqfuzz.h"
-#include "walk.h"
+#include "corpus.h"
 
 #include <setjmp.h>
 #include <stdio.h>
@@ -27,56 +27,21 @@ static void on_violation(const char *msg)
 	longjmp(escape, 1);
 }
 
-static unsigned ninputs, nviolations;
-static int expect_violation;
-
-static int replay_file(const char *path)
+static bool run_one(const uint8_t *data, size_t len, char *msg, size_t msgsz)
 {
-	FILE *f = fopen(path, "rb");
-	unsigned char *buf;
-	long len;
-	int violated = 0;
-
-	if (!f) {
-		perror(path);
-		return 1;
-	}
-	fseek(f, 0, SEEK_END);
-	len = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc(len > 0 ? (size_t)len : 1);
-	if (!buf || (len > 0 && fread(buf, 1, (size_t)len, f) != (size_t)len)) {
-		fprintf(stderr, "%s: read error\n", path);
-		fclose(f);
-		free(buf);
-		return 1;
-	}
-	fclose(f);
-	ninputs++;
 	if (setjmp(escape) == 0) {
-		LLVMFuzzerTestOneInput(buf, (size_t)len);
-	} else {
-		violated = 1;
-		nviolations++;
-		seqfuzz_cleanup();
+		LLVMFuzzerTestOneInput(data, len);
+		return false;
 	}
-	free(buf);
-	if (violated && !expect_violation) {
-		fprintf(stderr, "FAIL %s: %s\n", path, last_msg);
-		return 1;
-	}
-	if (!violated && expect_violation) {
-		fprintf(stderr, "FAIL %s: no violation reported although faults=%#x\n", path,
-			seqfuzz_faults);
-		return 1;
-	}
-	if (violated)
-		printf("ok %s: violation reported as expected: %s\n", path, last_msg);
-	return 0;
+	seqfuzz_cleanup();
+	snprintf(msg, msgsz, "%s", last_msg);
+	return true;
 }
 
 int main(int argc, char **argv)
 {
+	struct fuzz_replay r = { .run = run_one };
+	char context[32];
 	int rc = 0, npaths = 0;
 
 	LLVMFuzzerInitialize(&argc, &argv);
@@ -85,17 +50,19 @@ int main(int argc, char **argv)
 		if (strncmp(argv[i], "--faults=", 9) == 0) {
 			seqfuzz_faults = (unsigned)strtoul(argv[i] + 9, NULL, 0);
 		} else if (strcmp(argv[i], "--expect-violation") == 0) {
-			expect_violation = 1;
+			r.expect_violation = true;
 		} else {
-			rc |= fuzz_walk(argv[i], replay_file);
+			snprintf(context, sizeof(context), "faults=%#x", seqfuzz_faults);
+			r.context = context;
+			rc |= fuzz_replay(&r, argv[i]);
 			npaths++;
 		}
 	}
-	if (!npaths || !ninputs) {
+	if (!npaths || !r.ninputs) {
 		fprintf(stderr, "usage: %s [--faults=MASK] [--expect-violation] PATH...\n", argv[0]);
 		return 2;
 	}
-	printf("replayed %u inputs, %u violations, faults=%#x\n", ninputs, nviolations,
+	printf("replayed %u inputs, %u violations, faults=%#x\n", r.ninputs, r.nviolations,
 	       seqfuzz_faults);
 	return rc;
 }

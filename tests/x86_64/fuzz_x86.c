@@ -60,7 +60,7 @@
 #include <string.h>
 
 #include "recorder.h"
-#include "../fuzz/walk.h"
+#include "../fuzz/corpus.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -793,63 +793,41 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #ifndef X86FUZZ_LIBFUZZER
 /* ---- plain replay ---------------------------------------------------------------- */
 
-static unsigned ninputs, nviolations;
-static bool expect_violation;
-
-static int replay_file(const char *path)
+static bool run_one(const uint8_t *data, size_t len, char *msg, size_t msgsz)
 {
-	FILE *f = fopen(path, "rb");
-	static uint8_t buf[1 << 16];
-	size_t len;
 	jmp_buf jb;
-	bool violated = false;
 
-	if (!f) {
-		perror(path);
-		return 1;
-	}
-	len = fread(buf, 1, sizeof(buf), f);
-	fclose(f);
-	ninputs++;
 	escape = &jb;
-	if (setjmp(jb) == 0)
-		LLVMFuzzerTestOneInput(buf, len);
-	else
-		violated = true;
+	if (setjmp(jb) == 0) {
+		LLVMFuzzerTestOneInput(data, len);
+		escape = NULL;
+		return false;
+	}
 	escape = NULL;
-	nviolations += violated;
-	if (violated && !expect_violation) {
-		fprintf(stderr, "FAIL %s: %s\n", path, last_msg);
-		return 1;
-	}
-	if (!violated && expect_violation) {
-		fprintf(stderr, "FAIL %s: no violation although one was expected\n", path);
-		return 1;
-	}
-	if (violated)
-		printf("ok %s: violation reported as expected: %s\n", path, last_msg);
-	return 0;
+	snprintf(msg, msgsz, "%s", last_msg);
+	return true;
 }
 
 int main(int argc, char **argv)
 {
+	struct fuzz_replay r = { .run = run_one };
 	int rc = 0, npaths = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--expect-violation") == 0)
-			expect_violation = true;
+			r.expect_violation = true;
 		else if (strcmp(argv[i], "--trace") == 0)
 			trace = true;
 		else {
-			rc |= fuzz_walk(argv[i], replay_file);
+			rc |= fuzz_replay(&r, argv[i]);
 			npaths++;
 		}
 	}
-	if (!npaths || !ninputs) {
+	if (!npaths || !r.ninputs) {
 		fprintf(stderr, "usage: %s [--expect-violation] [--trace] PATH...\n", argv[0]);
 		return 2;
 	}
-	printf("replayed %u inputs, %u violations\n", ninputs, nviolations);
+	printf("replayed %u inputs, %u violations\n", r.ninputs, r.nviolations);
 	return rc;
 }
 #endif
