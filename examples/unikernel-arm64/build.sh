@@ -15,14 +15,14 @@ lib=$out/libtlbbatch-fs
 
 # Meson variables of an enclosing meson test run must not leak into ours.
 unset MESON_BUILD_ROOT MESON_SOURCE_ROOT MESON_SUBDIR MESONINTROSPECT
-if [ -f "$lib/build.ninja" ]; then
-  ninja -C "$lib" >/dev/null
-else
-  meson setup "$lib" "$src" --cross-file "$src/cross/aarch64-none-elf.ini" \
+. "$src/tools/lib.sh"
+if [ ! -f "$lib/build.ninja" ]; then
+  rm -rf "$lib"
+  tlbb_quiet meson setup "$lib" "$src" --cross-file "$src/cross/aarch64-none-elf.ini" \
     -Dfreestanding=true -Dhw_backend=arm64 -Ddebug_checks=true -Dmax_cpus=8 \
-    -Dtests=false -Dexamples=false --buildtype=release >/dev/null
-  ninja -C "$lib" >/dev/null
+    -Dtests=false -Dexamples=false --buildtype=release
 fi
+tlbb_quiet ninja -C "$lib"
 
 # Same flags as the library's cross file, and the same TLBB_* configuration.
 cflags=(-std=c11 -O2 -g -Wall -Wextra -ffreestanding -fno-builtin -nostdlib

@@ -3,5 +3,6 @@
 # Host build: every suite (unit, model, freestanding, install, qemu, ...).
 set -euo pipefail
 cd "$TOP"
-setup_build build --buildtype=debugoptimized
-meson test -C build --print-errorlogs --num-processes 2 --verbose
+. tools/lib.sh
+tlbb_setup_build build --buildtype=debugoptimized
+tlbb_shown meson test -C build --print-errorlogs --num-processes 2 --verbose

@@ -4,10 +4,11 @@
 # tree has one) as a -ffreestanding -nostdlib archive, and its symbol check.
 set -euo pipefail
 cd "$TOP"
+. tools/lib.sh
 backend=none
 case "$(uname -m)" in
   x86_64) [ -f arch/x86_64/meson.build ] && backend=x86_64 ;;
   aarch64) [ -f arch/arm64/meson.build ] && backend=arm64 ;;
 esac
-setup_build build-freestanding -Dfreestanding=true -Dhw_backend=$backend
-meson test -C build-freestanding --print-errorlogs
+tlbb_setup_build build-freestanding -Dfreestanding=true -Dhw_backend=$backend
+tlbb_shown meson test -C build-freestanding --print-errorlogs

@@ -13,30 +13,21 @@
 #    changer on real threads). The vcpu backend's TSan run is 50-tsan-vcpu.sh.
 set -euo pipefail
 cd "$TOP"
-
-configure() {
-  local dir=$1; shift
-  if [ -f "$dir/build.ninja" ]; then
-    meson configure "$dir" "$@" >/dev/null
-  else
-    meson setup "$dir" "$@" >/dev/null
-  fi
-}
+. tools/lib.sh
 
 log "ASan+UBSan: every host suite (build-asan)"
-configure build-asan -Dbuildtype=debugoptimized -Db_sanitize=address,undefined \
-  -Dc_args=-fno-sanitize-recover=undefined
-ninja -C build-asan >/dev/null
 rc=0
+tlbb_setup_build build-asan -Dbuildtype=debugoptimized -Db_sanitize=address,undefined \
+  -Dc_args=-fno-sanitize-recover=undefined || rc=1
 ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1" \
 UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
-  meson test -C build-asan --no-rebuild --print-errorlogs --num-processes 2 \
+  tlbb_shown meson test -C build-asan --no-rebuild --print-errorlogs --num-processes 2 \
     --no-suite spin --no-suite qemu --no-suite freestanding --no-suite install || rc=1
 
 log "TSan: threaded stress of the core + sim (build-tsan-core)"
-configure build-tsan-core -Dbuildtype=debugoptimized -Db_sanitize=thread
-ninja -C build-tsan-core tests/model/test_stress tests/model/test_races >/dev/null
+tlbb_setup build-tsan-core -Dbuildtype=debugoptimized -Db_sanitize=thread || rc=1
+tlbb_quiet ninja -C build-tsan-core tests/model/test_stress tests/model/test_races || rc=1
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-  meson test -C build-tsan-core --no-rebuild --print-errorlogs --num-processes 1 \
+  tlbb_shown meson test -C build-tsan-core --no-rebuild --print-errorlogs --num-processes 1 \
     --suite model --no-suite spin || rc=1
 exit $rc

@@ -13,19 +13,18 @@
 # reproducible run to run, so not by default). Nightly: tools/fuzz-long.
 set -euo pipefail
 cd "$TOP"
-command -v clang >/dev/null || { echo "clang not installed: fuzz step skipped"; exit 0; }
+. tools/lib.sh
+command -v clang >/dev/null || { echo "FAIL: clang not installed (Debian: clang libclang-rt-14-dev)"; exit 1; }
 runs=${FUZZ_RUNS:-4000}
 dir=build-fuzz
-if [ ! -f "$dir/build.ninja" ]; then
-  CC=clang meson setup "$dir" -Dbuildtype=debugoptimized -Db_sanitize=address,undefined \
-    -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link >/dev/null
-fi
+CC=clang tlbb_setup "$dir" -Dbuildtype=debugoptimized -Db_sanitize=address,undefined \
+  -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link
 if ! ninja -C "$dir" -t targets all | grep -q '^tests/fuzz/seqfuzz:'; then
-  echo "libFuzzer not available with this clang: fuzz step skipped"
-  exit 0
+  echo "FAIL: meson found no libFuzzer with this clang (Debian: libclang-rt-14-dev)"
+  exit 1
 fi
 # Same configuration, so both targets exist whenever seqfuzz does.
-ninja -C "$dir" tests/fuzz/seqfuzz tests/x86_64/x86fuzz tests/x86_64/x86fuzz-interleave-mutant >/dev/null
+tlbb_quiet ninja -C "$dir" tests/fuzz/seqfuzz tests/x86_64/x86fuzz tests/x86_64/x86fuzz-interleave-mutant
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
