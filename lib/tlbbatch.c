@@ -29,6 +29,8 @@ const char *tlbb_strerror(int status)
 		return "bad range (widened to the whole space)";
 	case TLBB_EBACKEND:
 		return "space and batch use different backends (flushed synchronously)";
+	case TLBB_EFLAGS:
+		return "unknown flag bits (queued as writable, all levels)";
 	default:
 		return "unknown status";
 	}
@@ -79,6 +81,14 @@ int tlbb_space_set_threshold(struct tlbb_space *s, uint32_t pages)
 	if (!s || pages == 0)
 		return TLBB_EINVAL;
 	s->full_flush_pages = pages;
+	return TLBB_OK;
+}
+
+int tlbb_space_set_global(struct tlbb_space *s, bool global)
+{
+	if (!s)
+		return TLBB_EINVAL;
+	s->flags = (uint8_t)(global ? (s->flags | TLBB_SPACE_GLOBAL) : (s->flags & ~TLBB_SPACE_GLOBAL));
 	return TLBB_OK;
 }
 
@@ -150,6 +160,47 @@ static void flush_space_now(struct tlbb_space *s)
 		be->flush_space(be, s);
 }
 
+/*
+ * Release s->id: complete what may be outstanding (a batch flushed without a
+ * race check since leaves pending != flushed), then let the backend make the
+ * id safe for another space, or flush the space when it has no such hook.
+ */
+static void space_release_id(const struct tlbb_backend *be, struct tlbb_space *s)
+{
+	tlbb_flush_pending(s);
+	if (be->space_fini)
+		be->space_fini(be, s);
+	else
+		be->flush_space(be, s);
+}
+
+int tlbb_space_fini(struct tlbb_space *s)
+{
+	const struct tlbb_backend *be = space_backend(s);
+
+	if (!be)
+		return TLBB_EINVAL;
+	space_release_id(be, s);
+	/* Unpublish: every later call on @s answers TLBB_EINVAL. */
+	__atomic_store_n(&s->backend, NULL, __ATOMIC_RELEASE);
+	return TLBB_OK;
+}
+
+int tlbb_space_set_id(struct tlbb_space *s, uint32_t id)
+{
+	const struct tlbb_backend *be = space_backend(s);
+
+	if (!be)
+		return TLBB_EINVAL;
+	space_release_id(be, s);
+	s->id = id;
+	/* The backend's per-space state belongs to the old id. */
+	zero_words(s->arch, TLBB_ARCH_SPACE_WORDS);
+	if (be->space_init)
+		be->space_init(be, s);
+	return TLBB_OK;
+}
+
 static int batch_queue(struct tlbb_batch *b, struct tlbb_space *s, uintptr_t start,
 		       uintptr_t end, unsigned flags)
 {
@@ -181,9 +232,32 @@ static int batch_queue(struct tlbb_batch *b, struct tlbb_space *s, uintptr_t sta
 	return TLBB_OK;
 }
 
+#define ADD_KNOWN_FLAGS (TLBB_ADD_WRITABLE | TLBB_ADD_LEAF_ONLY)
+
+/*
+ * Flag bits this library does not know may mean anything: read them the
+ * widest way (writable, every level), so that no meaning can under-flush.
+ */
+static unsigned known_flags(unsigned *flags)
+{
+	if (__builtin_expect((*flags & ~ADD_KNOWN_FLAGS) == 0, 1))
+		return TLBB_OK;
+	*flags = TLBB_ADD_WRITABLE;
+	return (unsigned)-TLBB_EFLAGS;
+}
+
+/* The first error wins; the flags complaint only if nothing worse. */
+static int with_flags_status(int rc, unsigned fl)
+{
+	return (rc == TLBB_OK && fl) ? TLBB_EFLAGS : rc;
+}
+
 int tlbb_add_space(struct tlbb_batch *b, struct tlbb_space *s, unsigned flags)
 {
-	return batch_queue(b, s, 0, 0, (flags & ~TLBB_ADD_LEAF_ONLY) | TLBB_RANGE_ALL);
+	unsigned fl = known_flags(&flags);
+
+	return with_flags_status(
+		batch_queue(b, s, 0, 0, (flags & ~TLBB_ADD_LEAF_ONLY) | TLBB_RANGE_ALL), fl);
 }
 
 /* What the backend is asked to invalidate, and what the caller is told. */
@@ -249,9 +323,11 @@ static int queue_shaped(struct tlbb_batch *b, struct tlbb_space *s, struct shape
 int tlbb_add_range(struct tlbb_batch *b, struct tlbb_space *s, uintptr_t start, uintptr_t end,
 		   unsigned flags)
 {
+	unsigned fl = known_flags(&flags);
+
 	if (!space_backend(s))
 		return TLBB_EINVAL;
-	return queue_shaped(b, s, shape_range(s, start, end, flags));
+	return with_flags_status(queue_shaped(b, s, shape_range(s, start, end, flags)), fl);
 }
 
 /*
@@ -263,25 +339,29 @@ int tlbb_add_range(struct tlbb_batch *b, struct tlbb_space *s, uintptr_t start, 
 int tlbb_add_page(struct tlbb_batch *b, struct tlbb_space *s, uintptr_t va, unsigned flags)
 {
 	uintptr_t mask;
+	unsigned fl;
 
 	if (!space_backend(s))
 		return TLBB_EINVAL;
+	fl = known_flags(&flags);
 	mask = ((uintptr_t)1 << s->page_shift) - 1;
 	va &= ~mask;
 	if (va >= UINTPTR_MAX - mask)
-		return tlbb_add_space(b, s, flags & TLBB_ADD_WRITABLE);
-	return batch_queue(b, s, va, va + mask + 1, flags & (TLBB_ADD_WRITABLE | TLBB_ADD_LEAF_ONLY));
+		return with_flags_status(tlbb_add_space(b, s, flags & TLBB_ADD_WRITABLE), fl);
+	return with_flags_status(batch_queue(b, s, va, va + mask + 1, flags), fl);
 }
 
 int tlbb_flush_range_sync(struct tlbb_space *s, uintptr_t start, uintptr_t end, unsigned flags)
 {
 	const struct tlbb_backend *be = space_backend(s);
+	unsigned fl = known_flags(&flags);
 	struct tlbb_batch local;
 	struct shaped r;
 
 	if (!be)
 		return TLBB_EINVAL;
 	r = shape_range(s, start, end, flags);
+	r.status = with_flags_status(r.status, fl);
 	if (r.nothing)
 		return r.status;
 	/*

@@ -684,7 +684,7 @@ void kernel_main(void)
 	tlbb_space_init(&space, &backend, ASID, NULL);
 	/* The kernel's own mappings: id 0 (no ASID), all-ASID TLBI forms. */
 	tlbb_space_init(&gspace, &backend, 0, NULL);
-	gspace.flags |= TLBB_SPACE_GLOBAL;
+	tlbb_space_set_global(&gspace, true);
 	tlbb_space_set_threshold(&gspace, GLOBAL_THRESHOLD);
 	tlbb_batch_init(&batch);
 	puts_("FEAT_TLBIRANGE: ");

@@ -794,7 +794,7 @@ void kmain(void)
 		puts_serial("init failed\n");
 		qemu_exit(false);
 	}
-	gspace.flags |= TLBB_SPACE_GLOBAL;
+	tlbb_space_set_global(&gspace, true);
 	if (global_mode)
 		tspace = &gspace;
 	/* PCID 1 from now on; the first switch flushes. */

@@ -37,7 +37,17 @@
  *       (on arm64 a bare DSB here is WRONG: only the issuing CPU's DSB
  *       completes its TLBIs).
  *
- *   space_init(be, s)        optional: set up s->arch.
+ *   space_init(be, s)        optional: set up s->arch (also after an id change).
+ *
+ *   space_fini(be, s)        optional: @s is ending its life with s->id, or
+ *       leaving s->id for another (tlbb_space_fini(), tlbb_space_set_id()).
+ *       No CPU runs @s and no batch holds work for it; nothing batched is
+ *       outstanding (the core ran the race check first). Afterwards s->id
+ *       must be safe to hand to a new space at once: whatever the TLBs still
+ *       hold under it must be unusable by that space (arm64: invalidate the
+ *       ASID and complete it; x86-64: nothing, its per-CPU slots know spaces
+ *       by a number never reused, so the next load of the PCID flushes it).
+ *       Without this hook the core calls flush_space(be, s) instead.
  *
  * Hooks are called with no library lock held; the core calls add() before
  * bumping the pending generation, so a racing tlbb_flush_pending() that sees
@@ -64,6 +74,7 @@ struct tlbb_backend {
 	void (*flush)(const struct tlbb_backend *be, struct tlbb_batch *b);
 	void (*flush_space)(const struct tlbb_backend *be, struct tlbb_space *s);
 	void (*space_init)(const struct tlbb_backend *be, struct tlbb_space *s);
+	void (*space_fini)(const struct tlbb_backend *be, struct tlbb_space *s);
 };
 
 /*

@@ -59,11 +59,42 @@
  *     of the batch holding it has returned (or a tlbb_flush_pending() of its
  *     space has returned having flushed).
  *
+ * THE LIFE OF A SPACE (what the port does at each step; what it gets)
+ *
+ *   init     tlbb_space_init(s, backend, id, owner) on memory no CPU and no
+ *            batch uses; then tlbb_space_set_granule() / _set_threshold() /
+ *            _set_global() before first use. The id must be clean: never
+ *            used, or released by tlbb_space_fini() / tlbb_space_set_id() of
+ *            the space that had it (or by the port's own whole-TLB flush).
+ *   CPU enter
+ *            mask backends (x86-64): the port's context switch goes through
+ *            the backend's switch hook, which sets the CPU's bit in s->cpus.
+ *            Broadcast backends (arm64) need no mask.
+ *   CPU leave
+ *            the port does nothing. A CPU that no longer has @s loaded keeps
+ *            its bit until the first flush of @s reaches it; it then clears
+ *            the bit itself (x86-64; Linux's lazy mm_cpumask trim), so later
+ *            flushes of @s do not interrupt it. Its next switch to @s sees
+ *            the generations it missed and flushes.
+ *   id change (ASID/PCID/VMID recycling, allocator rollover)
+ *            tlbb_space_set_id(s, new_id), with fini's preconditions. The old
+ *            id is released as by fini; the new one must be clean.
+ *   fini     tlbb_space_fini(s) once no CPU runs @s (each switched away) and
+ *            every batch that held work for @s has been flushed. It runs the
+ *            race check, then releases the id (arm64: TLBI ASIDE1IS + DSB
+ *            ISH; x86-64: nothing to do, the next load of the PCID flushes).
+ *            Afterwards the id may be given to a new space at once, the
+ *            memory reused, and any call on @s answers TLBB_EINVAL until it
+ *            is initialised again.
+ *
  * BAD INPUT
  *
  *   The library never under-flushes. Ranges are rounded outward to the
- *   space's granule. Every add bumps the pending generation, even when it
- *   fails. On bad input the safe superset is done and an error returned:
+ *   space's granule. An add either queues the invalidation (and bumps the
+ *   pending generation) or, when it cannot queue it (NULL batch, batch of
+ *   another backend), completes a whole-space flush before returning: no
+ *   cleared PTE is left uncovered. On bad input the safe superset is done
+ *   and an error returned:
  *     start == end            nothing to invalidate, TLBB_OK
  *     end < start (inverted, or start + len wrapped past the top)
  *                             whole-space invalidation queued, TLBB_ERANGE
@@ -75,6 +106,8 @@
  *     space of another backend than the batch's
  *                             that space is flushed synchronously, TLBB_EBACKEND
  *     uninitialised space     TLBB_EINVAL (no backend to call)
+ *     unknown add flag bits   queued as if the entry was writable and not
+ *                             leaf-only (the widest reading), TLBB_EFLAGS
  *
  * THREAD SAFETY
  *
@@ -82,7 +115,8 @@
  *   tlbb_add_*()             any call on other batches; tlbb_flush_pending()
  *   tlbb_flush*()            any call on other batches; tlbb_flush_pending()
  *   tlbb_flush_pending()     anything (callers serialise on the PTL anyway)
- *   tlbb_space_init()        nothing on that space
+ *   tlbb_space_init(), tlbb_space_fini(), tlbb_space_set_id(), the setters
+ *                            nothing on that space
  */
 #ifndef TLBBATCH_TLBBATCH_H
 #define TLBBATCH_TLBBATCH_H
@@ -100,6 +134,7 @@ enum tlbb_status {
 	TLBB_EINVAL = -1,   /* NULL or uninitialised object */
 	TLBB_ERANGE = -2,   /* inverted (end < start) range: widened to the space */
 	TLBB_EBACKEND = -3, /* space and batch use different backends */
+	TLBB_EFLAGS = -4,   /* unknown flag bits: widest invalidation queued */
 };
 
 TLBB_API const char *tlbb_strerror(int status);
@@ -255,6 +290,29 @@ TLBB_API int tlbb_space_init(struct tlbb_space *s, const struct tlbb_backend *ba
 TLBB_API int tlbb_space_set_granule(struct tlbb_space *s, unsigned page_shift);
 /* @pages >= 1; 0 is refused with TLBB_EINVAL. */
 TLBB_API int tlbb_space_set_threshold(struct tlbb_space *s, uint32_t pages);
+
+/*
+ * Mark @s as holding global (kernel, G-bit / nG=0) mappings, or not. Before
+ * first use: arm64 then uses the all-ASID TLBI forms and an ISB, x86-64
+ * drops global entries in its whole flushes. TLBB_EINVAL for NULL.
+ */
+TLBB_API int tlbb_space_set_global(struct tlbb_space *s, bool global);
+
+/*
+ * The end of @s's life (see THE LIFE OF A SPACE): no CPU runs @s and every
+ * batch that held work for it has been flushed. Completes anything still
+ * outstanding, releases s->id for reuse, leaves @s uninitialised.
+ * TLBB_EINVAL for a NULL or uninitialised space.
+ */
+TLBB_API int tlbb_space_fini(struct tlbb_space *s);
+
+/*
+ * Give @s the hardware tag @id instead of its current one (ASID/PCID/VMID
+ * recycling, allocator rollover), under fini's preconditions. The old id is
+ * released as by tlbb_space_fini(); granule, threshold, flags and owner are
+ * kept. TLBB_EINVAL for a NULL or uninitialised space.
+ */
+TLBB_API int tlbb_space_set_id(struct tlbb_space *s, uint32_t id);
 
 /* The port records which CPUs may cache @s (context switch in/out). */
 static inline void tlbb_space_cpu_enter(struct tlbb_space *s, unsigned cpu)

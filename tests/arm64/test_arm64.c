@@ -131,7 +131,7 @@ static int setup_with(const struct tlbb_arm64_config *c)
 	assert_int_equal(tlbb_space_init(&sp, &be, ASID, NULL), TLBB_OK);
 	assert_int_equal(tlbb_space_init(&sp2, &be, ASID2, NULL), TLBB_OK);
 	assert_int_equal(tlbb_space_init(&kspace, &be, 0, NULL), TLBB_OK);
-	kspace.flags |= TLBB_SPACE_GLOBAL;
+	tlbb_space_set_global(&kspace, true);
 	tlbb_batch_init(&batch);
 	nlog = 0;
 	log_overflow = 0;
@@ -617,7 +617,7 @@ static void range_global_leaf_only_is_vaale1is_then_rvaale1is(void **state)
 	struct tlbb_space g;
 
 	assert_int_equal(tlbb_space_init(&g, &be, 7, NULL), TLBB_OK);
-	g.flags |= TLBB_SPACE_GLOBAL;
+	tlbb_space_set_global(&g, true);
 	tlbb_space_set_granule(&g, 12);
 	/* 3 pages = 1 single + SCALE 0 NUM 0 from the next page */
 	tlbb_add_range(&batch, &g, 0x40000000, 0x40003000, TLBB_ADD_LEAF_ONLY);

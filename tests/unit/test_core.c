@@ -307,7 +307,7 @@ static void batch_spans_spaces_of_one_backend(void **state)
 
 static void leaf_only_and_writable_reach_the_backend(void **state)
 {
-	tlbb_add_page(&B, &S, 0x1000, TLBB_ADD_LEAF_ONLY | TLBB_ADD_WRITABLE | 0x100);
+	tlbb_add_page(&B, &S, 0x1000, TLBB_ADD_LEAF_ONLY | TLBB_ADD_WRITABLE);
 	assert_int_equal(rec.calls[0].flags, TLBB_ADD_LEAF_ONLY | TLBB_ADD_WRITABLE);
 }
 
@@ -457,6 +457,7 @@ static void strerror_names_every_status(void **state)
 	assert_non_null(strstr(tlbb_strerror(TLBB_ERANGE), "range"));
 	assert_non_null(strstr(tlbb_strerror(TLBB_EINVAL), "invalid"));
 	assert_non_null(strstr(tlbb_strerror(TLBB_EBACKEND), "backend"));
+	assert_non_null(strstr(tlbb_strerror(TLBB_EFLAGS), "flag"));
 	assert_string_equal(tlbb_strerror(42), "unknown status");
 }
 
@@ -484,6 +485,148 @@ static void sync_flush_bad_input_has_the_same_answers(void **state)
 	assert_int_equal(rec.calls[1].kind, 'f');
 	assert_int_equal(tlbb_flush_range_sync(NULL, 0, 0x1000, 0), TLBB_EINVAL);
 	assert_int_equal(rec.n, 2);
+}
+
+/* ---- unknown flags ------------------------------------------------------------ */
+
+static void unknown_add_flags_are_read_as_writable_all_levels(void **state)
+{
+	/* A bit from a newer API could mean "writable" or "more than the leaf". */
+	assert_int_equal(tlbb_add_page(&B, &S, 0x5000, TLBB_ADD_LEAF_ONLY | 0x100), TLBB_EFLAGS);
+	assert_int_equal(rec.calls[0].flags, TLBB_ADD_WRITABLE);
+	assert_int_equal(rec.calls[0].start, 0x5000);
+	assert_true(B.writable);
+	assert_int_equal(tlbb_add_range(&B, &S, 0x9000, 0xb000, 0x40), TLBB_EFLAGS);
+	assert_int_equal(rec.calls[1].flags, TLBB_ADD_WRITABLE);
+	assert_int_equal(rec.calls[1].end, 0xb000);
+	assert_int_equal(tlbb_add_space(&B, &S, TLBB_RANGE_ALL), TLBB_EFLAGS);
+	assert_int_equal(rec.calls[2].flags, TLBB_ADD_WRITABLE | TLBB_RANGE_ALL);
+	assert_int_equal(tlbb_gen_pending(word(&S)), 3); /* each still bumped once */
+	assert_int_equal(tlbb_flush_range_sync(&S, 0x1000, 0x2000, 0x8), TLBB_EFLAGS);
+	assert_int_equal(rec.calls[3].flags, TLBB_ADD_WRITABLE);
+	assert_int_equal(rec.calls[4].kind, 'f');
+}
+
+static void unknown_flags_do_not_hide_a_worse_status(void **state)
+{
+	assert_int_equal(tlbb_add_range(&B, &S, 0x9000, 0x1000, 0x40), TLBB_ERANGE);
+	assert_true(rec.calls[0].flags & TLBB_RANGE_ALL);
+	assert_int_equal(tlbb_add_page(NULL, &S, 0x1000, 0x40), TLBB_EINVAL);
+	assert_int_equal(rec.calls[1].kind, 's');
+	assert_int_equal(tlbb_add_page(&B, NULL, 0x1000, 0x40), TLBB_EINVAL);
+}
+
+/* ---- the life of a space ----------------------------------------------------------- */
+
+static uint32_t fini_ids[8];
+static unsigned nfini, ninit;
+
+static void rec_space_fini(const struct tlbb_backend *be, struct tlbb_space *s)
+{
+	record('z', s, 0, 0, 0);
+	fini_ids[nfini++ % 8] = s->id;
+}
+
+static void rec_space_init(const struct tlbb_backend *be, struct tlbb_space *s)
+{
+	ninit++;
+	s->arch[0] = 0xabcd; /* the backend's own per-space state */
+}
+
+static const struct tlbb_backend life_be = {
+	.name = "life",
+	.add = rec_add,
+	.flush = rec_flush,
+	.flush_space = rec_flush_space,
+	.space_init = rec_space_init,
+	.space_fini = rec_space_fini,
+};
+
+static void fini_completes_outstanding_work_then_releases_the_id(void **state)
+{
+	struct tlbb_space L;
+
+	nfini = ninit = 0;
+	assert_int_equal(tlbb_space_init(&L, &life_be, 9, NULL), TLBB_OK);
+	assert_int_equal(tlbb_add_page(&B, &L, 0x1000, 0), TLBB_OK);
+	tlbb_flush(&B); /* flushed, but no race check since: pending != flushed */
+	rec.n = 0;
+	assert_int_equal(tlbb_space_fini(&L), TLBB_OK);
+	assert_int_equal(rec.n, 2);
+	assert_int_equal(rec.calls[0].kind, 's'); /* the race check */
+	assert_int_equal(rec.calls[1].kind, 'z'); /* then the backend releases id 9 */
+	assert_int_equal(fini_ids[0], 9);
+}
+
+static void fini_without_backend_hook_flushes_the_space(void **state)
+{
+	/* rec_be has no space_fini: releasing the id must still flush it. */
+	assert_int_equal(tlbb_space_fini(&S), TLBB_OK);
+	assert_int_equal(rec.n, 1);
+	assert_int_equal(rec.calls[0].kind, 's');
+	assert_ptr_equal(rec.calls[0].space, &S);
+}
+
+static void finished_space_refuses_every_call(void **state)
+{
+	assert_int_equal(tlbb_space_fini(&S), TLBB_OK);
+	rec.n = 0;
+	assert_int_equal(tlbb_add_page(&B, &S, 0x1000, 0), TLBB_EINVAL);
+	assert_int_equal(tlbb_add_range(&B, &S, 0x1000, 0x3000, 0), TLBB_EINVAL);
+	assert_int_equal(tlbb_flush_range_sync(&S, 0x1000, 0x3000, 0), TLBB_EINVAL);
+	assert_false(tlbb_flush_pending(&S));
+	assert_false(tlbb_should_defer(&S));
+	assert_int_equal(tlbb_space_fini(&S), TLBB_EINVAL);
+	assert_int_equal(tlbb_space_set_id(&S, 3), TLBB_EINVAL);
+	assert_int_equal(tlbb_space_fini(NULL), TLBB_EINVAL);
+	assert_int_equal(rec.n, 0);
+}
+
+static void reinit_in_place_after_fini_starts_clean(void **state)
+{
+	/* Slab reuse: the same memory, the same id, a new space. */
+	assert_int_equal(tlbb_add_page(&B, &S, 0x1000, 0), TLBB_OK);
+	tlbb_flush(&B);
+	assert_int_equal(tlbb_space_fini(&S), TLBB_OK);
+	assert_int_equal(tlbb_space_init(&S, &rec_be, 7, NULL), TLBB_OK);
+	assert_false(tlbb_space_has_pending(&S));
+	assert_int_equal(tlbb_add_page(&B, &S, 0x2000, 0), TLBB_OK);
+	assert_true(tlbb_space_has_pending(&S));
+}
+
+static void set_id_releases_the_old_id_and_keeps_the_settings(void **state)
+{
+	struct tlbb_space L;
+
+	nfini = ninit = 0;
+	assert_int_equal(tlbb_space_init(&L, &life_be, 21, &rec), TLBB_OK);
+	assert_int_equal(tlbb_space_set_granule(&L, 14), TLBB_OK);
+	assert_int_equal(tlbb_space_set_global(&L, true), TLBB_OK);
+	assert_int_equal(tlbb_add_page(&B, &L, 0x4000, 0), TLBB_OK);
+	tlbb_flush(&B);
+	rec.n = 0;
+	L.arch[0] = 0x1111; /* state of the old id */
+	assert_int_equal(tlbb_space_set_id(&L, 22), TLBB_OK);
+	assert_int_equal(rec.calls[0].kind, 's');
+	assert_int_equal(rec.calls[1].kind, 'z');
+	assert_int_equal(fini_ids[0], 21); /* released under the OLD id */
+	assert_int_equal(L.id, 22);
+	assert_int_equal(L.arch[0], 0xabcd); /* set up again for the new id */
+	assert_int_equal(ninit, 2);
+	assert_false(tlbb_space_has_pending(&L));
+	assert_int_equal(L.page_shift, 14);
+	assert_true(L.flags & TLBB_SPACE_GLOBAL);
+	assert_ptr_equal(L.owner, &rec);
+	assert_int_equal(tlbb_add_page(&B, &L, 0x4000, 0), TLBB_OK); /* still usable */
+}
+
+static void set_global_sets_and_clears_the_flag(void **state)
+{
+	assert_int_equal(tlbb_space_set_global(&S, true), TLBB_OK);
+	assert_true(S.flags & TLBB_SPACE_GLOBAL);
+	assert_int_equal(tlbb_space_set_global(&S, false), TLBB_OK);
+	assert_false(S.flags & TLBB_SPACE_GLOBAL);
+	assert_int_equal(tlbb_space_set_global(NULL, true), TLBB_EINVAL);
 }
 
 /* ---- CPU masks -------------------------------------------------------------- */
@@ -549,6 +692,14 @@ int main(void)
 		T(sync_flush_completes_without_leaving_pending),
 		T(sync_flush_bad_input_has_the_same_answers),
 		T(cpumask_iterates_and_excludes_self),
+		T(unknown_add_flags_are_read_as_writable_all_levels),
+		T(unknown_flags_do_not_hide_a_worse_status),
+		T(fini_completes_outstanding_work_then_releases_the_id),
+		T(fini_without_backend_hook_flushes_the_space),
+		T(finished_space_refuses_every_call),
+		T(reinit_in_place_after_fini_starts_clean),
+		T(set_id_releases_the_old_id_and_keeps_the_settings),
+		T(set_global_sets_and_clears_the_flag),
 	};
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }

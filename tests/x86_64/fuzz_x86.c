@@ -745,7 +745,7 @@ static void setup(struct input *in)
 		}
 	}
 	if (F.have[KSP]) {
-		F.sp[KSP].flags |= TLBB_SPACE_GLOBAL;
+		tlbb_space_set_global(&F.sp[KSP], true);
 		for (unsigned c = 0; c < FCPU; c++)
 			tlbb_space_cpu_enter(&F.sp[KSP], c); /* the port's duty for a global space */
 	}

@@ -65,7 +65,7 @@ static void setup_backend_ncpus(unsigned features, unsigned ceiling, unsigned nc
 	assert_int_equal(tlbb_space_init(&A, tlbb_x86_backend(&X), 1, NULL), TLBB_OK);
 	assert_int_equal(tlbb_space_init(&B, tlbb_x86_backend(&X), 2, NULL), TLBB_OK);
 	assert_int_equal(tlbb_space_init(&K, tlbb_x86_backend(&X), 0, NULL), TLBB_OK);
-	K.flags |= TLBB_SPACE_GLOBAL;
+	tlbb_space_set_global(&K, true);
 }
 
 static void setup_backend(unsigned features, unsigned ceiling)
