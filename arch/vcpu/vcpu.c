@@ -157,6 +157,7 @@ static struct tlbb_vcpu_host *host_of(const struct tlbb_backend *be)
 	return be->ctx;
 }
 
+#ifdef TLBB_VCPU_FAULT_INJECTION
 static unsigned faults_of(const struct tlbb_vcpu_host *h)
 {
 	return __atomic_load_n(&h->faults, __ATOMIC_ACQUIRE);
@@ -171,6 +172,15 @@ static unsigned faults_relaxed(const struct tlbb_vcpu_host *h)
 {
 	return __atomic_load_n(&h->faults, __ATOMIC_RELAXED);
 }
+#else
+/* The production build: no switch exists, every test of one folds away. */
+static unsigned faults_of(const struct tlbb_vcpu_host *h)
+{
+	(void)h;
+	return 0;
+}
+#define faults_relaxed faults_of
+#endif
 
 /* The calling thread's vCPU if it belongs to @h. */
 static struct tlbb_vcpu *self_in(const struct tlbb_vcpu_host *h)
@@ -562,6 +572,11 @@ struct tlbb_vcpu_host *tlbb_vcpu_host_create(const struct tlbb_vcpu_config *cfg_
 	    (cfg.flags & ~TLBB_VCPU_NO_BUILTIN_TLB) ||
 	    ((cfg.flags & TLBB_VCPU_NO_BUILTIN_TLB) && !cfg.invalidate))
 		return NULL;
+#ifndef TLBB_VCPU_FAULT_INJECTION
+	/* A negative control must not run as a clean run without saying so. */
+	if (cfg.faults)
+		return NULL;
+#endif
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return NULL;
@@ -634,10 +649,12 @@ int tlbb_vcpu_space_init(struct tlbb_vcpu_host *h, struct tlbb_space *s, uint32_
 	return rc;
 }
 
+#ifdef TLBB_VCPU_FAULT_INJECTION
 void tlbb_vcpu_set_faults(struct tlbb_vcpu_host *h, unsigned faults)
 {
 	__atomic_store_n(&h->faults, faults, __ATOMIC_RELEASE);
 }
+#endif
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 

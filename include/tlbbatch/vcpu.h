@@ -164,8 +164,11 @@ typedef void (*tlbb_vcpu_invalidate_fn)(struct tlbb_vcpu *v, uint32_t asid, uint
 
 /*
  * Negative-control switches for tests: each removes one step of the
- * protocol so that a checker must see stale accesses. Never set them in
- * production.
+ * protocol so that a checker must see stale accesses. They exist only in a
+ * library compiled with -DTLBB_VCPU_FAULT_INJECTION (the test suites' own
+ * build of the core and this backend); the installed library has no such
+ * code on its paths, and its tlbb_vcpu_host_new() refuses (NULL) a config
+ * whose faults is not 0.
  */
 #define TLBB_VCPU_FAULT_NO_POST 0x1u         /* add()/flush_space() post nothing */
 #define TLBB_VCPU_FAULT_NO_GRACE_PERIOD 0x2u /* flushes never wait for vCPUs */
@@ -191,7 +194,7 @@ struct tlbb_vcpu_config {
 	unsigned flags;           /* TLBB_VCPU_NO_BUILTIN_TLB */
 	tlbb_vcpu_invalidate_fn invalidate; /* optional (required with NO_BUILTIN_TLB) */
 	void *invalidate_arg;
-	unsigned faults;          /* TLBB_VCPU_FAULT_* (tests only) */
+	unsigned faults;          /* TLBB_VCPU_FAULT_*: 0 unless fault-injection build */
 };
 
 struct tlbb_vcpu_stats {
@@ -219,7 +222,9 @@ TLBB_API const struct tlbb_backend *tlbb_vcpu_backend(struct tlbb_vcpu_host *h);
 /* tlbb_space_init() with this host's backend and granule. */
 TLBB_API int tlbb_vcpu_space_init(struct tlbb_vcpu_host *h, struct tlbb_space *s, uint32_t asid,
 				  void *owner);
+#ifdef TLBB_VCPU_FAULT_INJECTION
 TLBB_API void tlbb_vcpu_set_faults(struct tlbb_vcpu_host *h, unsigned faults);
+#endif
 TLBB_API void tlbb_vcpu_get_stats(struct tlbb_vcpu_host *h, struct tlbb_vcpu_stats *out);
 TLBB_API void tlbb_vcpu_reset_stats(struct tlbb_vcpu_host *h);
 

@@ -14,7 +14,7 @@ pkg-config --exists liburcu-qsbr ||
 dir=build-tsan-vcpu
 tlbb_setup "$dir" -Db_sanitize=thread -Dbuildtype=debugoptimized
 # Only this backend's targets: the rest of the tree is not this step's subject.
-tlbb_quiet ninja -C "$dir" tests/vcpu/test-vcpu tests/vcpu/vcpu-stress tests/vcpu/vcpu-stress-unannotated \
+tlbb_quiet ninja -C "$dir" tests/vcpu/test-vcpu tests/vcpu/vcpu-stress tests/vcpu/vcpu-stress-fi tests/vcpu/vcpu-stress-unannotated \
   examples/vmm-reclaim/vmm-reclaim
 # halt_on_error: the first report fails the test (the negative controls set
 # their own exit code and expect it).
