@@ -249,6 +249,18 @@ static void sim_flush_space(const struct tlbb_backend *be, struct tlbb_space *s)
 		ipi_round(sim, &s->cpus, self, op);
 }
 
+/*
+ * Releasing the ASID for a new space: the sim's TLBs are tagged by ASID
+ * alone, so whatever this space left in them must go before the ASID is
+ * handed out again (the x86 model reaches the CPUs in the mask by IPI).
+ */
+static void sim_space_fini(const struct tlbb_backend *be, struct tlbb_space *s)
+{
+	if (faults_of(sim_of(be)) & TLBB_SIM_FAULT_NO_RELEASE)
+		return;
+	sim_flush_space(be, s);
+}
+
 /* ---- creation ------------------------------------------------------------ */
 
 struct tlbb_sim *tlbb_sim_create(const struct tlbb_sim_config *cfg)
@@ -290,6 +302,7 @@ struct tlbb_sim *tlbb_sim_create(const struct tlbb_sim_config *cfg)
 		.add = sim_add,
 		.flush = sim_flush,
 		.flush_space = sim_flush_space,
+		.space_fini = sim_space_fini,
 	};
 	return sim;
 fail:
@@ -365,6 +378,8 @@ void tlbb_sim_space_fini(struct tlbb_sim_space *ss)
 			ss->sim->cpu[c].active = NULL;
 		pthread_mutex_unlock(&ss->sim->cpu[c].lock);
 	}
+	if (ss->pte)
+		tlbb_space_fini(&ss->space);
 	free(ss->pte);
 	free(ss->claim);
 	ss->pte = ss->claim = NULL;

@@ -44,6 +44,7 @@ enum tlbb_sim_model {
 #define TLBB_SIM_FAULT_BARE_BARRIER 0x2u    /* race check = DSB (arm64) / local flush (x86) only */
 #define TLBB_SIM_FAULT_NO_FLUSH_SPACE 0x4u  /* race check flushes nothing */
 #define TLBB_SIM_FAULT_NO_IPI 0x8u          /* x86: remote CPUs never interrupted */
+#define TLBB_SIM_FAULT_NO_RELEASE 0x10u     /* tlbb_space_fini() leaves the ASID's entries */
 
 /* Config switches. */
 #define TLBB_SIM_OPT_REPEAT_TLBI_ERRATUM 0x1u /* arm64: should_defer() false */
@@ -112,6 +113,12 @@ TLBB_API void tlbb_sim_set_faults(struct tlbb_sim *sim, unsigned faults);
 /* Spaces: @npages virtual pages starting at VA 0, granule 4 KiB. */
 TLBB_API int tlbb_sim_space_init(struct tlbb_sim *sim, struct tlbb_sim_space *ss, uint32_t asid,
 			size_t npages);
+/*
+ * The space's end of life: CPUs running it are switched to no space, then
+ * tlbb_space_fini() releases its ASID (a whole-space flush on every CPU that
+ * ran it, so a new space given the same ASID finds nothing of this one), and
+ * the page tables are freed. Its frames may be retired afterwards.
+ */
 TLBB_API void tlbb_sim_space_fini(struct tlbb_sim_space *ss);
 
 /*

@@ -509,6 +509,71 @@ static void arm64_repeat_tlbi_erratum_disables_deferral(void **state)
 	tlbb_sim_destroy(sim);
 }
 
+/* ---- the life of a space: an ASID recycled ----------------------------------- */
+
+/*
+ * A process exits and its ASID goes to a new one: USER ran the old space
+ * (its TLB holds the old translations), switched away, the old space was
+ * torn down without per-page invalidation and finished, its frames freed;
+ * then USER runs the new space under the same ASID at the same addresses.
+ * tlbb_space_fini() must have released the ASID: no old translation may
+ * serve the new space.
+ */
+static uint64_t asid_reuse_scenario(enum tlbb_sim_model model, unsigned faults)
+{
+	struct world w;
+	struct tlbb_sim_space other, reborn;
+	struct tlbb_sim_stats st;
+
+	world_init(&w, model, faults);
+	for (unsigned v = 0; v < NPAGES; v++)
+		assert_int_not_equal(tlbb_sim_access(w.sim, USER, VA(v), true), TLBB_SIM_FAULT);
+	assert_int_equal(tlbb_sim_space_init(w.sim, &other, 2, NPAGES), TLBB_OK);
+	tlbb_sim_switch_to(w.sim, USER, &other);
+	tlbb_sim_switch_to(w.sim, USER2, &other);
+	for (unsigned v = 0; v < NPAGES; v++)
+		tlbb_sim_pte_clear(&w.ss, v);
+	tlbb_sim_space_fini(&w.ss);
+	for (unsigned v = 0; v < NPAGES; v++)
+		tlbb_sim_frame_set_state(w.sim, w.frame[v], TLBB_SIM_FRAME_RETIRED);
+
+	assert_int_equal(tlbb_sim_space_init(w.sim, &reborn, 1, NPAGES), TLBB_OK);
+	for (unsigned v = 0; v < NPAGES; v++) {
+		int f = tlbb_sim_frame_alloc(w.sim);
+
+		assert_true(f > 0);
+		tlbb_sim_pte_set(&reborn, v, (unsigned)f, true);
+	}
+	tlbb_sim_switch_to(w.sim, USER, &reborn);
+	for (unsigned v = 0; v < NPAGES; v++)
+		tlbb_sim_access(w.sim, USER, VA(v), false);
+	tlbb_sim_get_stats(w.sim, &st);
+	tlbb_sim_space_fini(&reborn);
+	tlbb_sim_space_fini(&other);
+	world_fini(&w);
+	return st.stale;
+}
+
+static void recycled_asid_finds_nothing_of_the_dead_space_arm64(void **state)
+{
+	assert_int_equal(asid_reuse_scenario(TLBB_SIM_ARM64, 0), 0);
+}
+
+static void recycled_asid_without_release_reads_freed_frames_arm64(void **state)
+{
+	assert_true(asid_reuse_scenario(TLBB_SIM_ARM64, TLBB_SIM_FAULT_NO_RELEASE) > 0);
+}
+
+static void recycled_asid_finds_nothing_of_the_dead_space_x86(void **state)
+{
+	assert_int_equal(asid_reuse_scenario(TLBB_SIM_X86, 0), 0);
+}
+
+static void recycled_asid_without_release_reads_freed_frames_x86(void **state)
+{
+	assert_true(asid_reuse_scenario(TLBB_SIM_X86, TLBB_SIM_FAULT_NO_RELEASE) > 0);
+}
+
 /* ---- the oracle itself ------------------------------------------------------- */
 
 /* A fill that races a change reads the new PTE: never a false stale. */
@@ -570,6 +635,10 @@ int main(void)
 		cmocka_unit_test(one_batch_two_spaces_one_flush),
 		cmocka_unit_test(x86_defers_only_when_another_cpu_may_cache),
 		cmocka_unit_test(arm64_repeat_tlbi_erratum_disables_deferral),
+		cmocka_unit_test(recycled_asid_finds_nothing_of_the_dead_space_arm64),
+		cmocka_unit_test(recycled_asid_without_release_reads_freed_frames_arm64),
+		cmocka_unit_test(recycled_asid_finds_nothing_of_the_dead_space_x86),
+		cmocka_unit_test(recycled_asid_without_release_reads_freed_frames_x86),
 		cmocka_unit_test(claim_does_not_flag_translations_filled_after_the_change),
 		cmocka_unit_test(sim_rejects_bad_configs),
 	};
