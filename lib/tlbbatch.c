@@ -201,8 +201,8 @@ int tlbb_space_set_id(struct tlbb_space *s, uint32_t id)
 	return TLBB_OK;
 }
 
-static int batch_queue(struct tlbb_batch *b, struct tlbb_space *s, uintptr_t start,
-		       uintptr_t end, unsigned flags)
+static int batch_queue(struct tlbb_batch *b, struct tlbb_space *s, uint64_t start,
+		       uint64_t end, unsigned flags)
 {
 	const struct tlbb_backend *be = space_backend(s);
 
@@ -262,17 +262,17 @@ int tlbb_add_space(struct tlbb_batch *b, struct tlbb_space *s, unsigned flags)
 
 /* What the backend is asked to invalidate, and what the caller is told. */
 struct shaped {
-	uintptr_t start, end; /* granule-aligned, start < end; 0, 0 with TLBB_RANGE_ALL */
+	uint64_t start, end; /* granule-aligned, start < end; 0, 0 with TLBB_RANGE_ALL */
 	unsigned flags;
 	int status;
 	bool nothing;         /* empty range: no invalidation at all */
 };
 
 /* Round the inclusive byte range [first, last] outward to the granule. */
-static struct shaped shape_bytes(const struct tlbb_space *s, uintptr_t first, uintptr_t last,
+static struct shaped shape_bytes(const struct tlbb_space *s, uint64_t first, uint64_t last,
 				 unsigned flags)
 {
-	uintptr_t mask = ((uintptr_t)1 << s->page_shift) - 1;
+	uint64_t mask = ((uint64_t)1 << s->page_shift) - 1;
 	struct shaped r = { 0, 0, flags & (TLBB_ADD_WRITABLE | TLBB_ADD_LEAF_ONLY), TLBB_OK, false };
 
 	first &= ~mask;
@@ -281,7 +281,7 @@ static struct shaped shape_bytes(const struct tlbb_space *s, uintptr_t first, ui
 	 * The range reaches the top page: its exclusive end, 2^N, cannot be
 	 * written half-open. A legal range, just inexpressible: cover it all.
 	 */
-	if (last >= UINTPTR_MAX - mask || ((last - first) >> s->page_shift) >= s->full_flush_pages) {
+	if (last >= UINT64_MAX - mask || ((last - first) >> s->page_shift) >= s->full_flush_pages) {
 		r.flags = (r.flags & ~TLBB_ADD_LEAF_ONLY) | TLBB_RANGE_ALL;
 		return r;
 	}
@@ -291,7 +291,7 @@ static struct shaped shape_bytes(const struct tlbb_space *s, uintptr_t first, ui
 }
 
 /* The half-open [start, end) of the API, with its bad-input answers. */
-static struct shaped shape_range(const struct tlbb_space *s, uintptr_t start, uintptr_t end,
+static struct shaped shape_range(const struct tlbb_space *s, uint64_t start, uint64_t end,
 				 unsigned flags)
 {
 	struct shaped r;
@@ -303,7 +303,7 @@ static struct shaped shape_range(const struct tlbb_space *s, uintptr_t start, ui
 	}
 	if (end < start) {
 		/* We cannot know what the caller cleared: cover everything. */
-		r = shape_bytes(s, 0, UINTPTR_MAX, flags);
+		r = shape_bytes(s, 0, UINT64_MAX, flags);
 		r.status = TLBB_ERANGE;
 		return r;
 	}
@@ -320,7 +320,7 @@ static int queue_shaped(struct tlbb_batch *b, struct tlbb_space *s, struct shape
 	return rc == TLBB_OK ? r.status : rc;
 }
 
-int tlbb_add_range(struct tlbb_batch *b, struct tlbb_space *s, uintptr_t start, uintptr_t end,
+int tlbb_add_range(struct tlbb_batch *b, struct tlbb_space *s, uint64_t start, uint64_t end,
 		   unsigned flags)
 {
 	unsigned fl = known_flags(&flags);
@@ -336,22 +336,22 @@ int tlbb_add_range(struct tlbb_batch *b, struct tlbb_space *s, uintptr_t start, 
  * 2^N is not expressible, becomes the whole space. A threshold is >= 1, so
  * one page never exceeds it.
  */
-int tlbb_add_page(struct tlbb_batch *b, struct tlbb_space *s, uintptr_t va, unsigned flags)
+int tlbb_add_page(struct tlbb_batch *b, struct tlbb_space *s, uint64_t va, unsigned flags)
 {
-	uintptr_t mask;
+	uint64_t mask;
 	unsigned fl;
 
 	if (!space_backend(s))
 		return TLBB_EINVAL;
 	fl = known_flags(&flags);
-	mask = ((uintptr_t)1 << s->page_shift) - 1;
+	mask = ((uint64_t)1 << s->page_shift) - 1;
 	va &= ~mask;
-	if (va >= UINTPTR_MAX - mask)
+	if (va >= UINT64_MAX - mask)
 		return with_flags_status(tlbb_add_space(b, s, flags & TLBB_ADD_WRITABLE), fl);
 	return with_flags_status(batch_queue(b, s, va, va + mask + 1, flags), fl);
 }
 
-int tlbb_flush_range_sync(struct tlbb_space *s, uintptr_t start, uintptr_t end, unsigned flags)
+int tlbb_flush_range_sync(struct tlbb_space *s, uint64_t start, uint64_t end, unsigned flags)
 {
 	const struct tlbb_backend *be = space_backend(s);
 	unsigned fl = known_flags(&flags);

@@ -188,7 +188,7 @@ static bool sim_should_defer(const struct tlbb_backend *be, const struct tlbb_sp
 }
 
 static void sim_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct tlbb_space *s,
-		    uintptr_t start, uintptr_t end, unsigned flags)
+		    uint64_t start, uint64_t end, unsigned flags)
 {
 	struct tlbb_sim *sim = sim_of(be);
 	unsigned self = tlbb_sim_current_cpu(sim);
@@ -204,7 +204,7 @@ static void sim_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct 
 		issue_tlbi(sim, self, (struct sim_op){ OP_ASID, s->id, 0 });
 		return;
 	}
-	for (uintptr_t va = start; va < end; va += (uintptr_t)1 << s->page_shift)
+	for (uint64_t va = start; va < end; va += (uint64_t)1 << s->page_shift)
 		issue_tlbi(sim, self, (struct sim_op){ OP_VA, s->id, va >> SIM_PAGE_SHIFT });
 }
 

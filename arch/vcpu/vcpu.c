@@ -200,12 +200,12 @@ static struct vcpu_tlbe *set_of(struct tlbb_vcpu *v, uint64_t vpn)
 	return &v->tlb[(vpn & v->host->set_mask) * v->host->cfg.tlb_ways];
 }
 
-static uint64_t vpn_of(const struct tlbb_vcpu_host *h, uintptr_t va)
+static uint64_t vpn_of(const struct tlbb_vcpu_host *h, uint64_t va)
 {
 	return (uint64_t)va >> h->cfg.page_shift;
 }
 
-bool tlbb_vcpu_tlb_lookup(struct tlbb_vcpu *v, uint32_t asid, uintptr_t va, bool write,
+bool tlbb_vcpu_tlb_lookup(struct tlbb_vcpu *v, uint32_t asid, uint64_t va, bool write,
 			  uint64_t *payload)
 {
 	uint64_t vpn = vpn_of(v->host, va);
@@ -227,7 +227,7 @@ bool tlbb_vcpu_tlb_lookup(struct tlbb_vcpu *v, uint32_t asid, uintptr_t va, bool
 	return false;
 }
 
-void tlbb_vcpu_tlb_fill(struct tlbb_vcpu *v, uint32_t asid, uintptr_t va, uint64_t payload,
+void tlbb_vcpu_tlb_fill(struct tlbb_vcpu *v, uint32_t asid, uint64_t va, uint64_t payload,
 			bool writable)
 {
 	uint64_t vpn = vpn_of(v->host, va);
@@ -454,7 +454,7 @@ static void snapshot(tlbb_cpumask_t *dst, const tlbb_cpumask_t *src)
 }
 
 static void vcpu_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct tlbb_space *s,
-		     uintptr_t start, uintptr_t end, unsigned flags)
+		     uint64_t start, uint64_t end, unsigned flags)
 {
 	struct tlbb_vcpu_host *h = host_of(be);
 	unsigned ps = h->cfg.page_shift;

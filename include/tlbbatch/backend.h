@@ -70,7 +70,7 @@ struct tlbb_backend {
 	void *ctx; /* backend instance data */
 	bool (*should_defer)(const struct tlbb_backend *be, const struct tlbb_space *s);
 	void (*add)(const struct tlbb_backend *be, struct tlbb_batch *b, struct tlbb_space *s,
-		    uintptr_t start, uintptr_t end, unsigned flags);
+		    uint64_t start, uint64_t end, unsigned flags);
 	void (*flush)(const struct tlbb_backend *be, struct tlbb_batch *b);
 	void (*flush_space)(const struct tlbb_backend *be, struct tlbb_space *s);
 	void (*space_init)(const struct tlbb_backend *be, struct tlbb_space *s);

@@ -331,14 +331,19 @@ TLBB_API void tlbb_batch_init(struct tlbb_batch *b);
 TLBB_API bool tlbb_should_defer(const struct tlbb_space *s);
 
 /*
+ * Addresses are uint64_t whatever the host's pointer width, so that a 32-bit
+ * host (a VMM, an emulator) can name a 64-bit guest's addresses. The top of
+ * every space is 2^64: a range whose rounded end would be 2^64 becomes a
+ * whole-space invalidation.
+ *
  * Queue invalidation of [@start, @end) in @s. The caller has already
  * cleared the PTEs, under the PTL. Rounded outward to the granule.
  * Nothing is complete until tlbb_flush() returns.
  */
-TLBB_API int tlbb_add_range(struct tlbb_batch *b, struct tlbb_space *s, uintptr_t start,
-			    uintptr_t end, unsigned flags);
+TLBB_API int tlbb_add_range(struct tlbb_batch *b, struct tlbb_space *s, uint64_t start,
+			    uint64_t end, unsigned flags);
 /* Queue invalidation of the page containing @va. */
-TLBB_API int tlbb_add_page(struct tlbb_batch *b, struct tlbb_space *s, uintptr_t va,
+TLBB_API int tlbb_add_page(struct tlbb_batch *b, struct tlbb_space *s, uint64_t va,
 			   unsigned flags);
 /* Queue invalidation of all of @s. */
 TLBB_API int tlbb_add_space(struct tlbb_batch *b, struct tlbb_space *s, unsigned flags);
@@ -349,7 +354,7 @@ TLBB_API int tlbb_add_space(struct tlbb_batch *b, struct tlbb_space *s, unsigned
  * and bad-input answers as tlbb_add_range(); nothing stays pending. Call
  * under the PTL, after clearing the PTEs, without migrating CPU meanwhile.
  */
-TLBB_API int tlbb_flush_range_sync(struct tlbb_space *s, uintptr_t start, uintptr_t end,
+TLBB_API int tlbb_flush_range_sync(struct tlbb_space *s, uint64_t start, uint64_t end,
 				   unsigned flags);
 
 /* Complete everything queued in @b; afterwards @b is empty. */

@@ -262,10 +262,10 @@ TLBB_API bool tlbb_vcpu_is_online(const struct tlbb_vcpu *v);
  * Built-in TLB. Look up @va in @asid; on a hit store the payload in
  * *@payload and return true. A write lookup misses on a read-only entry.
  */
-TLBB_API bool tlbb_vcpu_tlb_lookup(struct tlbb_vcpu *v, uint32_t asid, uintptr_t va, bool write,
+TLBB_API bool tlbb_vcpu_tlb_lookup(struct tlbb_vcpu *v, uint32_t asid, uint64_t va, bool write,
 				   uint64_t *payload);
 /* Insert a translation the caller just walked (replacing any for @va). */
-TLBB_API void tlbb_vcpu_tlb_fill(struct tlbb_vcpu *v, uint32_t asid, uintptr_t va,
+TLBB_API void tlbb_vcpu_tlb_fill(struct tlbb_vcpu *v, uint32_t asid, uint64_t va,
 				 uint64_t payload, bool writable);
 /* Valid entries for @asid (TLBB_VCPU_ALL_ASIDS: all), for tests and stats. */
 TLBB_API unsigned tlbb_vcpu_tlb_count(const struct tlbb_vcpu *v, uint32_t asid);

@@ -22,7 +22,7 @@
 struct call {
 	char kind; /* 'a' add, 'f' flush, 's' flush_space */
 	struct tlbb_space *space;
-	uintptr_t start, end;
+	uint64_t start, end;
 	unsigned flags;
 };
 
@@ -37,7 +37,7 @@ struct recorder {
 
 static struct recorder rec;
 
-static void record(char kind, struct tlbb_space *s, uintptr_t start, uintptr_t end, unsigned flags)
+static void record(char kind, struct tlbb_space *s, uint64_t start, uint64_t end, unsigned flags)
 {
 	assert_true(rec.n < MAX_CALLS);
 	rec.calls[rec.n++] = (struct call){ kind, s, start, end, flags };
@@ -49,11 +49,11 @@ static bool rec_should_defer(const struct tlbb_backend *be, const struct tlbb_sp
 }
 
 static void rec_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct tlbb_space *s,
-		    uintptr_t start, uintptr_t end, unsigned flags)
+		    uint64_t start, uint64_t end, unsigned flags)
 {
 	/* The core's promise to every backend. */
 	if (!(flags & TLBB_RANGE_ALL)) {
-		uintptr_t mask = ((uintptr_t)1 << s->page_shift) - 1;
+		uint64_t mask = ((uint64_t)1 << s->page_shift) - 1;
 
 		assert_true(start < end);
 		assert_int_equal(start & mask, 0);
@@ -263,7 +263,7 @@ static void reset_during_race_check_is_not_lost(void **state)
 
 static void flush_runs_backend_once_and_empties_batch(void **state)
 {
-	for (uintptr_t va = 0; va < 100 * 4096; va += 4096)
+	for (uint64_t va = 0; va < 100 * 4096; va += 4096)
 		tlbb_add_page(&B, &S, va, 0);
 	assert_true(tlbb_batch_pending(&B));
 	assert_int_equal(B.nr_adds, 100);
@@ -358,7 +358,7 @@ static void unaligned_page_is_rounded_down(void **state)
 static void wrapped_length_is_inverted_and_widened(void **state)
 {
 	/* start + len overflowed in the caller: end < start. */
-	uintptr_t start = UINTPTR_MAX - 0x1fff;
+	uint64_t start = UINT64_MAX - 0x1fff;
 
 	assert_int_equal(tlbb_add_range(&B, &S, start, start + 0x4000, 0), TLBB_ERANGE);
 	assert_true(rec.calls[0].flags & TLBB_RANGE_ALL);
@@ -367,14 +367,14 @@ static void wrapped_length_is_inverted_and_widened(void **state)
 static void range_reaching_the_top_page_becomes_whole_space(void **state)
 {
 	/* Legal, but its rounded end 2^64 cannot be written half-open. */
-	assert_int_equal(tlbb_add_range(&B, &S, UINTPTR_MAX - 0x2fff, UINTPTR_MAX, 0), TLBB_OK);
+	assert_int_equal(tlbb_add_range(&B, &S, UINT64_MAX - 0x2fff, UINT64_MAX, 0), TLBB_OK);
 	assert_true(rec.calls[0].flags & TLBB_RANGE_ALL);
-	assert_int_equal(tlbb_add_page(&B, &S, UINTPTR_MAX, 0), TLBB_OK);
+	assert_int_equal(tlbb_add_page(&B, &S, UINT64_MAX, 0), TLBB_OK);
 	assert_true(rec.calls[1].flags & TLBB_RANGE_ALL);
 	/* One page lower is still expressible exactly. */
-	assert_int_equal(tlbb_add_page(&B, &S, UINTPTR_MAX - 0x1000, 0), TLBB_OK);
+	assert_int_equal(tlbb_add_page(&B, &S, UINT64_MAX - 0x1000, 0), TLBB_OK);
 	assert_false(rec.calls[2].flags & TLBB_RANGE_ALL);
-	assert_int_equal(rec.calls[2].end, UINTPTR_MAX - 0xfff);
+	assert_int_equal(rec.calls[2].end, UINT64_MAX - 0xfff);
 }
 
 static void range_over_threshold_becomes_whole_space(void **state)
@@ -385,7 +385,7 @@ static void range_over_threshold_becomes_whole_space(void **state)
 	assert_int_equal(tlbb_add_range(&B, &S, 0, 17 * 4096, 0), TLBB_OK);
 	assert_true(rec.calls[1].flags & TLBB_RANGE_ALL);
 	/* Huge: the whole 64-bit space. */
-	assert_int_equal(tlbb_add_range(&B, &S, 0, UINTPTR_MAX - 4096 * 2, 0), TLBB_OK);
+	assert_int_equal(tlbb_add_range(&B, &S, 0, UINT64_MAX - 4096 * 2, 0), TLBB_OK);
 	assert_true(rec.calls[2].flags & TLBB_RANGE_ALL);
 }
 
