@@ -13,7 +13,10 @@
  *     or, when the add needs more than max_tlbi_ops TLBIs (or is a whole-space
  *     add): one TLBI ASIDE1IS (VMALLE1IS for a global space).
  *     With range_ops (FEAT_TLBIRANGE): RVAE1IS/RVALE1IS (RVAAE1IS/RVAALE1IS)
- *     covering up to 2^21 pages each, at most 5 ops per add.
+ *     covering up to 2^21 pages each, at most 5 ops per add (see FEAT_LPA2
+ *     for their order there).
+ *     With kpti_paired_asids each by-ASID TLBI above is issued twice (see
+ *     KPTI-STYLE PAIRED ASIDS).
  *   flush    DSB ISH once (+ ISB if the batch touched a global space)
  *   race check (tlbb_flush_pending)
  *            DSB ISHST; TLBI ASIDE1IS (VMALLE1IS if global); DSB ISH (+ ISB)
