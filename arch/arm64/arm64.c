@@ -124,31 +124,125 @@ static void a64_tlbi(const struct tlbb_arm64_config *cfg, enum a64_tlbi_kind kin
 	}
 }
 
-/* Whole-space invalidation: ASIDE1IS, or VMALLE1IS for global mappings
- * (global entries match every ASID, so an ASID invalidate would miss them). */
+/*
+ * One logical invalidation of @s: @op is the operand without its ASID field.
+ * A global space uses the all-ASID forms, whose ASID field is ignored (kept
+ * zero), once. A non-global space names its ASID; with kpti_paired_asids the
+ * same operation is issued for the kernel ASID (id & ~1) and then the user
+ * ASID (id | 1): the space's user addresses are walked under the user ASID
+ * while user space runs and under the kernel ASID while the kernel touches
+ * user memory, so either may hold an entry for them.
+ */
+static void a64_tlbi_for(const struct tlbb_arm64_config *cfg, const struct tlbb_space *s,
+			 enum a64_tlbi_kind kind, uint64_t op)
+{
+	const uint16_t asid = (uint16_t)s->id;
+
+	if (s->flags & TLBB_SPACE_GLOBAL) {
+		a64_tlbi(cfg, kind, true, op);
+	} else if (cfg->kpti_paired_asids) {
+		a64_tlbi(cfg, kind, false, op | tlbb_arm64_asid_operand((uint16_t)(asid & ~1u)));
+		a64_tlbi(cfg, kind, false, op | tlbb_arm64_asid_operand((uint16_t)(asid | 1u)));
+	} else {
+		a64_tlbi(cfg, kind, false, op | tlbb_arm64_asid_operand(asid));
+	}
+}
+
+/* TLBI instructions one logical invalidation of @s costs (before the
+ * erratum's repeat): two for a paired non-global space, else one. */
+static uint64_t a64_tlbis_per_op(const struct tlbb_arm64_config *cfg,
+				 const struct tlbb_space *s)
+{
+	return (cfg->kpti_paired_asids && !(s->flags & TLBB_SPACE_GLOBAL)) ? 2 : 1;
+}
+
+/* Whole-space invalidation: ASIDE1IS (both ASIDs of a pair), or VMALLE1IS
+ * for global mappings (global entries match every ASID, so an ASID
+ * invalidate would miss them; and VMALLE1IS needs no pairing for the same
+ * reason). */
 static void a64_tlbi_space(const struct tlbb_arm64_config *cfg, const struct tlbb_space *s)
 {
 	if (s->flags & TLBB_SPACE_GLOBAL)
 		a64_tlbi(cfg, A64_ALL, true, 0);
 	else
-		a64_tlbi(cfg, A64_ASID, false, tlbb_arm64_asid_operand((uint16_t)s->id));
+		a64_tlbi_for(cfg, s, A64_ASID, 0);
+}
+
+/* BaseADDR's unit: the granule, or 64 KiB whatever the granule under LPA2
+ * (TCR_EL1.DS = 1), where the field holds VA[52:16]. */
+static unsigned a64_base_shift(const struct tlbb_arm64_config *cfg, const struct tlbb_space *s)
+{
+	return cfg->lpa2 ? 16 : s->page_shift;
+}
+
+static uint64_t a64_range_op(const struct tlbb_arm64_config *cfg, const struct tlbb_space *s,
+			     unsigned scale, unsigned num, uint64_t va)
+{
+	return cfg->lpa2 ? tlbb_arm64_range_operand_lpa2(0, s->page_shift, scale, num, va)
+			 : tlbb_arm64_range_operand(0, s->page_shift, scale, num, va);
 }
 
 /*
- * Range plan (FEAT_TLBIRANGE). One op covers (NUM+1) * 2^(5*SCALE+1) granules
- * starting at its base, so an even count is its base-32 digits (of count/2),
- * one op per nonzero digit, low scales first so the base only moves up. An
- * odd count first takes one plain single-page TLBI. Counts beyond 2^21 take
- * whole max-size ops. With @issue false it only counts, so the op limit can
- * be checked before anything is issued.
+ * Range plan (FEAT_TLBIRANGE) for [start, end). One op covers
+ * (NUM+1) * 2^(5*SCALE+1) granules from its base, so an even count is its
+ * base-32 digits (of count/2), one op per nonzero digit; counts beyond 2^21
+ * take whole max-size ops first.
+ *
+ * Without LPA2: low scales first, an odd count first takes one plain
+ * single-page TLBI, so the base only moves up from @start.
+ *
+ * With LPA2 every range op's base must be 64 KiB aligned (BaseADDR has no
+ * bits below VA[16]). The start is aligned down to 64 KiB and the pages
+ * below @start are counted in (over-invalidation is harmless; dropping them
+ * would leave [start, start rounded up) uncovered). Then high scales first:
+ * every op of SCALE >= 1 covers a multiple of 64 granules (>= 256 KiB), so
+ * the base stays 64 KiB aligned up to the last range op (SCALE 0); a last
+ * odd page goes as a single-page TLBI, whose VA operand needs no alignment.
+ *
+ * Returns the TLBI instructions the plan issues (pairs count twice); with
+ * @issue false it only counts, so the op limit can be checked before
+ * anything is issued.
  */
 static uint64_t a64_range_plan(const struct tlbb_arm64_config *cfg, const struct tlbb_space *s,
-			       uint64_t va, uint64_t pages, bool leaf, bool issue)
+			       uint64_t start, uint64_t end, bool leaf, bool issue)
 {
-	const bool global = s->flags & TLBB_SPACE_GLOBAL;
-	const uint16_t asid = global ? 0 : (uint16_t)s->id;
+	const enum a64_tlbi_kind single = leaf ? A64_VA_LEAF : A64_VA;
+	const enum a64_tlbi_kind ranged = leaf ? A64_RANGE_LEAF : A64_RANGE;
 	const unsigned shift = s->page_shift;
+	uint64_t va = cfg->lpa2 ? start & ~(uint64_t)0xffff : start;
+	uint64_t pages = (end - va) >> shift;
 	uint64_t ops = 0;
+
+	if (cfg->lpa2) {
+		while (pages >= TLBB_ARM64_RANGE_MAX_PAGES) {
+			if (issue)
+				a64_tlbi_for(cfg, s, ranged, a64_range_op(cfg, s, 3, 31, va));
+			va += TLBB_ARM64_RANGE_MAX_PAGES << shift;
+			pages -= TLBB_ARM64_RANGE_MAX_PAGES;
+			ops++;
+		}
+		for (int sc = 3; sc >= 0; sc--) {
+			unsigned digit = (unsigned)(pages >> (5 * sc + 1)) & 31;
+			uint64_t covered;
+
+			if (!digit)
+				continue;
+			covered = tlbb_arm64_range_pages((unsigned)sc, digit - 1);
+			if (issue)
+				a64_tlbi_for(cfg, s, ranged,
+					     a64_range_op(cfg, s, (unsigned)sc, digit - 1, va));
+			va += covered << shift;
+			pages -= covered;
+			ops++;
+		}
+		if (pages) { /* exactly one: the digits took every even part */
+			if (issue)
+				a64_tlbi_for(cfg, s, single, tlbb_arm64_va_operand(0, va));
+			ops++;
+		}
+		return ops * a64_tlbis_per_op(cfg, s);
+	}
+
 	unsigned scale = 0;
 
 	while (pages) {
@@ -157,8 +251,7 @@ static uint64_t a64_range_plan(const struct tlbb_arm64_config *cfg, const struct
 
 		if (pages & 1) {
 			if (issue)
-				a64_tlbi(cfg, leaf ? A64_VA_LEAF : A64_VA, global,
-					 tlbb_arm64_va_operand(asid, va));
+				a64_tlbi_for(cfg, s, single, tlbb_arm64_va_operand(0, va));
 			va += (uint64_t)1 << shift;
 			pages--;
 			ops++;
@@ -177,13 +270,12 @@ static uint64_t a64_range_plan(const struct tlbb_arm64_config *cfg, const struct
 		}
 		covered = tlbb_arm64_range_pages(sc, num);
 		if (issue)
-			a64_tlbi(cfg, leaf ? A64_RANGE_LEAF : A64_RANGE, global,
-				 tlbb_arm64_range_operand(asid, shift, sc, num, va));
+			a64_tlbi_for(cfg, s, ranged, a64_range_op(cfg, s, sc, num, va));
 		va += covered << shift;
 		pages -= covered;
 		ops++;
 	}
-	return ops;
+	return ops * a64_tlbis_per_op(cfg, s);
 }
 
 /* Range ops only where the operand can name the addresses: a real granule
@@ -193,7 +285,7 @@ static bool a64_range_usable(const struct tlbb_arm64_config *cfg, const struct t
 			     uint64_t last)
 {
 	return cfg->range_ops && tlbb_arm64_range_tg(s->page_shift) &&
-	       (last >> (s->page_shift + 37)) == 0;
+	       (last >> (a64_base_shift(cfg, s) + 37)) == 0;
 }
 
 /* ---- debug: the issuing-CPU rule ------------------------------------------- */
@@ -226,7 +318,6 @@ static void a64_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct 
 	struct a64_batch *ab = TLBB_ARCH(b, struct a64_batch);
 	const bool global = s->flags & TLBB_SPACE_GLOBAL;
 	const bool leaf = flags & TLBB_ADD_LEAF_ONLY;
-	const uint16_t asid = global ? 0 : (uint16_t)s->id;
 	uint64_t pages = 0, ops = 0;
 	bool range = false;
 
@@ -238,7 +329,10 @@ static void a64_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct 
 	if (!(flags & TLBB_RANGE_ALL)) {
 		pages = (uint64_t)(end - start) >> s->page_shift;
 		range = a64_range_usable(cfg, s, (uint64_t)end - 1);
-		ops = range ? a64_range_plan(cfg, s, start, pages, leaf, false) : pages;
+		/* The limit is on TLBI instructions (DVM messages), so a pair
+		 * counts as two. */
+		ops = range ? a64_range_plan(cfg, s, start, end, leaf, false)
+			    : pages * a64_tlbis_per_op(cfg, s);
 	}
 
 	/*
@@ -253,13 +347,13 @@ static void a64_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct 
 		/* Too many DVM messages would stall every CPU: one ASID invalidate. */
 		a64_tlbi_space(cfg, s);
 	} else if (range) {
-		a64_range_plan(cfg, s, start, pages, leaf, true);
+		a64_range_plan(cfg, s, start, end, leaf, true);
 	} else {
 		uint64_t va = start;
 
 		for (uint64_t i = 0; i < pages; i++, va += (uint64_t)1 << s->page_shift)
-			a64_tlbi(cfg, leaf ? A64_VA_LEAF : A64_VA, global,
-				 tlbb_arm64_va_operand(asid, va));
+			a64_tlbi_for(cfg, s, leaf ? A64_VA_LEAF : A64_VA,
+				     tlbb_arm64_va_operand(0, va));
 	}
 	/* No DSB ISH here: completing is the flush's job, once per batch. */
 	ab->queued = 1;
@@ -293,22 +387,62 @@ static void a64_flush(const struct tlbb_backend *be, struct tlbb_batch *b)
 	ab->unused = 0;
 }
 
+/*
+ * Invalidate everything @s may have cached and complete it, from the calling
+ * CPU alone: its own TLBI, its own DSB. The DSB ISHST first makes PTE stores
+ * the caller has just made (synchronous fallback, page-table teardown before
+ * fini) visible to walkers before the invalidation.
+ */
+static void a64_invalidate_space_now(const struct tlbb_arm64_config *cfg,
+				     const struct tlbb_space *s)
+{
+	a64_dsb_ishst(cfg);
+	a64_tlbi_space(cfg, s);
+	a64_dsb_ish(cfg);
+	/* Kernel mappings: this CPU may hold instructions fetched or context
+	 * prepared through the old translations; the ISB discards it. */
+	if (s->flags & TLBB_SPACE_GLOBAL)
+		a64_isb(cfg);
+}
+
 static void a64_flush_space(const struct tlbb_backend *be, struct tlbb_space *s)
 {
-	const struct tlbb_arm64_config *cfg = a64_cfg(be);
-
 	/*
 	 * The race check runs on whatever CPU holds the PTL, usually not the one
 	 * whose batch is outstanding. A bare DSB here would complete nothing of
 	 * that batch (only the issuer's DSB does), so issue our own whole-space
-	 * invalidation and complete it. The DSB ISHST first covers the
-	 * synchronous fallback, where the caller has just cleared PTEs itself.
+	 * invalidation and complete it.
 	 */
-	a64_dsb_ishst(cfg);
-	a64_tlbi_space(cfg, s);
-	a64_dsb_ish(cfg);
-	if (s->flags & TLBB_SPACE_GLOBAL)
-		a64_isb(cfg);
+	a64_invalidate_space_now(a64_cfg(be), s);
+}
+
+/*
+ * The id is being released (tlbb_space_fini(), tlbb_space_set_id()). Entries
+ * tagged with the ASID outlive the space in every TLB, and a new space given
+ * the same ASID would hit them: its walks are never made, the old
+ * translations are used. So before the ASID can be handed out, every entry
+ * tagged with it is invalidated and that invalidation completed, by this CPU
+ * (which may be any CPU: no batch state is involved).
+ *
+ * Non-global: DSB ISHST; TLBI ASIDE1IS (for id & ~1 and id | 1 when paired);
+ * DSB ISH. No ISB: no CPU runs @s, so none holds instruction context fetched
+ * through its translations.
+ *
+ * Global (TLBB_SPACE_GLOBAL): VMALLE1IS, DSB ISH, ISB. ASIDE1IS would be
+ * wrong twice over: it leaves nG=0 entries, which match every ASID and so
+ * would be used by the space that inherits the id (and by all others); and
+ * the backend never tagged a global space's operations with s->id (their
+ * ASID field is zero), so it cannot know which ASID any nG=1 entries of such
+ * a space carry. VMALLE1IS removes both kinds. The ISB is the global
+ * flush's, for the same reason as there.
+ *
+ * This is the same sequence as flush_space today; it is a hook of its own
+ * because it is a different promise (the id is clean afterwards) that must
+ * hold whatever flush_space becomes.
+ */
+static void a64_space_fini(const struct tlbb_backend *be, struct tlbb_space *s)
+{
+	a64_invalidate_space_now(a64_cfg(be), s);
 }
 
 void tlbb_arm64_context_switch(struct tlbb_batch *b)
@@ -336,6 +470,7 @@ const struct tlbb_backend tlbb_arm64_backend = {
 	.flush = a64_flush,
 	.flush_space = a64_flush_space,
 	.space_init = NULL,
+	.space_fini = a64_space_fini,
 };
 
 int tlbb_arm64_backend_init(struct tlbb_backend *be, const struct tlbb_arm64_config *cfg)
@@ -351,5 +486,6 @@ int tlbb_arm64_backend_init(struct tlbb_backend *be, const struct tlbb_arm64_con
 	be->flush = tlbb_arm64_backend.flush;
 	be->flush_space = tlbb_arm64_backend.flush_space;
 	be->space_init = tlbb_arm64_backend.space_init;
+	be->space_fini = tlbb_arm64_backend.space_fini;
 	return TLBB_OK;
 }

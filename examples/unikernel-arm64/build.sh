@@ -6,7 +6,7 @@
 #      debug checks on so the issuing-CPU rule is checked live);
 #   2. the kernel's own objects, linked against that libtlbbatch.a.
 # Usage: build.sh SRCROOT OUTDIR
-#   -> OUTDIR/unikernel-arm64{,-nc,-noswitch,-rangeshift,-globalskip}.elf
+#   -> OUTDIR/unikernel-arm64{,-nc,-noswitch,-rangeshift,-globalskip,-reuseskip}.elf
 set -euo pipefail
 src=$(cd "$1" && pwd); out=$(mkdir -p "$2" && cd "$2" && pwd)
 here=$src/examples/unikernel-arm64
@@ -32,13 +32,16 @@ cflags=(-std=c11 -O2 -g -Wall -Wextra -ffreestanding -fno-builtin -nostdlib
 # "": the real thing; -nc: no TLB maintenance (negative control);
 # -noswitch: hands a batch to another CPU without the context-switch barrier;
 # -rangeshift: range adds start one page late (range-phase sensitivity control);
-# -globalskip: the global phase alone does no TLB maintenance (its control)
-for variant in "" "-nc" "-noswitch" "-rangeshift" "-globalskip"; do
+# -globalskip: the global phase alone does no TLB maintenance (its control);
+# -reuseskip: the reuse phase gives the ASID to a new space without
+# tlbb_space_fini() (its control)
+for variant in "" "-nc" "-noswitch" "-rangeshift" "-globalskip" "-reuseskip"; do
   defs=()
   [ "$variant" = "-nc" ] && defs=(-DNEGATIVE_CONTROL)
   [ "$variant" = "-noswitch" ] && defs=(-DMIGRATE_WITHOUT_SWITCH)
   [ "$variant" = "-rangeshift" ] && defs=(-DRANGE_SHIFT_CONTROL)
   [ "$variant" = "-globalskip" ] && defs=(-DGLOBAL_SKIP_FLUSH)
+  [ "$variant" = "-reuseskip" ] && defs=(-DREUSE_SKIP_FINI)
   "$cc" "${cflags[@]}" "${defs[@]}" -c "$here/start.S" -o "$out/start$variant.o"
   "$cc" "${cflags[@]}" "${defs[@]}" -c "$here/kernel.c" -o "$out/kernel$variant.o"
   "$cc" -static -nostdlib -no-pie -Wl,--build-id=none -Wl,--no-warn-rwx-segments -T "$here/link.ld" \

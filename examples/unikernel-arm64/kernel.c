@@ -20,6 +20,17 @@
  * there must end in the backend's TLBI VMALLE1IS (whole-space add, a range
  * over the space's threshold, the synchronous flush of such a range).
  *
+ * The phase "reuse" ends the window's space and gives its ASID to a new
+ * one, the way a kernel recycles an ASID: the readers stop using the space
+ * (they pause, keeping TTBR0), CPU 0 tears down the old tables, calls
+ * tlbb_space_fini(), poisons the old frames, starts a new space with the
+ * same ASID on a second set of tables with fresh frames, and the readers
+ * load that root into TTBR0 (same ASID, so the TTBR write invalidates
+ * nothing) and read on. A reader that reads poison used an entry the old
+ * space left under the ASID. Built with -DREUSE_SKIP_FINI the port reuses
+ * the ASID without tlbb_space_fini() (what arm64.h forbids): stale reads
+ * must appear there and nowhere else.
+ *
  * Built with -DNEGATIVE_CONTROL the retarget does no TLB maintenance at all
  * (no tlbb_add_*, no tlbb_flush), and the image must then SEE stale reads:
  * proof that this image can fail. Built with -DGLOBAL_SKIP_FLUSH only the
@@ -62,6 +73,12 @@
 #ifndef RETARGETS_GLOBAL
 #define RETARGETS_GLOBAL 16000u
 #endif
+/* 16 pages per space lifetime; a multiple of 32 so the phase ends on the
+ * first set of tables (the handoff after it uses them). */
+#ifndef RETARGETS_REUSE
+#define RETARGETS_REUSE 2048u
+#endif
+_Static_assert(RETARGETS_REUSE % 32 == 0, "reuse phase must end on the first root");
 /* The global space's threshold: half the window, so a whole-window range
  * is over the ceiling and becomes a whole-space invalidation. */
 #define GLOBAL_THRESHOLD (WIN_PAGES / 2)
@@ -223,6 +240,11 @@ static uint64_t l2_win[512] __attribute__((aligned(4096)));
 static volatile uint64_t l3_win[512] __attribute__((aligned(4096)));
 static uint64_t l2_gwin[512] __attribute__((aligned(4096)));
 static volatile uint64_t l3_gwin[512] __attribute__((aligned(4096)));
+/* The second set of tables for the window (the reuse phase): l1_b is l1
+ * with its window entry pointing at l2_b -> l3_b. */
+static uint64_t l1_b[512] __attribute__((aligned(4096)));
+static uint64_t l2_b[512] __attribute__((aligned(4096)));
+static volatile uint64_t l3_b[512] __attribute__((aligned(4096)));
 
 static uint64_t frames[POOL_FRAMES][PAGE / 8] __attribute__((aligned(4096)));
 
@@ -236,6 +258,10 @@ static void build_tables(void)
 	l2_win[0] = (uint64_t)(uintptr_t)l3_win | PTE_TABLE;
 	l1[3] = (uint64_t)(uintptr_t)l2_gwin | PTE_TABLE;
 	l2_gwin[0] = (uint64_t)(uintptr_t)l3_gwin | PTE_TABLE;
+	for (unsigned i = 0; i < 4; i++)
+		l1_b[i] = l1[i];
+	l1_b[2] = (uint64_t)(uintptr_t)l2_b | PTE_TABLE;
+	l2_b[0] = (uint64_t)(uintptr_t)l3_b | PTE_TABLE;
 }
 
 /* Window PTEs are non-global (nG): they belong to ASID 1, so TLBI by
@@ -273,9 +299,10 @@ static void mmu_on(void)
 
 /* ---- shared state ------------------------------------------------------------------ */
 
-enum { PH_WARMUP, PH_BATCHED, PH_RANGE, PH_PER_PAGE, PH_GLOBAL, PH_STOP, NPHASE = PH_STOP };
+enum { PH_WARMUP, PH_BATCHED, PH_RANGE, PH_PER_PAGE, PH_GLOBAL, PH_REUSE, PH_STOP,
+       NPHASE = PH_STOP };
 static const char *const phase_name[NPHASE] = {"warmup", "batched", "range", "per-page",
-					       "global"};
+					       "global", "reuse"};
 
 struct reader_stats {
 	uint64_t reads, ok, faults, stale_poison, stale_wrong_page, corrupt;
@@ -287,6 +314,13 @@ static volatile uint32_t phase;
 static volatile uint32_t cpus_online;
 static volatile uint32_t readers_done;
 static volatile uint32_t handoff_request, handoff_done;
+/* The reuse phase's handshake: CPU 0 asks for a pause (reuse_pause = n),
+ * each reader stops reading and answers (reuse_paused[cpu] = n), CPU 0
+ * switches spaces and publishes the new root (reuse_ttbr0, then
+ * reuse_go = n); each reader loads it and reads on, counting its loops. */
+static volatile uint32_t reuse_pause, reuse_go;
+static volatile uint64_t reuse_ttbr0;
+static uint64_t reuse_paused[NCPU_MAX][8], reuse_loops[NCPU_MAX][8];
 
 uint8_t kstack[NCPU_MAX][STACK_SIZE] __attribute__((aligned(16)));
 
@@ -322,10 +356,25 @@ static uint64_t live_word(unsigned page, uint32_t gen)
 
 static void handoff_flush(void);
 
+/* A reader's side of one space switch in the reuse phase. */
+static void reader_reuse_switch(unsigned cpu, uint32_t n)
+{
+	uint64_t ttbr0;
+
+	__atomic_store_n(&reuse_paused[cpu][0], n, __ATOMIC_RELEASE);
+	while (__atomic_load_n(&reuse_go, __ATOMIC_ACQUIRE) != n)
+		;
+	ttbr0 = __atomic_load_n(&reuse_ttbr0, __ATOMIC_ACQUIRE);
+	/* Same ASID: this write invalidates nothing; only the old space's
+	 * tlbb_space_fini() can have removed its entries. */
+	__asm__ volatile("msr ttbr0_el1, %0\nisb" ::"r"(ttbr0) : "memory");
+}
+
 void secondary_main(void)
 {
 	const unsigned cpu = this_cpu();
 	uint64_t iter = 0;
+	uint32_t reuse_seen = 0;
 
 	mmu_on();
 	__atomic_fetch_add(&cpus_online, 1, __ATOMIC_SEQ_CST);
@@ -336,6 +385,15 @@ void secondary_main(void)
 		if (ph >= PH_STOP)
 			break;
 		st = &rstats[cpu][ph];
+		if (ph == PH_REUSE) {
+			uint32_t n = __atomic_load_n(&reuse_pause, __ATOMIC_ACQUIRE);
+
+			if (n != reuse_seen) {
+				reader_reuse_switch(cpu, n);
+				reuse_seen = n;
+			}
+			__atomic_fetch_add(&reuse_loops[cpu][0], 1, __ATOMIC_RELEASE);
+		}
 		if (inflate_on) {
 			for (unsigned p = 0; p < INFLATE_PAGES; p++)
 				(void)*(volatile uint64_t *)inflate[INFLATE_SKIP + p];
@@ -392,6 +450,8 @@ struct window {
 };
 static const struct window win = {l3_win, WIN_VA, PTE_NG, &space};
 static const struct window gwin = {l3_gwin, GWIN_VA, 0, &gspace};
+/* The window on the second set of tables (reuse phase). */
+static const struct window win_b = {l3_b, WIN_VA, PTE_NG, &space};
 
 /* Frames not mapped in the window, oldest-retired first: a retired frame is
  * reused as late as possible, so its poison stays visible to stale readers. */
@@ -444,6 +504,7 @@ enum mode {
 	MODE_GLOBAL_SPACE_ADD,
 	MODE_GLOBAL_RANGE_OVER_THRESHOLD,
 	MODE_GLOBAL_SYNC_OVER_THRESHOLD,
+	MODE_REUSE_ASID,
 };
 #define NGLOBAL_MODES 3u
 
@@ -472,11 +533,18 @@ static void wait_for_sweeps(void)
  * then may the old frames be reused (here: poisoned) and new ones mapped.
  */
 static void retarget_global(unsigned first, unsigned n, enum mode mode);
+static void reuse_asid(void);
 
 static void retarget(unsigned first, unsigned n, enum mode mode)
 {
 	uint64_t old[WIN_PAGES];
 
+	if (mode == MODE_REUSE_ASID) {
+		(void)first;
+		(void)n;
+		reuse_asid();
+		return;
+	}
 	if (mode >= MODE_GLOBAL_SPACE_ADD) {
 		retarget_global(first, n, mode);
 		return;
@@ -565,6 +633,64 @@ static void retarget_global(unsigned first, unsigned n, enum mode mode)
 	for (unsigned k = 0; k < n; k++)
 		install(w, first + k);
 	__asm__ volatile("dsb ishst" ::: "memory");
+}
+
+/*
+ * One space lifetime ends, the next begins with the same ASID. The readers
+ * are paused first (fini's precondition: no CPU runs the space; they keep
+ * their TTBR0 and their TLB entries). The dying space's tables are torn
+ * down, tlbb_space_fini() releases the ASID, and only then are the old
+ * frames reused (poisoned). The new space gets ASID again, the other set
+ * of tables and fresh frames; the readers switch to it and each reads the
+ * window at least once more before the next switch.
+ */
+static uint32_t reuse_round;
+
+static void reuse_asid(void)
+{
+	const struct window *dying = (reuse_round & 1) ? &win_b : &win;
+	const struct window *born = (reuse_round & 1) ? &win : &win_b;
+	const uint64_t *root = (reuse_round & 1) ? l1 : l1_b;
+	const uint32_t n = ++reuse_round;
+	uint64_t old[WIN_PAGES], loops[NCPU_MAX];
+
+	__atomic_store_n(&reuse_pause, n, __ATOMIC_RELEASE);
+	for (unsigned c = 1; c <= nreaders_started; c++)
+		for (unsigned spin = 0; __atomic_load_n(&reuse_paused[c][0], __ATOMIC_ACQUIRE) != n;
+		     spin++)
+			if (spin > 400000000u) {
+				puts_("VERDICT: FAIL (a reader did not pause)\n");
+				power_off();
+			}
+	for (unsigned i = 0; i < WIN_PAGES; i++) {
+		old[i] = dying->l3[i] & PTE_ADDR_MASK;
+		dying->l3[i] = 0; /* the port frees the dying space's tables */
+	}
+#if !defined(REUSE_SKIP_FINI) && !defined(NEGATIVE_CONTROL)
+	tlbb_space_fini(&space);
+#endif
+	for (unsigned i = 0; i < WIN_PAGES; i++) {
+		fill(old[i], POISON);
+		free_push(old[i]);
+	}
+	tlbb_space_init(&space, &backend, ASID, NULL);
+	for (unsigned i = 0; i < WIN_PAGES; i++)
+		install(born, i);
+	__asm__ volatile("dsb ishst" ::: "memory");
+	for (unsigned c = 1; c <= nreaders_started; c++)
+		loops[c] = __atomic_load_n(&reuse_loops[c][0], __ATOMIC_ACQUIRE);
+	__atomic_store_n(&reuse_ttbr0, (uint64_t)(uintptr_t)root | ((uint64_t)ASID << 48),
+			 __ATOMIC_RELEASE);
+	__atomic_store_n(&reuse_go, n, __ATOMIC_RELEASE);
+	/* Two loop starts after go: one whole pass over the window on the new
+	 * root lies in between. */
+	for (unsigned c = 1; c <= nreaders_started; c++)
+		for (unsigned spin = 0;
+		     __atomic_load_n(&reuse_loops[c][0], __ATOMIC_ACQUIRE) < loops[c] + 2; spin++)
+			if (spin > 400000000u) {
+				puts_("VERDICT: FAIL (a reader stopped after a switch)\n");
+				power_off();
+			}
 }
 
 /*
@@ -667,6 +793,9 @@ void kernel_main(void)
 #ifdef GLOBAL_SKIP_FLUSH
 	      " (NEGATIVE CONTROL: no TLB maintenance in the global phase)"
 #endif
+#ifdef REUSE_SKIP_FINI
+	      " (NEGATIVE CONTROL: ASID reused without tlbb_space_fini())"
+#endif
 	      "\n");
 	build_tables();
 	for (unsigned f = 0; f < POOL_FRAMES; f++)
@@ -713,6 +842,7 @@ void kernel_main(void)
 	inflate_on = 0;
 	run_phase(PH_PER_PAGE, RETARGETS_PER_PAGE, MODE_PER_PAGE_FLUSH, nreaders);
 	run_phase(PH_GLOBAL, RETARGETS_GLOBAL, MODE_GLOBAL_SPACE_ADD, nreaders);
+	run_phase(PH_REUSE, RETARGETS_REUSE, MODE_REUSE_ASID, nreaders);
 	__atomic_store_n(&phase, PH_STOP, __ATOMIC_RELEASE);
 	for (unsigned spin = 0; readers_done < nreaders && spin < 100000000u; spin++)
 		;
@@ -728,7 +858,7 @@ void kernel_main(void)
 		}
 	}
 	retargets = RETARGETS_BATCHED + (bcfg.range_ops ? RETARGETS_RANGE_OPS : RETARGETS_RANGE) +
-		    RETARGETS_PER_PAGE + RETARGETS_GLOBAL;
+		    RETARGETS_PER_PAGE + RETARGETS_GLOBAL + RETARGETS_REUSE;
 	puts_("total retargets: ");
 	putu(retargets);
 	puts_("\nstale reads: ");

@@ -179,6 +179,51 @@ static int setup_range_erratum(void **state)
 		&(struct tlbb_arm64_config){.range_ops = true, .repeat_tlbi_erratum = true});
 }
 
+static int setup_lpa2(void **state)
+{
+	(void)state;
+	return setup_with(&(struct tlbb_arm64_config){.range_ops = true, .lpa2 = true});
+}
+
+static int setup_lpa2_no_range(void **state)
+{
+	(void)state;
+	return setup_with(&(struct tlbb_arm64_config){.lpa2 = true});
+}
+
+static int setup_lpa2_limit2(void **state)
+{
+	(void)state;
+	return setup_with(
+		&(struct tlbb_arm64_config){.range_ops = true, .lpa2 = true, .max_tlbi_ops = 2});
+}
+
+static int setup_paired(void **state)
+{
+	(void)state;
+	return setup_with(&(struct tlbb_arm64_config){.kpti_paired_asids = true});
+}
+
+static int setup_paired_limit8(void **state)
+{
+	(void)state;
+	return setup_with(&(struct tlbb_arm64_config){.kpti_paired_asids = true, .max_tlbi_ops = 8});
+}
+
+static int setup_paired_range_lpa2(void **state)
+{
+	(void)state;
+	return setup_with(&(struct tlbb_arm64_config){
+		.kpti_paired_asids = true, .range_ops = true, .lpa2 = true});
+}
+
+static int setup_paired_erratum(void **state)
+{
+	(void)state;
+	return setup_with(
+		&(struct tlbb_arm64_config){.kpti_paired_asids = true, .repeat_tlbi_erratum = true});
+}
+
 /* ---- operand encodings, by hand ------------------------------------------- */
 
 /* TLBI by VA: ASID in 63:48, VA[55:12] in 43:0. */
@@ -217,6 +262,31 @@ static void encoding_range_operand_fields(void **state)
 	assert_int_equal(tlbb_arm64_range_pages(1, 0), 64);
 	assert_int_equal(tlbb_arm64_range_pages(3, 31), 1u << 21);
 	assert_int_equal(tlbb_arm64_range_tg(13), 0); /* no such granule */
+}
+
+/*
+ * FEAT_LPA2 (TCR_EL1.DS = 1) range operand: the same fields, but BaseADDR
+ * (36:0) = VA[52:16] for every granule (Arm ARM, TLBI RVAE1IS, BaseADDR;
+ * Linux's __TLBI_VADDR_RANGE with lpa2: addr >> 16).
+ */
+static void encoding_range_operand_lpa2_base_is_va_52_16(void **state)
+{
+	(void)state;
+	/* ASID 0x2a, 4K (TG=01 -> bit 46 = 0x4000_0000_0000), SCALE 0, NUM 0,
+	 * VA 0x4001_0000 -> VA[52:16] = 0x4001 (not 0x40010 as VA>>12):
+	 * 0x002a | 01 00 00000 00 | 0x4001 */
+	assert_int_equal(tlbb_arm64_range_operand_lpa2(0x2a, 12, 0, 0, 0x40010000),
+			 0x002a400000004001ull);
+	/* 16K: TG=10 (0x8000_0000_0000), NUM 1 (1 << 39 = 0x80_0000_0000),
+	 * VA 0x8000_0000 -> 0x8000 (not VA>>14 = 0x20000) */
+	assert_int_equal(tlbb_arm64_range_operand_lpa2(0x2a, 14, 0, 1, 0x80000000),
+			 0x002a808000008000ull);
+	/* 64K: identical to the non-LPA2 operand (BaseADDR is VA[52:16] anyway) */
+	assert_int_equal(tlbb_arm64_range_operand_lpa2(5, 16, 0, 0, 0x80000000),
+			 tlbb_arm64_range_operand(5, 16, 0, 0, 0x80000000));
+	/* a 52-bit VA: bit 51 -> BaseADDR bit 35 = 0x8_0000_0000 */
+	assert_int_equal(tlbb_arm64_range_operand_lpa2(0, 12, 0, 0, 1ull << 51),
+			 0x0000400800000000ull);
 }
 
 /* ---- add: DSB ISHST once, a TLBI per page, no completing DSB --------------- */
@@ -697,6 +767,360 @@ static void range_erratum_repeats_each_op_after_a_dsb(void **state)
 	expect_stats_match_log(&stats);
 }
 
+/* ---- FEAT_LPA2 ------------------------------------------------------------------- */
+
+/*
+ * A range that is not 64 KiB aligned, 4K granule: [0x4000_3000, 0x4000_7000),
+ * 4 pages. Without LPA2 this is one RVAE1IS with BaseADDR 0x40003 (VA>>12);
+ * under DS = 1 that field would be read as VA 0x40003 << 16 = 0x4_0003_0000,
+ * nowhere near the range. With lpa2: start aligned down to 0x4000_0000,
+ * pages recounted from there: (0x4000_7000 - 0x4000_0000) >> 12 = 7.
+ * High scales first: digits of 7 at SCALE 3..1 are 0; SCALE 0 digit
+ * (7 >> 1) & 31 = 3 -> NUM 2, 6 pages [0x4000_0000, 0x4000_6000), then one
+ * page left: VAE1IS at 0x4000_6000. Covered [0x4000_0000, 0x4000_7000), a
+ * superset of the request.
+ *   RVAE1IS: ASID 0x2a | TG 01 (bit 46) | SCALE 00 | NUM 00010 (2 << 39 =
+ *            0x100_0000_0000) | TTL 00 | BaseADDR 0x4000_0000 >> 16 = 0x4000
+ *            = 0x002a_4100_0000_4000
+ *   VAE1IS:  ASID 0x2a | VA[55:12] = 0x40006 = 0x002a_0000_0004_0006
+ */
+static void lpa2_unaligned_range_is_aligned_down_and_recounted(void **state)
+{
+	(void)state;
+	assert_int_equal(tlbb_add_range(&batch, &sp, 0x40003000, 0x40007000, 0), TLBB_OK);
+	tlbb_flush(&batch);
+	expect_len(4);
+	expect_at(0, TLBB_A64_DSB_ISHST, 0);
+	expect_at(1, TLBB_A64_TLBI_RVAE1IS, 0x002a410000004000ull);
+	expect_at(2, TLBB_A64_TLBI_VAE1IS, 0x002a000000040006ull);
+	expect_at(3, TLBB_A64_DSB_ISH, 0);
+	expect_stats_match_log(&stats);
+}
+
+/* An aligned even range: one op, BaseADDR = VA >> 16.
+ * [0x4000_0000, 0x4000_2000): 2 pages, SCALE 0 NUM 0, base 0x4000. */
+static void lpa2_aligned_two_pages_one_op_base_in_64k_units(void **state)
+{
+	(void)state;
+	tlbb_add_range(&batch, &sp, 0x40000000, 0x40002000, 0);
+	expect_len(2);
+	expect_at(1, TLBB_A64_TLBI_RVAE1IS, 0x002a400000004000ull);
+}
+
+/*
+ * Largest scale first keeps every range op's base 64 KiB aligned.
+ * [0x4000_1000, +130 pages) = [0x4000_1000, 0x4008_3000); aligned down:
+ * 0x4000_0000, 0x83000 >> 12 = 131 pages.
+ *   SCALE 1: (131 >> 6) & 31 = 2 -> NUM 1, 128 pages from 0x4000_0000:
+ *            ASID | TG 01 | SCALE 01 (bit 44) | NUM 1 (bit 39) | 0x4000
+ *            = 0x002a_5080_0000_4000
+ *   SCALE 0: 3 left, (3 >> 1) & 31 = 1 -> NUM 0, 2 pages from 0x4008_0000
+ *            (= 0x4000_0000 + 128 * 4K, 64 KiB aligned): base 0x4008
+ *            = 0x002a_4000_0000_4008
+ *   single:  0x4008_2000 -> VA[55:12] 0x40082 = 0x002a_0000_0004_0082
+ * (The non-LPA2 plan goes low scale first, base + 2 pages after the first
+ * op: that base, 0x4000_3000, could not be expressed at all under DS = 1.)
+ */
+static void lpa2_high_scale_first_keeps_every_base_aligned(void **state)
+{
+	(void)state;
+	tlbb_add_range(&batch, &sp, 0x40001000, 0x40001000 + 130 * PAGE, 0);
+	expect_len(4);
+	expect_at(1, TLBB_A64_TLBI_RVAE1IS, 0x002a508000004000ull);
+	expect_at(2, TLBB_A64_TLBI_RVAE1IS, 0x002a400000004008ull);
+	expect_at(3, TLBB_A64_TLBI_VAE1IS, 0x002a000000040082ull);
+}
+
+/*
+ * 16K granule, unaligned: [0x8000_4000, 0x8001_4000), 4 granules. Aligned
+ * down to 0x8000_0000: 0x14000 >> 14 = 5 granules. SCALE 0 digit
+ * (5 >> 1) = 2 -> NUM 1, 4 granules [0x8000_0000, 0x8001_0000); one left,
+ * VAE1IS at 0x8001_0000.
+ *   RVAE1IS: ASID 0x2a | TG 10 (bit 47) | NUM 1 (bit 39) | 0x8000_0000 >> 16
+ *            = 0x002a_8080_0000_8000 (TG still names the 16K granule)
+ *   VAE1IS:  VA[55:12] = 0x80010 -> 0x002a_0000_0008_0010
+ */
+static void lpa2_16k_granule_unaligned(void **state)
+{
+	(void)state;
+	tlbb_space_set_granule(&sp, 14);
+	tlbb_add_range(&batch, &sp, 0x80004000, 0x80014000, 0);
+	expect_len(3);
+	expect_at(1, TLBB_A64_TLBI_RVAE1IS, 0x002a808000008000ull);
+	expect_at(2, TLBB_A64_TLBI_VAE1IS, 0x002a000000080010ull);
+}
+
+/* The single-page operand does not change under LPA2 (VA[55:12] in 43:0,
+ * TTL 0): without range ops an lpa2 configuration issues exactly what the
+ * default one does. */
+static void lpa2_single_page_operands_unchanged(void **state)
+{
+	(void)state;
+	tlbb_add_range(&batch, &sp, 0x40003000, 0x40005000, 0);
+	expect_len(3);
+	expect_at(1, TLBB_A64_TLBI_VAE1IS, 0x002a000000040003ull);
+	expect_at(2, TLBB_A64_TLBI_VAE1IS, 0x002a000000040004ull);
+}
+
+/* BaseADDR reaches VA[52:16] under LPA2, so a range at 2^50 (beyond the
+ * 4K non-LPA2 reach of VA[48:12]) is a range op: base 2^50 >> 16 = 2^34 =
+ * 0x4_0000_0000 -> 0x002a_4004_0000_0000. */
+static void lpa2_range_reaches_52_bit_vas(void **state)
+{
+	(void)state;
+	const uint64_t va = 1ull << 50;
+
+	tlbb_add_range(&batch, &sp, (uintptr_t)va, (uintptr_t)(va + 2 * PAGE), 0);
+	expect_len(2);
+	expect_at(1, TLBB_A64_TLBI_RVAE1IS, 0x002a400400000000ull);
+}
+
+/* The limit counts the LPA2 plan, recount included: the 131-page plan
+ * above is 3 ops > 2 -> one ASIDE1IS; the 7-page plan is 2 ops, issued. */
+static void lpa2_plan_counts_against_max_ops(void **state)
+{
+	(void)state;
+	tlbb_add_range(&batch, &sp, 0x40001000, 0x40001000 + 130 * PAGE, 0);
+	expect_len(2);
+	expect_at(1, TLBB_A64_TLBI_ASIDE1IS, 0x002a000000000000ull);
+	nlog = 0;
+	tlbb_add_range(&batch, &sp, 0x40003000, 0x40007000, 0);
+	expect_len(3);
+	expect_at(1, TLBB_A64_TLBI_RVAE1IS, 0x002a410000004000ull);
+	expect_at(2, TLBB_A64_TLBI_VAE1IS, 0x002a000000040006ull);
+}
+
+/* ---- KPTI-style paired ASIDs ------------------------------------------------------- */
+
+/* Every by-VA TLBI of a non-global space goes out for id & ~1 and id | 1,
+ * even first, per page: ASID 0x2a -> 0x002a... then 0x002b... */
+static void paired_each_page_for_even_then_odd_asid(void **state)
+{
+	(void)state;
+	tlbb_add_range(&batch, &sp, 0x40000000, 0x40002000, 0);
+	tlbb_flush(&batch);
+	expect_len(6);
+	expect_at(0, TLBB_A64_DSB_ISHST, 0);
+	expect_at(1, TLBB_A64_TLBI_VAE1IS, 0x002a000000040000ull);
+	expect_at(2, TLBB_A64_TLBI_VAE1IS, 0x002b000000040000ull);
+	expect_at(3, TLBB_A64_TLBI_VAE1IS, 0x002a000000040001ull);
+	expect_at(4, TLBB_A64_TLBI_VAE1IS, 0x002b000000040001ull);
+	expect_at(5, TLBB_A64_DSB_ISH, 0);
+	expect_stats_match_log(&stats);
+}
+
+/* An odd s->id names the same pair: 0x1235 -> 0x1234, 0x1235 (leaf form). */
+static void paired_odd_id_gives_the_same_pair(void **state)
+{
+	(void)state;
+	struct tlbb_space u;
+
+	assert_int_equal(tlbb_space_init(&u, &be, 0x1235, NULL), TLBB_OK);
+	tlbb_add_page(&batch, &u, 0x5000, TLBB_ADD_LEAF_ONLY);
+	expect_len(3);
+	expect_at(1, TLBB_A64_TLBI_VALE1IS, 0x1234000000000005ull);
+	expect_at(2, TLBB_A64_TLBI_VALE1IS, 0x1235000000000005ull);
+}
+
+/* Global spaces are not paired: the all-ASID forms match both halves. */
+static void paired_global_space_is_not_paired(void **state)
+{
+	(void)state;
+	tlbb_add_page(&batch, &kspace, 0xffff000008000000ull, 0);
+	tlbb_add_space(&batch, &kspace, 0);
+	tlbb_flush(&batch);
+	expect_len(6);
+	expect_at(1, TLBB_A64_TLBI_VAAE1IS, 0x00000ff000008000ull);
+	expect_at(3, TLBB_A64_TLBI_VMALLE1IS, 0);
+	expect_at(4, TLBB_A64_DSB_ISH, 0);
+	expect_at(5, TLBB_A64_ISB, 0);
+}
+
+/* The race check invalidates both ASIDs before its one DSB ISH. */
+static void paired_race_check_is_aside1is_for_both(void **state)
+{
+	(void)state;
+	tlbb_add_page(&batch, &sp, 0x7000, 0);
+	nlog = 0;
+	assert_true(tlbb_flush_pending(&sp));
+	expect_len(4);
+	expect_at(0, TLBB_A64_DSB_ISHST, 0);
+	expect_at(1, TLBB_A64_TLBI_ASIDE1IS, 0x002a000000000000ull);
+	expect_at(2, TLBB_A64_TLBI_ASIDE1IS, 0x002b000000000000ull);
+	expect_at(3, TLBB_A64_DSB_ISH, 0);
+}
+
+/* fini and set_id release both halves of the old pair:
+ * 0x1234 -> 0x1234, 0x1235, never the new id's 0x0076/0x0077. */
+static void paired_fini_and_set_id_release_the_old_pair(void **state)
+{
+	(void)state;
+	assert_int_equal(tlbb_space_set_id(&sp2, 0x77), TLBB_OK);
+	expect_len(4);
+	expect_at(0, TLBB_A64_DSB_ISHST, 0);
+	expect_at(1, TLBB_A64_TLBI_ASIDE1IS, 0x1234000000000000ull);
+	expect_at(2, TLBB_A64_TLBI_ASIDE1IS, 0x1235000000000000ull);
+	expect_at(3, TLBB_A64_DSB_ISH, 0);
+	expect_stats_match_log(&stats);
+	nlog = 0;
+	memset(&stats, 0, sizeof(stats));
+	assert_int_equal(tlbb_space_fini(&sp2), TLBB_OK);
+	expect_len(4);
+	expect_at(1, TLBB_A64_TLBI_ASIDE1IS, 0x0076000000000000ull);
+	expect_at(2, TLBB_A64_TLBI_ASIDE1IS, 0x0077000000000000ull);
+	expect_stats_match_log(&stats);
+}
+
+/* max_tlbi_ops counts TLBI instructions, a pair as two: limit 8 lets
+ * 4 pages through (8 TLBIs); 5 pages would be 10 -> the ASIDE1IS pair. */
+static void paired_limit_counts_both_tlbis_of_a_pair(void **state)
+{
+	(void)state;
+	tlbb_add_range(&batch, &sp, 0x1000, 0x1000 + 4 * PAGE, 0);
+	expect_len(1 + 8);
+	assert_int_equal(count_op(TLBB_A64_TLBI_VAE1IS), 8);
+	nlog = 0;
+	memset(&stats, 0, sizeof(stats));
+	tlbb_add_range(&batch, &sp, 0x1000, 0x1000 + 5 * PAGE, 0);
+	expect_len(3);
+	expect_at(1, TLBB_A64_TLBI_ASIDE1IS, 0x002a000000000000ull);
+	expect_at(2, TLBB_A64_TLBI_ASIDE1IS, 0x002b000000000000ull);
+	assert_int_equal(stats.tlbi, 2);
+	assert_int_equal(stats.tlbi_asid, 2);
+}
+
+/* Range ops are paired too, and compose with LPA2: the 7-page plan of
+ * lpa2_unaligned_range_is_aligned_down_and_recounted, each op for 0x2a then
+ * 0x2b (ASID field 63:48 the only difference). */
+static void paired_lpa2_range_ops_each_for_both_asids(void **state)
+{
+	(void)state;
+	tlbb_add_range(&batch, &sp, 0x40003000, 0x40007000, TLBB_ADD_LEAF_ONLY);
+	expect_len(5);
+	expect_at(1, TLBB_A64_TLBI_RVALE1IS, 0x002a410000004000ull);
+	expect_at(2, TLBB_A64_TLBI_RVALE1IS, 0x002b410000004000ull);
+	expect_at(3, TLBB_A64_TLBI_VALE1IS, 0x002a000000040006ull);
+	expect_at(4, TLBB_A64_TLBI_VALE1IS, 0x002b000000040006ull);
+}
+
+/* With the erratum each TLBI of the pair is repeated on its own. */
+static void paired_erratum_repeats_each_half(void **state)
+{
+	(void)state;
+	tlbb_add_page(&batch, &sp, 0x3000, 0);
+	expect_len(7);
+	expect_at(1, TLBB_A64_TLBI_VAE1IS, 0x002a000000000003ull);
+	expect_at(2, TLBB_A64_DSB_ISH, 0);
+	expect_at(3, TLBB_A64_TLBI_VAE1IS, 0x002a000000000003ull);
+	expect_at(4, TLBB_A64_TLBI_VAE1IS, 0x002b000000000003ull);
+	expect_at(5, TLBB_A64_DSB_ISH, 0);
+	expect_at(6, TLBB_A64_TLBI_VAE1IS, 0x002b000000000003ull);
+}
+
+/* ---- the life of a space: releasing the ASID ---------------------------------------- */
+
+/* fini with nothing outstanding: the backend's space_fini alone,
+ * DSB ISHST; TLBI ASIDE1IS(0x2a); DSB ISH, no ISB; afterwards the space is
+ * dead (EINVAL, nothing issued) and the same ASID may start a new space. */
+static void fini_is_dsb_ishst_aside1is_dsb_ish(void **state)
+{
+	(void)state;
+	assert_int_equal(tlbb_space_fini(&sp), TLBB_OK);
+	expect_len(3);
+	expect_at(0, TLBB_A64_DSB_ISHST, 0);
+	expect_at(1, TLBB_A64_TLBI_ASIDE1IS, 0x002a000000000000ull);
+	expect_at(2, TLBB_A64_DSB_ISH, 0);
+	expect_stats_match_log(&stats);
+	nlog = 0;
+	assert_int_equal(tlbb_add_page(&batch, &sp, 0x1000, 0), TLBB_EINVAL);
+	assert_int_equal(tlbb_space_fini(&sp), TLBB_EINVAL);
+	expect_len(0);
+	assert_int_equal(tlbb_space_init(&sp, &be, ASID, NULL), TLBB_OK);
+	tlbb_add_page(&batch, &sp, 0x1000, 0);
+	expect_at(1, TLBB_A64_TLBI_VAE1IS, 0x002a000000000001ull);
+}
+
+/* A batch flushed without a race check since leaves pending != flushed:
+ * fini first completes that (the core's race check), then releases the
+ * ASID (the hook): two whole-ASID sequences, in that order. */
+static void fini_after_batched_work_race_check_then_release(void **state)
+{
+	(void)state;
+	tlbb_add_page(&batch, &sp, 0x7000, 0);
+	tlbb_flush(&batch);
+	assert_true(tlbb_space_has_pending(&sp));
+	nlog = 0;
+	assert_int_equal(tlbb_space_fini(&sp), TLBB_OK);
+	expect_len(6);
+	for (unsigned i = 0; i < 2; i++) {
+		expect_at(3 * i, TLBB_A64_DSB_ISHST, 0);
+		expect_at(3 * i + 1, TLBB_A64_TLBI_ASIDE1IS, 0x002a000000000000ull);
+		expect_at(3 * i + 2, TLBB_A64_DSB_ISH, 0);
+	}
+}
+
+/* A global space is released with VMALLE1IS (nG=0 entries match every
+ * ASID; ASIDE1IS would leave them), then DSB ISH and the global ISB. */
+static void fini_global_space_is_vmalle1is_dsb_ish_isb(void **state)
+{
+	(void)state;
+	assert_int_equal(tlbb_space_fini(&kspace), TLBB_OK);
+	expect_len(4);
+	expect_at(0, TLBB_A64_DSB_ISHST, 0);
+	expect_at(1, TLBB_A64_TLBI_VMALLE1IS, 0);
+	expect_at(2, TLBB_A64_DSB_ISH, 0);
+	expect_at(3, TLBB_A64_ISB, 0);
+	assert_int_equal(count_op(TLBB_A64_TLBI_ASIDE1IS), 0);
+}
+
+/* set_id invalidates the OLD ASID (0x2a), never the new one (0x77), and
+ * the space's later operations carry the new one. */
+static void set_id_releases_the_old_asid_not_the_new(void **state)
+{
+	(void)state;
+	assert_int_equal(tlbb_space_set_id(&sp, 0x77), TLBB_OK);
+	expect_len(3);
+	expect_at(0, TLBB_A64_DSB_ISHST, 0);
+	expect_at(1, TLBB_A64_TLBI_ASIDE1IS, 0x002a000000000000ull);
+	expect_at(2, TLBB_A64_DSB_ISH, 0);
+	nlog = 0;
+	tlbb_add_page(&batch, &sp, 0x1000, 0);
+	expect_at(1, TLBB_A64_TLBI_VAE1IS, 0x0077000000000001ull);
+}
+
+/* Under the erratum the release is repeated like every TLBI. */
+static void fini_erratum_repeats_the_aside1is(void **state)
+{
+	(void)state;
+	tlbb_space_fini(&sp);
+	expect_len(5);
+	expect_at(1, TLBB_A64_TLBI_ASIDE1IS, 0x002a000000000000ull);
+	expect_at(2, TLBB_A64_DSB_ISH, 0);
+	expect_at(3, TLBB_A64_TLBI_ASIDE1IS, 0x002a000000000000ull);
+	expect_at(4, TLBB_A64_DSB_ISH, 0);
+}
+
+/* Runnable from any CPU: it completes its own TLBI with its own DSB and
+ * touches no batch, so even the debug build asks the port nothing; and
+ * both the const backend and backend_init() carry the hook (without it the
+ * core would fall back to flush_space). */
+static void fini_runs_on_any_cpu_and_is_a_real_hook(void **state)
+{
+	(void)state;
+	cur_cpu = 0;
+	tlbb_add_page(&batch, &sp2, 0x1000, 0);
+	tlbb_flush(&batch);
+	cur_cpu = 3;
+	cpu_id_calls = 0;
+	nlog = 0;
+	tlbb_space_fini(&sp);
+	assert_int_equal(cpu_id_calls, 0);
+	assert_int_equal(debug_fails, 0);
+	expect_len(3);
+	assert_non_null(tlbb_arm64_backend.space_fini);
+	assert_ptr_equal(be.space_fini, tlbb_arm64_backend.space_fini);
+}
+
 /* ---- the issuing-CPU rule -------------------------------------------------------- */
 
 static void context_switch_with_queued_tlbis_executes_dsb_ish(void **state)
@@ -838,6 +1262,28 @@ int main(void)
 		T(range_plan_one_single_over_max_ops_is_one_aside1is, setup_range_limit3),
 		T(range_plan_one_range_op_over_max_ops_is_one_aside1is, setup_range_limit3),
 		T(range_erratum_repeats_each_op_after_a_dsb, setup_range_erratum),
+		T(encoding_range_operand_lpa2_base_is_va_52_16, setup_default),
+		T(lpa2_unaligned_range_is_aligned_down_and_recounted, setup_lpa2),
+		T(lpa2_aligned_two_pages_one_op_base_in_64k_units, setup_lpa2),
+		T(lpa2_high_scale_first_keeps_every_base_aligned, setup_lpa2),
+		T(lpa2_16k_granule_unaligned, setup_lpa2),
+		T(lpa2_single_page_operands_unchanged, setup_lpa2_no_range),
+		T(lpa2_range_reaches_52_bit_vas, setup_lpa2),
+		T(lpa2_plan_counts_against_max_ops, setup_lpa2_limit2),
+		T(paired_each_page_for_even_then_odd_asid, setup_paired),
+		T(paired_odd_id_gives_the_same_pair, setup_paired),
+		T(paired_global_space_is_not_paired, setup_paired),
+		T(paired_race_check_is_aside1is_for_both, setup_paired),
+		T(paired_fini_and_set_id_release_the_old_pair, setup_paired),
+		T(paired_limit_counts_both_tlbis_of_a_pair, setup_paired_limit8),
+		T(paired_lpa2_range_ops_each_for_both_asids, setup_paired_range_lpa2),
+		T(paired_erratum_repeats_each_half, setup_paired_erratum),
+		T(fini_is_dsb_ishst_aside1is_dsb_ish, setup_default),
+		T(fini_after_batched_work_race_check_then_release, setup_default),
+		T(fini_global_space_is_vmalle1is_dsb_ish_isb, setup_default),
+		T(set_id_releases_the_old_asid_not_the_new, setup_default),
+		T(fini_erratum_repeats_the_aside1is, setup_erratum),
+		T(fini_runs_on_any_cpu_and_is_a_real_hook, setup_default),
 		T(context_switch_with_queued_tlbis_executes_dsb_ish, setup_default),
 		T(context_switch_with_empty_batch_is_free_null_is_unconditional, setup_default),
 #ifdef TLBB_DEBUG

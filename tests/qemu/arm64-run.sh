@@ -10,6 +10,9 @@
 #                 reads in the range phase, none in the batched phase
 #          globalstale global-phase control (no maintenance in the global
 #                 phase only): stale reads there, none in any other phase
+#          reusestale  ASID-reuse control (the ASID is given to a new space
+#                 without tlbb_space_fini()): stale reads in the reuse phase,
+#                 none in any other phase
 # Exit 77 (meson: skipped) when qemu-system-aarch64 is missing.
 set -uo pipefail
 expect=$1; cpu=$2; image=$3
@@ -50,6 +53,13 @@ case "$expect" in
     [ -n "$g" ] && [ "$g" -gt 0 ] || { echo "FAIL: the global phase did not run"; exit 1; }
     [ "$ga" = $((g / 16)) ] && [ "$gt" = "$ga" ] && [ "$gi" = "$ga" ] ||
       { echo "FAIL: global phase: $g retargets, tlbi $gt, whole-space $ga, isb $gi (want $((g / 16)) each)"; exit 1; }
+    # The reuse phase: one space lifetime per 16 pages, each ended by
+    # tlbb_space_fini(): at least one TLBI ASIDE1IS each (the first may add
+    # the race check's), and no other TLBI.
+    r=$(phase_field reuse retargets); ra=$(phase_field reuse tlbi_asid); rt=$(phase_field reuse tlbi)
+    [ -n "$r" ] && [ "$r" -gt 0 ] || { echo "FAIL: the reuse phase did not run"; exit 1; }
+    [ "$ra" -ge $((r / 16)) ] && [ "$rt" = "$ra" ] ||
+      { echo "FAIL: reuse phase: $((r / 16)) lifetimes, tlbi $rt, whole-ASID $ra"; exit 1; }
     if [ "$expect" = range ]; then
       grep -aq '"phase":"range".*"range_ops":1' "$log" || { echo "FAIL: range ops were not used"; exit 1; }
     fi ;;
@@ -69,11 +79,21 @@ case "$expect" in
       [ "${o:-1}" -eq 0 ] || { echo "FAIL: stale reads in the $p phase ($o): the control broke more than the global phase"; exit 1; }
     done
     echo "global control: $g stale reads in the global phase, as there must be" ;;
+  reusestale)
+    case "$verdict" in "VERDICT: STALE"*) ;; *) echo "FAIL: $verdict"; exit 1 ;; esac
+    [ "$(phase_field reuse tlbi)" = 0 ] || { echo "FAIL: the control issued TLBIs in the reuse phase"; exit 1; }
+    u=$(phase_stale reuse)
+    [ "${u:-0}" -gt 0 ] || { echo "FAIL: ASID reused without fini left nothing stale: the reuse phase cannot fail"; exit 1; }
+    for p in batched range per-page global; do
+      o=$(phase_stale $p)
+      [ "${o:-1}" -eq 0 ] || { echo "FAIL: stale reads in the $p phase ($o): the control broke more than the reuse phase"; exit 1; }
+    done
+    echo "reuse control: $u stale reads in the reuse phase, as there must be" ;;
   stale)
     case "$verdict" in
       "VERDICT: STALE"*) echo "negative control: stale reads seen, as they must be" ;;
       *) echo "FAIL: negative control saw no stale read ($verdict): the test cannot fail"; exit 1 ;;
     esac ;;
-  *) echo "usage: $0 clean|range|stale|debugfail|rangestale|globalstale CPU IMAGE"; exit 2 ;;
+  *) echo "usage: $0 clean|range|stale|debugfail|rangestale|globalstale|reusestale CPU IMAGE"; exit 2 ;;
 esac
 echo "PASS ($expect, cpu $cpu)"
