@@ -312,7 +312,7 @@ static bool a64_should_defer(const struct tlbb_backend *be, const struct tlbb_sp
 }
 
 static void a64_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct tlbb_space *s,
-		    uintptr_t start, uintptr_t end, unsigned flags)
+		    uint64_t start, uint64_t end, unsigned flags)
 {
 	const struct tlbb_arm64_config *cfg = a64_cfg(be);
 	struct a64_batch *ab = TLBB_ARCH(b, struct a64_batch);

@@ -870,7 +870,7 @@ static void lpa2_range_reaches_52_bit_vas(void **state)
 	(void)state;
 	const uint64_t va = 1ull << 50;
 
-	tlbb_add_range(&batch, &sp, (uintptr_t)va, (uintptr_t)(va + 2 * PAGE), 0);
+	tlbb_add_range(&batch, &sp, va, va + 2 * PAGE, 0);
 	expect_len(2);
 	expect_at(1, TLBB_A64_TLBI_RVAE1IS, 0x002a400400000000ull);
 }
