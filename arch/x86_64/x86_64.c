@@ -138,11 +138,19 @@ static void flush_everything(const struct tlbb_x86 *x)
 	if (x->cfg.features & TLBB_X86_INVPCID) {
 		x86_invpcid(X86_INVPCID_ALL_GLOBAL, 0, 0);
 	} else {
-		/* Any change of CR4.PGE flushes all entries of all PCIDs. */
+		/*
+		 * Any change of CR4.PGE flushes all entries of all PCIDs. The two
+		 * writes run with interrupts off: a handler that changed CR4
+		 * between them (another bit, or its own toggle) would see its
+		 * write undone by our second one, which restores the value read
+		 * before it ran.
+		 */
+		uint64_t fl = x86_irq_save();
 		uint64_t cr4 = x86_read_cr4();
 
 		x86_write_cr4(cr4 ^ X86_CR4_PGE);
 		x86_write_cr4(cr4);
+		x86_irq_restore(fl);
 	}
 }
 

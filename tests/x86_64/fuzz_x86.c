@@ -359,7 +359,7 @@ static bool cpu_busy(unsigned cpu)
 static bool mask_takes_ipis(const tlbb_cpumask_t *mask)
 {
 	for (unsigned c = 0; c < NCPU; c++)
-		if (tlbb_cpumask_test(mask, c) && R.in_handler[c])
+		if (tlbb_cpumask_test(mask, c) && (R.in_handler[c] || R.irq_off[c]))
 			return false;
 	if (F.op_irqoff && tlbb_cpumask_test(mask, F.op_cpu))
 		return false;
@@ -695,6 +695,7 @@ static void setup(struct input *in)
 	memset(R.cr3, 0, sizeof(R.cr3));
 	memset(R.ipis_taken, 0, sizeof(R.ipis_taken));
 	memset(R.in_handler, 0, sizeof(R.in_handler));
+	memset(R.irq_off, 0, sizeof(R.irq_off));
 	R.drop_ipis = R.cr3_never_flushes = R.drop_invlpg = false;
 	R.interrupt_cpu0 = NULL;
 	R.expect_debug_fail = false;

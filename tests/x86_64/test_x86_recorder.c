@@ -762,7 +762,7 @@ static void test_global_space_above_the_ceiling_toggles_cr4_pge_without_invpcid(
 		assert_int_equal(count_ev(c, EV_INVPCID, 0), 0);
 		assert_int_equal(count_ev(c, EV_CR4, 0), 2);
 		for (unsigned i = 0; i < R.nev && first == NCPU; i++)
-			if (R.ev[i].cpu == c)
+			if (R.ev[i].cpu == c && R.ev[i].kind == EV_CR4)
 				first = i;
 		/* PGE off, then back on: CR4 ends as it was. */
 		assert_int_equal(R.ev[first].a, 0);
@@ -931,6 +931,47 @@ static void test_cpu_that_switched_away_without_pcid_skips_the_request(void **st
 	assert_int_equal(PC[1].st.switch_flushes, 3);
 }
 
+static void cr4_toggle_order(unsigned c, bool irqs_on_before)
+{
+	unsigned save = R.nev, cr4a = R.nev, cr4b = R.nev, restore = R.nev;
+
+	for (unsigned i = 0; i < R.nev; i++) {
+		if (R.ev[i].cpu != c)
+			continue;
+		if (R.ev[i].kind == EV_IRQ_SAVE && save == R.nev)
+			save = i;
+		else if (R.ev[i].kind == EV_CR4 && cr4a == R.nev)
+			cr4a = i;
+		else if (R.ev[i].kind == EV_CR4)
+			cr4b = i;
+		else if (R.ev[i].kind == EV_IRQ_RESTORE)
+			restore = i;
+	}
+	assert_true(save < cr4a && cr4a < cr4b && cr4b < restore && restore < R.nev);
+	assert_int_equal(R.ev[cr4a].b, 1); /* interrupts off at both CR4 writes */
+	assert_int_equal(R.ev[cr4b].b, 1);
+	assert_int_equal(R.ev[save].a, irqs_on_before ? RFLAGS_IF : 0);
+	assert_int_equal(R.ev[restore].a, R.ev[save].a); /* restored as saved */
+	assert_int_equal(count_ev(c, EV_IRQ_SAVE, 0), 1);
+	assert_int_equal(count_ev(c, EV_IRQ_RESTORE, 0), 1);
+}
+
+static void test_cr4_pge_toggle_runs_with_interrupts_off(void **state)
+{
+	struct tlbb_batch b;
+
+	kernel_on_four_cpus(TLBB_X86_PCID);
+	tlbb_batch_init(&b);
+	tlbb_add_space(&b, &K, 0);
+	tlbb_flush(&b);
+	/* CPU 0 flushes inline with interrupts on: off for the toggle, on after. */
+	cr4_toggle_order(0, true);
+	assert_false(R.irq_off[0]);
+	/* The others toggle in their handler, interrupts already off: stay off. */
+	for (unsigned c = 1; c < 4; c++)
+		cr4_toggle_order(c, false);
+}
+
 /* ---- safety on the TLB model --------------------------------------------------------- */
 
 /*
@@ -1079,6 +1120,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_untracked_cpu_request_flushes_everything_invpcid),
 		cmocka_unit_test(test_untracked_cpu_request_flushes_everything_cr4),
 		cmocka_unit_test(test_cpu_that_switched_away_without_pcid_skips_the_request),
+		cmocka_unit_test(test_cr4_pge_toggle_runs_with_interrupts_off),
 		cmocka_unit_test(test_no_cpu_can_use_a_cleared_translation_invpcid),
 		cmocka_unit_test(test_no_cpu_can_use_a_cleared_translation_cr3),
 		cmocka_unit_test(test_no_cpu_can_use_a_cleared_translation_no_pcid),
