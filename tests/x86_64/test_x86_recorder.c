@@ -931,6 +931,138 @@ static void test_cpu_that_switched_away_without_pcid_skips_the_request(void **st
 	assert_int_equal(PC[1].st.switch_flushes, 3);
 }
 
+
+/* ---- the life of a space: death, rebirth, recycled PCIDs, the mask trim ------------ */
+
+/* Valid non-global entries of @va tagged @pcid on @cpu (loaded or not). */
+static unsigned entries(unsigned cpu, uint32_t pcid, uint64_t va)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < TLB_SIZE; i++) {
+		const struct tlbe *e = &R.tlb[cpu][i];
+
+		n += e->valid && !e->global && e->pcid == pcid && e->va == (va & ~0xfffull);
+	}
+	return n;
+}
+
+/*
+ * A dies and a new space is born in A's memory with A's PCID (slab reuse,
+ * PCID recycling). CPU 1 ran the dead A, cached VA(1), and switched to B
+ * with its slot at generation @l. The new space makes @l adds on CPU 0
+ * while CPU 1 is outside its mask, so its generation equals the old slot's.
+ * CPU 1's switch to the new space must not keep the dead space's entries.
+ */
+static void reborn_in_place(uint64_t l)
+{
+	setup_backend(TLBB_X86_PCID, 0);
+	run_on(0, &A, ROOT_A);
+	run_on(1, &A, ROOT_A);
+	R.cur = 0;
+	if (l)
+		flush_n_pages((unsigned)l); /* one batch: CPU 1 catches up to l */
+	assert_int_equal(PC[1].slot[PC[1].loaded].gen, l);
+	touch(1, VA(1), false);
+	run_on(1, &B, ROOT_B);
+	run_on(0, &B, ROOT_B);           /* nobody runs A now */
+	assert_int_equal(tlbb_space_fini(&A), TLBB_OK);
+	assert_int_equal(tlbb_space_init(&A, tlbb_x86_backend(&X), 1, NULL), TLBB_OK);
+	run_on(0, &A, ROOT_A);
+	R.cur = 0;
+	if (l)
+		flush_n_pages((unsigned)l);
+	assert_int_equal(tlbb_x86_space_gen(&A), l);
+	assert_false(tlbb_cpumask_test(&A.cpus, 1));
+	assert_int_equal(entries(1, 1, VA(1)), 1); /* the dead space's entry, PCID 1 */
+	R.nev = 0;
+	assert_true(run_on(1, &A, ROOT_A));
+	assert_int_equal(R.ev[R.nev - 1].kind, EV_CR3);
+	assert_int_equal(R.ev[R.nev - 1].a, ROOT_A | 1); /* no no-flush bit */
+	assert_int_equal(entries(1, 1, VA(1)), 0);
+	assert_int_equal(usable_holders(&A, VA(1)), 0);
+}
+
+static void test_a_space_reborn_in_place_with_its_pcid_is_flushed_at_switch_in_gen_0(void **state)
+{
+	reborn_in_place(0);
+}
+
+static void test_a_space_reborn_in_place_with_its_pcid_is_flushed_at_switch_in_gen_l(void **state)
+{
+	reborn_in_place(3);
+}
+
+static void test_set_id_recycling_a_pcid_to_another_live_space_flushes_at_switch_in(void **state)
+{
+	struct tlbb_space C;
+
+	/* C: the port's idle space, where CPUs wait while ids change. */
+	setup_backend(TLBB_X86_PCID, 0);
+	assert_int_equal(tlbb_space_init(&C, tlbb_x86_backend(&X), 3, NULL), TLBB_OK);
+	run_on(1, &B, ROOT_B);
+	run_on(1, &A, ROOT_A);
+	touch(1, VA(1), false);
+	run_on(1, &C, ROOT_A);
+	R.cur = 0;
+	R.nrounds = 0;
+	/* A gives up PCID 1 and B takes it: both spaces stay alive. */
+	assert_int_equal(tlbb_space_set_id(&A, 5), TLBB_OK);
+	assert_int_equal(tlbb_space_set_id(&B, 1), TLBB_OK);
+	assert_int_equal(R.nrounds, 0); /* an id change sends no IPI */
+	R.nev = 0;
+	assert_true(run_on(1, &B, ROOT_B));
+	assert_int_equal(R.ev[R.nev - 1].a, ROOT_B | 1);
+	assert_int_equal(entries(1, 1, VA(1)), 0); /* A's entry under PCID 1 is gone */
+	/* And A, now on PCID 5, is new to CPU 1 too. */
+	assert_true(run_on(1, &A, ROOT_A));
+	assert_int_equal(R.ev[R.nev - 1].a, ROOT_A | 5);
+	/* A space given its own old PCID back restarts at generation 0: flushes too. */
+	touch(1, VA(2), false);
+	run_on(1, &C, ROOT_A);
+	assert_int_equal(tlbb_space_set_id(&A, 6), TLBB_OK);
+	assert_int_equal(tlbb_space_set_id(&A, 5), TLBB_OK);
+	assert_int_equal(tlbb_x86_space_gen(&A), 0);
+	assert_true(run_on(1, &A, ROOT_A));
+	assert_int_equal(entries(1, 5, VA(2)), 0);
+}
+
+static void test_space_fini_sends_no_ipi(void **state)
+{
+	struct tlbb_batch b;
+
+	four_cpus_on_A(TLBB_X86_PCID, 0);
+	for (unsigned c = 0; c < 4; c++)
+		run_on(c, &B, ROOT_B);
+	R.cur = 0;
+	R.nev = 0;
+	R.nrounds = 0;
+	assert_int_equal(tlbb_space_fini(&A), TLBB_OK);
+	assert_int_equal(R.nrounds, 0);
+	assert_int_equal(R.nev, 0); /* no instruction either, on any CPU */
+	assert_int_equal(tlbb_space_fini(&A), TLBB_EINVAL);
+	/* Control: the same fini with batched work outstanding runs the race
+	 * check first, and that does interrupt the CPUs of the space's mask. */
+	assert_int_equal(tlbb_space_init(&A, tlbb_x86_backend(&X), 1, NULL), TLBB_OK);
+	run_on(1, &A, ROOT_A);
+	run_on(2, &A, ROOT_A);
+	run_on(1, &B, ROOT_B);
+	run_on(2, &B, ROOT_B);
+	R.cur = 0;
+	tlbb_batch_init(&b);
+	tlbb_add_page(&b, &A, VA(1), 0);
+	/* Flushed (fini's precondition) but delivered nowhere, so CPUs 1 and 2
+	 * keep their bits; the word still shows the batch's number as pending. */
+	R.drop_ipis = true;
+	tlbb_flush(&b);
+	R.drop_ipis = false;
+	R.nrounds = 0;
+	assert_int_equal(tlbb_space_fini(&A), TLBB_OK);
+	assert_int_equal(R.nrounds, 1);
+	assert_true(tlbb_cpumask_test(&R.rounds[0].mask, 1));
+	assert_true(tlbb_cpumask_test(&R.rounds[0].mask, 2));
+}
+
 static void cr4_toggle_order(unsigned c, bool irqs_on_before)
 {
 	unsigned save = R.nev, cr4a = R.nev, cr4b = R.nev, restore = R.nev;
@@ -1067,6 +1199,20 @@ static void test_negative_a_switch_in_that_never_flushes_keeps_deferred_entries(
 	assert_int_equal(usable_holders(&A, VA(1)), 1);
 }
 
+static void test_negative_a_reborn_space_that_kept_the_old_pcid_uses_dead_entries(void **state)
+{
+	/* What the flush at the reborn space's switch-in prevents. */
+	setup_backend(TLBB_X86_PCID, 0);
+	run_on(1, &A, ROOT_A);
+	touch(1, VA(1), false);
+	run_on(1, &B, ROOT_B);
+	assert_int_equal(tlbb_space_fini(&A), TLBB_OK);
+	assert_int_equal(tlbb_space_init(&A, tlbb_x86_backend(&X), 1, NULL), TLBB_OK);
+	R.cr3_never_flushes = true;
+	run_on(1, &A, ROOT_A);
+	assert_int_equal(usable_holders(&A, VA(1)), 1);
+}
+
 static void test_negative_the_model_sees_a_non_canonical_invlpg_as_a_nop(void **state)
 {
 	/* What the backend avoids: the TLB model must really ignore such INVLPGs. */
@@ -1120,6 +1266,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_untracked_cpu_request_flushes_everything_invpcid),
 		cmocka_unit_test(test_untracked_cpu_request_flushes_everything_cr4),
 		cmocka_unit_test(test_cpu_that_switched_away_without_pcid_skips_the_request),
+		cmocka_unit_test(test_a_space_reborn_in_place_with_its_pcid_is_flushed_at_switch_in_gen_0),
+		cmocka_unit_test(test_a_space_reborn_in_place_with_its_pcid_is_flushed_at_switch_in_gen_l),
+		cmocka_unit_test(test_set_id_recycling_a_pcid_to_another_live_space_flushes_at_switch_in),
+		cmocka_unit_test(test_space_fini_sends_no_ipi),
 		cmocka_unit_test(test_cr4_pge_toggle_runs_with_interrupts_off),
 		cmocka_unit_test(test_no_cpu_can_use_a_cleared_translation_invpcid),
 		cmocka_unit_test(test_no_cpu_can_use_a_cleared_translation_cr3),
@@ -1129,6 +1279,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_negative_without_the_ipi_round_remote_cpus_stay_stale),
 		cmocka_unit_test(test_negative_a_switch_in_that_never_flushes_keeps_deferred_entries),
 		cmocka_unit_test(test_negative_the_model_sees_a_non_canonical_invlpg_as_a_nop),
+		cmocka_unit_test(test_negative_a_reborn_space_that_kept_the_old_pcid_uses_dead_entries),
 	};
 
 	if (argc > 1 && strcmp(argv[1], "negative") == 0)
