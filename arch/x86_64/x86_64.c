@@ -277,25 +277,45 @@ static void do_request(const struct x86_req *r, unsigned cpu, bool from_ipi)
 		return;
 	}
 	i = slot_find(x, c, r->space);
-	if (i < 0) {
-		/* Not tracked here: the next switch-in to it flushes anyway. */
-		STAT_ADD(&c->st, skipped, 1);
+	if (i < 0 || i != c->loaded) {
+		/*
+		 * The space is not in CR3 here. INVLPG and CR3 reach only the
+		 * loaded PCID; entries of another PCID cannot be used until it is
+		 * loaded again, and that switch-in flushes: either the slot is
+		 * gone (a miss always flushes) or its generation is behind the
+		 * space's (local < gen_last <= gen).
+		 *
+		 * Trim: leave the space's mask, so that its later flushes do not
+		 * interrupt this CPU (Linux clears mm_cpumask bits lazily the same
+		 * way). Why no later change of the space can be missed:
+		 *   - adder:     bump gen to g (seq_cst), then read s->cpus;
+		 *   - switch-in: set our bit (seq_cst), then read gen as G.
+		 * An add whose mask read does not see our bit comes, in the single
+		 * order of seq_cst operations, before our bit is set again, so its
+		 * bump comes before our read: G >= g. And g > L, our slot's
+		 * generation: L was read from gen while this space was loaded
+		 * here, before we switched away, and a non-loaded slot's L never
+		 * moves (only the loaded slot is raised; a switch-in is not
+		 * interrupted by our own handler); the add took its number after
+		 * this trim, so after that read, and numbers only grow. Hence
+		 * L < g <= G, the switch-in sees L != G and flushes the PCID. An
+		 * add that does see our bit interrupts us as before.
+		 * Global spaces never get here (do_global): their entries live
+		 * under every PCID, so no CPU is ever "not running" them.
+		 */
+		tlbb_cpumask_unset(&r->space->cpus, cpu);
+		if (i < 0 ||
+		    __atomic_load_n(&c->slot[i].gen, __ATOMIC_RELAXED) >= r->gen_last)
+			STAT_ADD(&c->st, skipped, 1); /* untracked, or already covered */
+		else
+			STAT_ADD(&c->st, deferred, 1);
+		STAT_ADD(&c->st, trimmed, 1);
 		return;
 	}
 	sl = &c->slot[i];
 	local = __atomic_load_n(&sl->gen, __ATOMIC_RELAXED);
 	if (local >= r->gen_last) {
 		STAT_ADD(&c->st, skipped, 1); /* an earlier flush already covered this request */
-		return;
-	}
-	if (i != c->loaded) {
-		/*
-		 * INVLPG and CR3 reach only the loaded PCID. Entries of another
-		 * PCID cannot be used until it is loaded again, and the switch-in
-		 * flushes it then: this slot's generation is now behind the
-		 * space's (local < gen_last <= gen), which is all it checks.
-		 */
-		STAT_ADD(&c->st, deferred, 1);
 		return;
 	}
 	if (r->start != r->end && req_pages(r) <= x->cfg.ceiling) {
@@ -559,7 +579,7 @@ bool tlbb_x86_switch_space(struct tlbb_x86 *x, struct tlbb_space *next, uint64_t
 						__ATOMIC_RELAXED, __ATOMIC_RELAXED))
 			ctx = fresh; /* else ctx now holds the winner's number */
 	}
-	/* Mask bit before number: see x86_add(). */
+	/* Mask bit before number: see x86_add() and the trim in do_request(). */
 	tlbb_space_cpu_enter(next, cpu);
 	g = tlbb_x86_space_gen(next);
 	if (cpu >= x->ncpus) {

@@ -27,6 +27,11 @@
  *           never given again, not by address: a space re-initialised in
  *           the memory of a dead one, with the same recycled PCID, matches
  *           none of the dead one's slots, so its first load flushes.
+ *   trim    a CPU handling a flush of a (non-global) space it does not have
+ *           loaded clears its own bit in s->cpus (Linux's lazy mm_cpumask
+ *           trim): later flushes of that space do not interrupt it. Its
+ *           next switch-in sets the bit again and, its slot being behind
+ *           every generation taken since, flushes the PCID.
  *   fini / set_id
  *           nothing, no IPI: the context number dies with the space (or
  *           the old id), and the next load of the PCID flushes it.
@@ -43,8 +48,9 @@
  *   - Every CR3 load of a space goes through tlbb_x86_switch_space(), with
  *     interrupts disabled, including the first one on each CPU. It sets the
  *     CPU's bit in s->cpus, then decides whether the PCID must be flushed.
- *   - A CPU's bit in s->cpus stays set while that CPU may hold entries of s
- *     (clearing it early is the port's bug: the CPU would miss flushes).
+ *   - The port never clears a bit in s->cpus of a space a CPU may hold
+ *     entries of, nor needs to: the backend clears a CPU's bit itself when
+ *     a flush reaches a CPU not running the space, where it is safe.
  *   - tlbb_space_fini() and tlbb_space_set_id() only once no CPU has the
  *     space loaded: every CPU that ran it has switched to another space
  *     (the port's idle or kernel space will do). The backend follows the
@@ -114,6 +120,7 @@ struct tlbb_x86_cpu_stats {
 	uint64_t invlpg;         /* single-page invalidations */
 	uint64_t full;           /* whole-PCID (or everything) flushes */
 	uint64_t deferred;       /* non-loaded PCIDs marked stale for switch-in */
+	uint64_t trimmed;        /* requests for a space not loaded here: left its mask */
 	uint64_t switches;       /* tlbb_x86_switch_space() calls */
 	uint64_t switch_flushes; /* ... that had to flush the PCID */
 };

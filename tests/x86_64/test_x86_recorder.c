@@ -1063,6 +1063,122 @@ static void test_space_fini_sends_no_ipi(void **state)
 	assert_true(tlbb_cpumask_test(&R.rounds[0].mask, 2));
 }
 
+/*
+ * The trim: CPU 1 runs A, caches VA(1), switches to B. The first flush of
+ * A still interrupts it (its bit is set); it finds A not loaded and leaves
+ * A's mask. The second flush does not interrupt it. Its switch back to A
+ * flushes the PCID (its slot is behind), so VA(1)'s entry, cleared by the
+ * second flush, is never usable.
+ */
+static void trimmed_cpu_switches_back(void)
+{
+	setup_backend(TLBB_X86_PCID, 0);
+	run_on(0, &A, ROOT_A);
+	run_on(1, &A, ROOT_A);
+	run_on(2, &A, ROOT_A);
+	touch(1, VA(1), false);
+	touch(1, VA(2), false);
+	run_on(1, &B, ROOT_B);
+	R.cur = 0;
+	R.nrounds = 0;
+	flush_n_pages(1); /* VA(0) */
+	assert_int_equal(R.nrounds, 1);
+	assert_true(tlbb_cpumask_test(&R.rounds[0].mask, 1));
+	assert_true(tlbb_cpumask_test(&R.rounds[0].mask, 2));
+	assert_int_equal(PC[1].st.ipis, 1);
+	assert_int_equal(PC[1].st.trimmed, 1);
+	assert_false(tlbb_cpumask_test(&A.cpus, 1));
+	assert_true(tlbb_cpumask_test(&A.cpus, 2)); /* CPU 2 runs A: stays */
+	assert_true(tlbb_cpumask_test(&A.cpus, 0));
+	{
+		struct tlbb_batch b;
+
+		tlbb_batch_init(&b);
+		tlbb_add_page(&b, &A, VA(1), 0);
+		tlbb_flush(&b);
+	}
+	assert_int_equal(R.nrounds, 2);
+	assert_false(tlbb_cpumask_test(&R.rounds[1].mask, 1));
+	assert_true(tlbb_cpumask_test(&R.rounds[1].mask, 2));
+	assert_int_equal(PC[1].st.ipis, 1); /* no IPI for the second flush */
+	assert_int_equal(entries(1, 1, VA(1)), 1); /* still there, under a PCID not loaded */
+	R.nev = 0;
+}
+
+static void test_a_cpu_that_switched_away_takes_one_ipi_then_is_trimmed(void **state)
+{
+	trimmed_cpu_switches_back();
+	assert_true(run_on(1, &A, ROOT_A));
+	assert_int_equal(R.ev[R.nev - 1].a, ROOT_A | A.id); /* no no-flush bit */
+	assert_true(tlbb_cpumask_test(&A.cpus, 1));          /* back in the mask */
+	assert_int_equal(usable_holders(&A, VA(1)), 0);
+	/* Back in the mask: the next flush reaches it again. */
+	R.cur = 0;
+	R.nrounds = 0;
+	flush_n_pages(1);
+	assert_int_equal(R.nrounds, 1);
+	assert_true(tlbb_cpumask_test(&R.rounds[0].mask, 1));
+	assert_int_equal(PC[1].st.ipis, 2);
+}
+
+static void test_a_cpu_trimmed_while_not_tracking_the_space_is_not_interrupted_again(void **state)
+{
+	/* Without PCIDs a switch forgets the space: slot gone, trimmed as well. */
+	setup_backend(0, 0);
+	run_on(0, &A, ROOT_A);
+	run_on(1, &A, ROOT_A);
+	run_on(1, &B, ROOT_B);
+	R.cur = 0;
+	R.nrounds = 0;
+	flush_n_pages(1);
+	flush_n_pages(1);
+	assert_int_equal(R.nrounds, 1);
+	assert_int_equal(PC[1].st.ipis, 1);
+	assert_int_equal(PC[1].st.skipped, 1);
+	assert_int_equal(PC[1].st.trimmed, 1);
+	assert_true(run_on(1, &A, ROOT_A));
+}
+
+static void test_the_flushing_cpu_trims_itself_when_not_running_the_space(void **state)
+{
+	setup_backend(TLBB_X86_PCID, 0);
+	run_on(0, &A, ROOT_A);
+	run_on(1, &A, ROOT_A);
+	run_on(0, &B, ROOT_B); /* CPU 0 flushes A while running B */
+	R.cur = 0;
+	flush_n_pages(1);
+	assert_int_equal(PC[0].st.local, 1);
+	assert_int_equal(PC[0].st.trimmed, 1);
+	assert_false(tlbb_cpumask_test(&A.cpus, 0));
+	assert_true(tlbb_cpumask_test(&A.cpus, 1));
+	flush_n_pages(1);
+	assert_int_equal(PC[0].st.local, 1); /* no longer in the mask */
+	assert_true(run_on(0, &A, ROOT_A));
+}
+
+static void test_a_global_space_is_never_trimmed(void **state)
+{
+	struct tlbb_batch b;
+
+	kernel_on_four_cpus(TLBB_X86_PCID | TLBB_X86_INVPCID);
+	/* Every CPU is on A or B, never "on" K: K's entries live under all PCIDs. */
+	run_on(1, &B, ROOT_B);
+	R.cur = 0;
+	for (unsigned k = 0; k < 3; k++) {
+		R.nrounds = 0;
+		tlbb_batch_init(&b);
+		tlbb_add_page(&b, &K, KVA(1), 0);
+		tlbb_flush(&b);
+		assert_int_equal(R.nrounds, 1);
+		for (unsigned c = 1; c < 4; c++) {
+			assert_true(tlbb_cpumask_test(&R.rounds[0].mask, c));
+			assert_true(tlbb_cpumask_test(&K.cpus, c));
+		}
+	}
+	for (unsigned c = 0; c < 4; c++)
+		assert_int_equal(PC[c].st.trimmed, 0);
+}
+
 static void cr4_toggle_order(unsigned c, bool irqs_on_before)
 {
 	unsigned save = R.nev, cr4a = R.nev, cr4b = R.nev, restore = R.nev;
@@ -1213,6 +1329,15 @@ static void test_negative_a_reborn_space_that_kept_the_old_pcid_uses_dead_entrie
 	assert_int_equal(usable_holders(&A, VA(1)), 1);
 }
 
+static void test_negative_a_trimmed_cpu_whose_switch_back_keeps_the_pcid_is_stale(void **state)
+{
+	/* The trim is only safe because the switch back flushes. */
+	trimmed_cpu_switches_back();
+	R.cr3_never_flushes = true;
+	run_on(1, &A, ROOT_A);
+	assert_int_equal(usable_holders(&A, VA(1)), 1);
+}
+
 static void test_negative_the_model_sees_a_non_canonical_invlpg_as_a_nop(void **state)
 {
 	/* What the backend avoids: the TLB model must really ignore such INVLPGs. */
@@ -1270,6 +1395,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_a_space_reborn_in_place_with_its_pcid_is_flushed_at_switch_in_gen_l),
 		cmocka_unit_test(test_set_id_recycling_a_pcid_to_another_live_space_flushes_at_switch_in),
 		cmocka_unit_test(test_space_fini_sends_no_ipi),
+		cmocka_unit_test(test_a_cpu_that_switched_away_takes_one_ipi_then_is_trimmed),
+		cmocka_unit_test(test_a_cpu_trimmed_while_not_tracking_the_space_is_not_interrupted_again),
+		cmocka_unit_test(test_the_flushing_cpu_trims_itself_when_not_running_the_space),
+		cmocka_unit_test(test_a_global_space_is_never_trimmed),
 		cmocka_unit_test(test_cr4_pge_toggle_runs_with_interrupts_off),
 		cmocka_unit_test(test_no_cpu_can_use_a_cleared_translation_invpcid),
 		cmocka_unit_test(test_no_cpu_can_use_a_cleared_translation_cr3),
@@ -1280,6 +1409,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_negative_a_switch_in_that_never_flushes_keeps_deferred_entries),
 		cmocka_unit_test(test_negative_the_model_sees_a_non_canonical_invlpg_as_a_nop),
 		cmocka_unit_test(test_negative_a_reborn_space_that_kept_the_old_pcid_uses_dead_entries),
+		cmocka_unit_test(test_negative_a_trimmed_cpu_whose_switch_back_keeps_the_pcid_is_stale),
 	};
 
 	if (argc > 1 && strcmp(argv[1], "negative") == 0)
