@@ -287,19 +287,20 @@ static void do_request(const struct x86_req *r, unsigned cpu, bool from_ipi)
 		 *
 		 * Trim: leave the space's mask, so that its later flushes do not
 		 * interrupt this CPU (Linux clears mm_cpumask bits lazily the same
-		 * way). Why no later change of the space can be missed:
+		 * way). Why no change of the space can be missed:
 		 *   - adder:     bump gen to g (seq_cst), then read s->cpus;
 		 *   - switch-in: set our bit (seq_cst), then read gen as G.
-		 * An add whose mask read does not see our bit comes, in the single
-		 * order of seq_cst operations, before our bit is set again, so its
-		 * bump comes before our read: G >= g. And g > L, our slot's
-		 * generation: L was read from gen while this space was loaded
-		 * here, before we switched away, and a non-loaded slot's L never
-		 * moves (only the loaded slot is raised; a switch-in is not
-		 * interrupted by our own handler); the add took its number after
-		 * this trim, so after that read, and numbers only grow. Hence
-		 * L < g <= G, the switch-in sees L != G and flushes the PCID. An
-		 * add that does see our bit interrupts us as before.
+		 * An add that does see our bit interrupts us as before. One whose
+		 * mask read does not see it read the mask after this clear and
+		 * before our switch-in sets the bit again; in the single order of
+		 * seq_cst operations: its bump, its mask read, our bit set, our
+		 * read of G. So G >= g. Our slot's L is what the generation rule
+		 * above says it is, and it does not move while the slot is not
+		 * loaded (only the loaded slot is raised; the switch-in runs with
+		 * interrupts off, not inside our handler). Either L >= g, and
+		 * change g is already out of this TLB, or L < g <= G, and the
+		 * switch-in sees L != G and flushes the PCID. A slot that is gone
+		 * always flushes.
 		 * Global spaces never get here (do_global): their entries live
 		 * under every PCID, so no CPU is ever "not running" them.
 		 */
