@@ -30,8 +30,9 @@
  *   trim    a CPU handling a flush of a (non-global) space it does not have
  *           loaded clears its own bit in s->cpus (Linux's lazy mm_cpumask
  *           trim): later flushes of that space do not interrupt it. Its
- *           next switch-in sets the bit again and, its slot being behind
- *           every generation taken since, flushes the PCID.
+ *           next switch-in sets the bit again before reading the
+ *           generation, so it sees every change it was not interrupted
+ *           for, finds its slot behind and flushes the PCID.
  *   fini / set_id
  *           nothing, no IPI: the context number dies with the space (or
  *           the old id), and the next load of the PCID flushes it.
