@@ -16,6 +16,15 @@
  *   - a switch-in: set this CPU's mask bit, read G, flush unless L == G.
  * A flush request carrying g finds L >= g and does nothing: that is the
  * skip of a CPU already current.
+ *
+ * Contexts. A slot names the space it tracks by a 64-bit context number,
+ * never by the space's address: a space's memory can die and be initialised
+ * again in place (slab reuse) with the same recycled PCID and a generation
+ * that restarts at 0, and a slot keyed by (address, PCID) would take the
+ * new space's L adds for the old one's, load CR3 with the no-flush bit and
+ * let the new space translate through the dead one's entries to freed
+ * frames. Numbers come from one counter per backend and are never handed
+ * out twice, so a slot of a dead space matches nothing ever again.
  */
 #include <tlbbatch/port.h>
 #include <tlbbatch/x86_64.h>
@@ -24,6 +33,7 @@
 
 struct x86_space {
 	uint64_t gen; /* atomic */
+	uint64_t ctx; /* atomic: context number, never reused; 0 = none yet */
 };
 TLBB_ARCH_FITS(struct x86_space, struct tlbb_space);
 
@@ -51,7 +61,9 @@ TLBB_ARCH_FITS(struct x86_batch, struct tlbb_batch);
 /* What one flush asks of every target CPU. Lives on the flusher's stack. */
 struct x86_req {
 	struct tlbb_x86 *x;
-	const struct tlbb_space *space; /* NULL: several spaces, flush everything */
+	struct tlbb_space *space;       /* NULL: several spaces, flush everything.
+					 * Not const: a CPU not running it trims
+					 * itself out of space->cpus. */
 	uintptr_t start, end;           /* start == end: the whole space */
 	uint64_t gen_first;             /* gen_last - adds + 1; valid if contiguous */
 	uint64_t gen_last;
@@ -73,6 +85,16 @@ static struct x86_space *xs(const struct tlbb_space *s)
 uint64_t tlbb_x86_space_gen(const struct tlbb_space *s)
 {
 	return __atomic_load_n(&xs(s)->gen, __ATOMIC_SEQ_CST);
+}
+
+static uint64_t ctx_of(const struct tlbb_space *s)
+{
+	return __atomic_load_n(&xs(s)->ctx, __ATOMIC_RELAXED);
+}
+
+uint64_t tlbb_x86_space_ctx(const struct tlbb_space *s)
+{
+	return ctx_of(s);
 }
 
 static unsigned pcid_of(const struct tlbb_x86 *x, const struct tlbb_space *s)
@@ -138,11 +160,19 @@ static void flush_everything(const struct tlbb_x86 *x)
 	if (x->cfg.features & TLBB_X86_INVPCID) {
 		x86_invpcid(X86_INVPCID_ALL_GLOBAL, 0, 0);
 	} else {
-		/* Any change of CR4.PGE flushes all entries of all PCIDs. */
+		/*
+		 * Any change of CR4.PGE flushes all entries of all PCIDs. The two
+		 * writes run with interrupts off: a handler that changed CR4
+		 * between them (another bit, or its own toggle) would see its
+		 * write undone by our second one, which restores the value read
+		 * before it ran.
+		 */
+		uint64_t fl = x86_irq_save();
 		uint64_t cr4 = x86_read_cr4();
 
 		x86_write_cr4(cr4 ^ X86_CR4_PGE);
 		x86_write_cr4(cr4);
+		x86_irq_restore(fl);
 	}
 }
 
@@ -165,9 +195,13 @@ static int slot_find(const struct tlbb_x86 *x, const struct tlbb_x86_cpu *c,
 		     const struct tlbb_space *s)
 {
 	unsigned pcid = pcid_of(x, s);
+	uint64_t ctx = ctx_of(s);
 
+	/* Number 0 is "none yet": no CPU switched to such a space, none tracks it. */
+	if (ctx == 0)
+		return -1;
 	for (int i = 0; i < TLBB_X86_SLOTS; i++)
-		if (c->slot[i].space == s && c->slot[i].pcid == pcid)
+		if (c->slot[i].ctx == ctx && c->slot[i].pcid == pcid)
 			return i;
 	return -1;
 }
@@ -178,6 +212,13 @@ static int slot_find(const struct tlbb_x86 *x, const struct tlbb_x86_cpu *c,
  * A request for several spaces: flush the loaded PCID now. Other PCIDs this
  * CPU holds need nothing: their slots are behind their spaces' generations
  * (every request took a new number), so their switch-in flushes them.
+ *
+ * The loaded slot's space pointer is the only one ever followed from a
+ * slot, and that space is alive: the port may end a space's life
+ * (tlbb_space_fini(), tlbb_space_set_id()) only once no CPU has it loaded,
+ * i.e. every CPU that ran it switched to another space first, which moved
+ * that CPU's `loaded` off this slot. A slot that is not loaded may name a
+ * dead space; it is compared by number only.
  */
 static void do_multi(const struct x86_req *r, struct tlbb_x86_cpu *c)
 {
@@ -236,25 +277,46 @@ static void do_request(const struct x86_req *r, unsigned cpu, bool from_ipi)
 		return;
 	}
 	i = slot_find(x, c, r->space);
-	if (i < 0) {
-		/* Not tracked here: the next switch-in to it flushes anyway. */
-		STAT_ADD(&c->st, skipped, 1);
+	if (i < 0 || i != c->loaded) {
+		/*
+		 * The space is not in CR3 here. INVLPG and CR3 reach only the
+		 * loaded PCID; entries of another PCID cannot be used until it is
+		 * loaded again, and that switch-in flushes: either the slot is
+		 * gone (a miss always flushes) or its generation is behind the
+		 * space's (local < gen_last <= gen).
+		 *
+		 * Trim: leave the space's mask, so that its later flushes do not
+		 * interrupt this CPU (Linux clears mm_cpumask bits lazily the same
+		 * way). Why no change of the space can be missed:
+		 *   - adder:     bump gen to g (seq_cst), then read s->cpus;
+		 *   - switch-in: set our bit (seq_cst), then read gen as G.
+		 * An add that does see our bit interrupts us as before. One whose
+		 * mask read does not see it read the mask after this clear and
+		 * before our switch-in sets the bit again; in the single order of
+		 * seq_cst operations: its bump, its mask read, our bit set, our
+		 * read of G. So G >= g. Our slot's L is what the generation rule
+		 * above says it is, and it does not move while the slot is not
+		 * loaded (only the loaded slot is raised; the switch-in runs with
+		 * interrupts off, not inside our handler). Either L >= g, and
+		 * change g is already out of this TLB, or L < g <= G, and the
+		 * switch-in sees L != G and flushes the PCID. A slot that is gone
+		 * always flushes.
+		 * Global spaces never get here (do_global): their entries live
+		 * under every PCID, so no CPU is ever "not running" them.
+		 */
+		tlbb_cpumask_unset(&r->space->cpus, cpu);
+		if (i < 0 ||
+		    __atomic_load_n(&c->slot[i].gen, __ATOMIC_RELAXED) >= r->gen_last)
+			STAT_ADD(&c->st, skipped, 1); /* untracked, or already covered */
+		else
+			STAT_ADD(&c->st, deferred, 1);
+		STAT_ADD(&c->st, trimmed, 1);
 		return;
 	}
 	sl = &c->slot[i];
 	local = __atomic_load_n(&sl->gen, __ATOMIC_RELAXED);
 	if (local >= r->gen_last) {
 		STAT_ADD(&c->st, skipped, 1); /* an earlier flush already covered this request */
-		return;
-	}
-	if (i != c->loaded) {
-		/*
-		 * INVLPG and CR3 reach only the loaded PCID. Entries of another
-		 * PCID cannot be used until it is loaded again, and the switch-in
-		 * flushes it then: this slot's generation is now behind the
-		 * space's (local < gen_last <= gen), which is all it checks.
-		 */
-		STAT_ADD(&c->st, deferred, 1);
 		return;
 	}
 	if (r->start != r->end && req_pages(r) <= x->cfg.ceiling) {
@@ -385,7 +447,7 @@ static void x86_flush(const struct tlbb_backend *be, struct tlbb_batch *b)
 	if (xb->space != X86B_MULTI) {
 		unsigned nadds = (unsigned)(xb->end & X86B_FLAGS);
 
-		r.space = (const struct tlbb_space *)xb->space;
+		r.space = (struct tlbb_space *)xb->space;
 		if (!(xb->start & X86B_ALL)) { /* else start == end: whole space */
 			r.start = xb->start & ~X86B_FLAGS;
 			r.end = xb->end & ~X86B_FLAGS;
@@ -417,6 +479,32 @@ static void x86_flush_space(const struct tlbb_backend *be, struct tlbb_space *s)
 	run_request(&r, &s->cpus);
 }
 
+/* A number no space ever had: slots compare it, so a space born in the
+ * memory (and with the PCID) of a dead one matches none of its slots. */
+static void x86_space_init(const struct tlbb_backend *be, struct tlbb_space *s)
+{
+	struct tlbb_x86 *x = x86_of(be);
+
+	__atomic_store_n(&xs(s)->ctx, __atomic_fetch_add(&x->next_ctx, 1, __ATOMIC_RELAXED),
+			 __ATOMIC_RELAXED);
+}
+
+/*
+ * Nothing to do, so no IPI round: the space's number is never handed out
+ * again, so every slot still naming it is dead. Whichever space gets
+ * s->id next (a new space in this memory, or another live space by
+ * tlbb_space_set_id()) has another number; its first switch-in on each CPU
+ * misses the slot table and loads CR3 without the no-flush bit, flushing
+ * whatever the PCID still held. Until then those entries sit under a PCID
+ * no CPU has in CR3 (the port switched every CPU away first), unusable.
+ * The core has already run the race check, so nothing batched is left.
+ */
+static void x86_space_fini(const struct tlbb_backend *be, struct tlbb_space *s)
+{
+	(void)be;
+	(void)s;
+}
+
 int tlbb_x86_init(struct tlbb_x86 *x, const struct tlbb_x86_config *cfg,
 		  struct tlbb_x86_cpu *percpu, unsigned ncpus)
 {
@@ -426,6 +514,7 @@ int tlbb_x86_init(struct tlbb_x86 *x, const struct tlbb_x86_config *cfg,
 	x->cfg.ceiling = (cfg && cfg->ceiling) ? cfg->ceiling : TLBB_X86_DEFAULT_CEILING;
 	x->cpu = percpu;
 	x->ncpus = ncpus;
+	x->next_ctx = 1; /* 0 means "no number yet" */
 	for (unsigned c = 0; c < ncpus; c++) {
 		struct tlbb_x86_cpu *pc = &percpu[c];
 
@@ -442,6 +531,8 @@ int tlbb_x86_init(struct tlbb_x86 *x, const struct tlbb_x86_config *cfg,
 		.add = x86_add,
 		.flush = x86_flush,
 		.flush_space = x86_flush_space,
+		.space_init = x86_space_init,
+		.space_fini = x86_space_fini,
 	};
 	return TLBB_OK;
 }
@@ -454,12 +545,12 @@ static int slot_pick(struct tlbb_x86_cpu *c, unsigned pcid)
 
 	/* A PCID lives in at most one slot: whoever held it is replaced. */
 	for (int i = 0; i < TLBB_X86_SLOTS; i++)
-		if (c->slot[i].space && c->slot[i].pcid == pcid)
+		if (c->slot[i].ctx && c->slot[i].pcid == pcid)
 			return i;
 	for (int i = 0; i < TLBB_X86_SLOTS; i++) {
 		if (i == c->loaded)
 			continue;
-		if (!c->slot[i].space)
+		if (!c->slot[i].ctx)
 			return i;
 		if (victim < 0 || c->slot[i].last_used < c->slot[victim].last_used)
 			victim = i;
@@ -474,10 +565,22 @@ bool tlbb_x86_switch_space(struct tlbb_x86 *x, struct tlbb_space *next, uint64_t
 	struct tlbb_x86_cpu *c;
 	struct tlbb_x86_slot *sl;
 	bool must_flush;
-	uint64_t g;
+	uint64_t g, ctx = ctx_of(next);
 	int i;
 
-	/* Mask bit before number: see x86_add(). */
+	if (ctx == 0) {
+		/*
+		 * A space whose init did not run our hook (it was initialised
+		 * against a copy of the hooks taken before tlbb_x86_init()):
+		 * number it now. Two CPUs may race here; one number wins.
+		 */
+		uint64_t fresh = __atomic_fetch_add(&x->next_ctx, 1, __ATOMIC_RELAXED);
+
+		if (__atomic_compare_exchange_n(&xs(next)->ctx, &ctx, fresh, false,
+						__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			ctx = fresh; /* else ctx now holds the winner's number */
+	}
+	/* Mask bit before number: see x86_add() and the trim in do_request(). */
 	tlbb_space_cpu_enter(next, cpu);
 	g = tlbb_x86_space_gen(next);
 	if (cpu >= x->ncpus) {
@@ -490,7 +593,7 @@ bool tlbb_x86_switch_space(struct tlbb_x86 *x, struct tlbb_space *next, uint64_t
 	if (!(x->cfg.features & TLBB_X86_PCID)) {
 		/* Without PCIDs every CR3 write flushes: no other slot holds anything. */
 		for (int k = 0; k < TLBB_X86_SLOTS; k++)
-			c->slot[k].space = NULL;
+			c->slot[k].ctx = 0;
 		i = 0;
 		must_flush = true;
 	} else {
@@ -504,6 +607,7 @@ bool tlbb_x86_switch_space(struct tlbb_x86 *x, struct tlbb_space *next, uint64_t
 		}
 	}
 	sl = &c->slot[i];
+	sl->ctx = ctx;
 	sl->space = next;
 	sl->pcid = pcid;
 	sl->last_used = ++c->tick;

@@ -2,8 +2,9 @@
 /*
  * The x86-64 backend's only instructions. Everything else in the backend is
  * portable C, so host tests compile the same x86_64.c with
- * -DTLBB_X86_RECORD and these become calls into a recorder the test
- * defines; nothing else changes between the tested and the shipped code.
+ * -DTLBB_X86_RECORD and these (and the interrupt-flag save/restore around
+ * the CR4.PGE toggle) become calls into a recorder the test defines;
+ * nothing else changes between the tested and the shipped code.
  */
 #ifndef TLBB_X86_INSN_H
 #define TLBB_X86_INSN_H
@@ -19,6 +20,7 @@
 #define X86_CR3_NOFLUSH (1ull << 63) /* with CR4.PCIDE: keep the PCID's entries */
 #define X86_CR3_PCID_MASK 0xfffull
 #define X86_CR4_PGE (1ull << 7)
+#define X86_RFLAGS_IF (1ull << 9)
 
 #ifdef TLBB_X86_RECORD
 
@@ -28,6 +30,8 @@ uint64_t tlbb_x86_rec_read_cr3(void);
 void tlbb_x86_rec_write_cr3(uint64_t v);
 uint64_t tlbb_x86_rec_read_cr4(void);
 void tlbb_x86_rec_write_cr4(uint64_t v);
+uint64_t tlbb_x86_rec_irq_save(void);
+void tlbb_x86_rec_irq_restore(uint64_t rflags);
 
 #define x86_invlpg tlbb_x86_rec_invlpg
 #define x86_invpcid tlbb_x86_rec_invpcid
@@ -35,6 +39,8 @@ void tlbb_x86_rec_write_cr4(uint64_t v);
 #define x86_write_cr3 tlbb_x86_rec_write_cr3
 #define x86_read_cr4 tlbb_x86_rec_read_cr4
 #define x86_write_cr4 tlbb_x86_rec_write_cr4
+#define x86_irq_save tlbb_x86_rec_irq_save
+#define x86_irq_restore tlbb_x86_rec_irq_restore
 
 #else
 
@@ -82,6 +88,26 @@ static inline uint64_t x86_read_cr4(void)
 static inline void x86_write_cr4(uint64_t v)
 {
 	__asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory");
+}
+
+/*
+ * Interrupts off, returning RFLAGS as they were. pushf/pop use the stack
+ * below RSP: kernel code is built with -mno-red-zone (interrupts push onto
+ * the same stack), so nothing of ours lives there.
+ */
+static inline uint64_t x86_irq_save(void)
+{
+	uint64_t fl;
+
+	__asm__ volatile("pushfq\n\tpopq %0\n\tcli" : "=r"(fl) : : "memory");
+	return fl;
+}
+
+/* Interrupts back on only if they were on at the matching save. */
+static inline void x86_irq_restore(uint64_t rflags)
+{
+	if (rflags & X86_RFLAGS_IF)
+		__asm__ volatile("sti" : : : "memory");
 }
 
 #endif /* TLBB_X86_RECORD */

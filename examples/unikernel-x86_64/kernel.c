@@ -28,7 +28,9 @@
  * "noinvpcid" and "nopcid" ignore those CPUID bits (whole-PCID flushes then
  * reload CR3), to tell a fault of one flush method from the others;
  * "global" makes the test pages global, in a TLBB_SPACE_GLOBAL space (see
- * gspace below).
+ * gspace below); "trim" adds the trim phase (run_trim()): the readers
+ * switch to another space part-way and the IPIs per flush are counted
+ * before, right after and after they left, and after they came back.
  *
  * Verdict on the serial port; exit through isa-debug-exit: 0x10 (QEMU
  * status 33) = pass, 0x11 (status 35) = fail; without that device (Bochs),
@@ -387,6 +389,14 @@ static struct tlbb_space kspace;
  */
 static struct tlbb_space gspace;
 static bool global_mode;
+/*
+ * "trim": the readers' other space. Same page tables, another PCID; a
+ * reader in it reads no test page. The backend sees a CPU that left kspace.
+ */
+static struct tlbb_space aspace;
+static bool trim_mode;
+static volatile unsigned readers_away; /* the BSP asks: 1 = be in aspace */
+static volatile unsigned readers_moved; /* switches the readers made */
 static struct tlbb_space *tspace = &kspace; /* the space of the test pages */
 static uint64_t test_pte_flags = PTE_P | PTE_RW;
 static uint64_t test_pd[512] __attribute__((aligned(4096)));
@@ -504,8 +514,20 @@ void ap_main(void)
 	 * stale. 64 consecutive pages keep most entries (the negative control
 	 * then sees ~80 % stale reads; with 128 it saw none).
 	 */
-	while (!stop_readers) {
-		sweep(dual ? (cpu % 2) * HALF : 0, HALF, st);
+	for (unsigned away = 0; !stop_readers;) {
+		unsigned want = __atomic_load_n(&readers_away, __ATOMIC_ACQUIRE);
+
+		if (want != away) {
+			/* A context switch: interrupts off, as the backend requires. */
+			__asm__ volatile("cli" ::: "memory");
+			tlbb_x86_switch_space(&x86, want ? &aspace : &kspace,
+					      (uint64_t)(uintptr_t)pml4);
+			__asm__ volatile("sti" ::: "memory");
+			away = want;
+			__atomic_fetch_add(&readers_moved, 1, __ATOMIC_RELEASE);
+		}
+		if (!away)
+			sweep(dual ? (cpu % 2) * HALF : 0, HALF, st);
 		__asm__ volatile("hlt");
 	}
 	__atomic_fetch_add(&readers_stopped, 1, __ATOMIC_RELEASE);
@@ -681,6 +703,66 @@ static void run_per_page(uint64_t total, struct phase *ph)
 	ph->ipis = ipis_sent - i0;
 }
 
+/*
+ * The trim phase: single-page flushes of kspace, TRIM_FLUSHES in each step.
+ *   before  readers on kspace: every flush interrupts each of them;
+ *   first   readers switched to aspace: their bits are still set, so the
+ *           first flush interrupts them, and each leaves kspace's mask;
+ *   after   no flush interrupts them any more;
+ *   back    readers switched back (each switch-in flushed PCID 1): every
+ *           flush interrupts them again, and they read no stale page.
+ */
+#define TRIM_FLUSHES 64u
+
+struct trim_fig {
+	uint64_t readers, before, first, after, back, switch_back_flushes, trimmed;
+};
+
+static uint64_t trim_flushes(unsigned n, unsigned *page)
+{
+	uint64_t i0 = ipis_sent;
+
+	for (unsigned k = 0; k < n; k++) {
+		unsigned p = (*page)++ % NPAGES, old;
+		struct tlbb_batch b;
+
+		tlbb_batch_init(&b);
+		old = retarget(p);
+		tlbb_add_page(&b, tspace, (uintptr_t)(TEST_VA + (uint64_t)p * PAGE), 0);
+		tlbb_flush(&b);
+		__atomic_store_n(&frames[p][old][0], POISON, __ATOMIC_SEQ_CST);
+	}
+	return ipis_sent - i0;
+}
+
+static void readers_move(unsigned away, unsigned moves)
+{
+	__atomic_store_n(&readers_away, away, __ATOMIC_RELEASE);
+	while (__atomic_load_n(&readers_moved, __ATOMIC_ACQUIRE) != moves)
+		cpu_relax();
+}
+
+static void run_trim(struct trim_fig *t)
+{
+	unsigned page = 0, readers = ncpus - 1;
+	uint64_t sf[NCPUS_MAX];
+
+	t->readers = readers;
+	t->before = trim_flushes(TRIM_FLUSHES, &page);
+	readers_move(1, readers);
+	t->first = trim_flushes(1, &page);
+	t->after = trim_flushes(TRIM_FLUSHES, &page);
+	for (unsigned c = 1; c < ncpus; c++)
+		sf[c] = __atomic_load_n(&percpu[c].st.switch_flushes, __ATOMIC_RELAXED);
+	readers_move(0, 2 * readers);
+	for (unsigned c = 1; c < ncpus; c++)
+		if (__atomic_load_n(&percpu[c].st.switch_flushes, __ATOMIC_RELAXED) > sf[c])
+			t->switch_back_flushes++;
+	t->back = trim_flushes(TRIM_FLUSHES, &page);
+	for (unsigned c = 0; c < ncpus; c++)
+		t->trimmed += __atomic_load_n(&percpu[c].st.trimmed, __ATOMIC_RELAXED);
+}
+
 static uint64_t parse_u64(const char *s)
 {
 	uint64_t v = 0;
@@ -708,7 +790,8 @@ void kmain(void)
 {
 	uint64_t retargets = 100000, per_page = 2000;
 	struct phase batched = { 0 }, b1 = { 0 }, pp = { 0 };
-	uint64_t r0, i0, during = 0;
+	struct trim_fig trim = { 0 };
+	uint64_t r0, i0, during = 0, rounds_main, ipis_main;
 	bool single = false;
 	unsigned mask_features = 0; /* "nopcid", "noinvpcid": CPUID bits to ignore */
 	const char *cmdline = "";
@@ -742,6 +825,8 @@ void kmain(void)
 			mask_features |= TLBB_X86_INVPCID;
 		if (str_starts(s, "global"))
 			global_mode = true;
+		if (str_starts(s, "trim"))
+			trim_mode = true;
 	}
 
 	/* The firmware left the 8259 PIC on vectors 8..15: mask it, the
@@ -790,7 +875,8 @@ void kmain(void)
 
 	if (tlbb_x86_init(&x86, &cfg, percpu, NCPUS_MAX) != TLBB_OK ||
 	    tlbb_space_init(&kspace, tlbb_x86_backend(&x86), 1, NULL) != TLBB_OK ||
-	    tlbb_space_init(&gspace, tlbb_x86_backend(&x86), 2, NULL) != TLBB_OK) {
+	    tlbb_space_init(&gspace, tlbb_x86_backend(&x86), 2, NULL) != TLBB_OK ||
+	    tlbb_space_init(&aspace, tlbb_x86_backend(&x86), 3, NULL) != TLBB_OK) {
 		puts_serial("init failed\n");
 		qemu_exit(false);
 	}
@@ -838,6 +924,15 @@ void kmain(void)
 	batched.ipis = ipis_sent - i0;
 	if (per_page)
 		run_per_page(per_page, &pp);
+	rounds_main = ipi_rounds;
+	ipis_main = ipis_sent;
+	/* Trimming needs delivered rounds and a user space (global ones never trim). */
+	if (trim_mode && (negative || global_mode)) {
+		puts_serial("trim: needs a positive, non-global run\n");
+		qemu_exit(false);
+	}
+	if (trim_mode)
+		run_trim(&trim);
 	stop_readers = true;
 	while (readers_stopped != ncpus - 1)
 		cpu_relax();
@@ -862,6 +957,19 @@ void kmain(void)
 	kv("ipi_rounds_dropped", ipi_rounds_dropped, false);
 	put_phase("batched", &batched, false);
 	put_phase("per_page", &pp, false);
+	if (trim_mode) {
+		puts_serial("\"trim\": {");
+		kv("readers", trim.readers, false);
+		kv("flushes_per_step", TRIM_FLUSHES, false);
+		kv("ipis_per_flush_before", trim.before / TRIM_FLUSHES, false);
+		kv("ipis_first_flush_after_switch", trim.first, false);
+		kv("ipis_per_flush_after", trim.after / TRIM_FLUSHES, false);
+		kv("ipis_after_total", trim.after, false);
+		kv("ipis_per_flush_back", trim.back / TRIM_FLUSHES, false);
+		kv("switch_back_flushes", trim.switch_back_flushes, false);
+		kv("trimmed", trim.trimmed, true);
+		puts_serial("}, ");
+	}
 	puts_serial("\"per_cpu\": [");
 	for (unsigned c = 0; c < ncpus; c++) {
 		const struct tlbb_x86_cpu_stats *st = &percpu[c].st;
@@ -874,7 +982,8 @@ void kmain(void)
 		kv("handled_local", st->local, false);
 		kv("skipped", st->skipped, false);
 		kv("invlpg", st->invlpg, false);
-		kv("full_flushes", st->full, true);
+		kv("full_flushes", st->full, false);
+		kv("trimmed", st->trimmed, true);
 		puts_serial(c + 1 < ncpus ? "}, " : "}");
 	}
 	puts_serial("]}\n");
@@ -894,8 +1003,16 @@ void kmain(void)
 		uint64_t want = batched.batches + batched.race_checks + pp.batches;
 
 		pass = stale == 0 && torn == 0 && reads > 0;
-		if (ipi_rounds != want || ipis_sent != want * (ncpus - 1)) {
+		if (rounds_main != want || ipis_main != want * (ncpus - 1)) {
 			puts_serial("IPI rounds do not match flushes\n");
+			pass = false;
+		}
+		/* The trim, exactly: every reader until it left, once more, then none. */
+		if (trim_mode &&
+		    (trim.before != TRIM_FLUSHES * trim.readers || trim.first != trim.readers ||
+		     trim.after != 0 || trim.back != TRIM_FLUSHES * trim.readers ||
+		     trim.switch_back_flushes != trim.readers || trim.trimmed < trim.readers)) {
+			puts_serial("trim: IPIs per flush not as expected\n");
 			pass = false;
 		}
 		for (unsigned c = 1; c < ncpus; c++)

@@ -19,6 +19,23 @@
  *           bumps the generation and flushes the whole space on its CPU mask.
  *   should_defer
  *           only when a CPU other than this one may cache the space.
+ *   switch-in (tlbb_x86_switch_space)
+ *           sets this CPU's bit in s->cpus, then reads the generation, and
+ *           loads CR3 with the no-flush bit only if this CPU's slot for the
+ *           space is at that generation. Slots name spaces by a 64-bit
+ *           context number given at space init (and at an id change) and
+ *           never given again, not by address: a space re-initialised in
+ *           the memory of a dead one, with the same recycled PCID, matches
+ *           none of the dead one's slots, so its first load flushes.
+ *   trim    a CPU handling a flush of a (non-global) space it does not have
+ *           loaded clears its own bit in s->cpus (Linux's lazy mm_cpumask
+ *           trim): later flushes of that space do not interrupt it. Its
+ *           next switch-in sets the bit again before reading the
+ *           generation, so it sees every change it was not interrupted
+ *           for, finds its slot behind and flushes the PCID.
+ *   fini / set_id
+ *           nothing, no IPI: the context number dies with the space (or
+ *           the old id), and the next load of the PCID flushes it.
  *
  * PORT DUTIES
  *
@@ -32,14 +49,27 @@
  *   - Every CR3 load of a space goes through tlbb_x86_switch_space(), with
  *     interrupts disabled, including the first one on each CPU. It sets the
  *     CPU's bit in s->cpus, then decides whether the PCID must be flushed.
- *   - A CPU's bit in s->cpus stays set while that CPU may hold entries of s
- *     (clearing it early is the port's bug: the CPU would miss flushes).
+ *   - The port never clears a bit in s->cpus of a space a CPU may hold
+ *     entries of, nor needs to: the backend clears a CPU's bit itself when
+ *     a flush reaches a CPU not running the space, where it is safe.
+ *   - tlbb_space_fini() and tlbb_space_set_id() only once no CPU has the
+ *     space loaded: every CPU that ran it has switched to another space
+ *     (the port's idle or kernel space will do). The backend follows the
+ *     loaded slot's space pointer in a flush of several spaces; a dead
+ *     space must never be the loaded one. Neither call sends an IPI.
  *   - tlbb_flush() and tlbb_flush_pending() run with preemption disabled
  *     (the CPU number must stay valid) and with interrupts ENABLED: two
  *     CPUs flushing at once must be able to take each other's IPIs.
- *   - s->id is the PCID (low 12 bits used when TLBB_X86_PCID is set). If the
- *     port reuses a PCID for another space, the switch detects it (the slot
- *     is keyed by PCID and space) and flushes.
+ *   - s->id is the PCID (low 12 bits used when TLBB_X86_PCID is set). A PCID
+ *     released by tlbb_space_fini() / tlbb_space_set_id() may be given to
+ *     a new space (in new or the same memory) or another live space at
+ *     once: its first switch-in on each CPU flushes the PCID (slots are
+ *     keyed by PCID and the never-reused context number). Two live spaces
+ *     may even share a PCID; each switch between them flushes.
+ *   - Whole flushes without INVPCID toggle CR4.PGE twice; the backend does
+ *     that with interrupts disabled (RFLAGS saved and restored), so an
+ *     interrupt handler of the port that writes CR4 is never undone.
+ *     Kernel code must be built with -mno-red-zone (pushf uses the stack).
  *   - Spaces with TLBB_SPACE_GLOBAL hold global (G-bit) kernel entries: they
  *     are live under every PCID, so they are never "not loaded", never
  *     skipped by generation, and their full flush drops global entries too
@@ -72,9 +102,13 @@ struct tlbb_x86_config {
 	unsigned ceiling;  /* max INVLPGs per request; 0 = TLBB_X86_DEFAULT_CEILING */
 };
 
-/* One PCID a CPU may hold entries for; switch-in flushes it unless gen is current. */
+/*
+ * One PCID a CPU may hold entries for; switch-in flushes it unless gen is
+ * current. Known by the space's context number, never by its address.
+ */
 struct tlbb_x86_slot {
-	const struct tlbb_space *space; /* NULL = free */
+	uint64_t ctx;                   /* context number of its space; 0 = free */
+	const struct tlbb_space *space; /* that space; followed only while loaded */
 	uint64_t gen;                   /* space generation this CPU flushed up to */
 	uint32_t pcid;
 	uint32_t last_used;             /* LRU stamp */
@@ -87,6 +121,7 @@ struct tlbb_x86_cpu_stats {
 	uint64_t invlpg;         /* single-page invalidations */
 	uint64_t full;           /* whole-PCID (or everything) flushes */
 	uint64_t deferred;       /* non-loaded PCIDs marked stale for switch-in */
+	uint64_t trimmed;        /* requests for a space not loaded here: left its mask */
 	uint64_t switches;       /* tlbb_x86_switch_space() calls */
 	uint64_t switch_flushes; /* ... that had to flush the PCID */
 };
@@ -104,13 +139,15 @@ struct tlbb_x86 {
 	struct tlbb_x86_config cfg;
 	struct tlbb_x86_cpu *cpu;
 	unsigned ncpus;
+	uint64_t next_ctx; /* atomic: the next space context number (from 1) */
 };
 
 /*
  * Set up @x with @ncpus per-CPU structures in @percpu (indexed by
  * tlbb_port_cpu_id()). @cfg may be NULL (no PCID, no INVPCID, 48-bit,
  * ceiling 33). Returns TLBB_EINVAL for NULL @x/@percpu, @ncpus == 0 or
- * @ncpus > TLBB_MAX_CPUS.
+ * @ncpus > TLBB_MAX_CPUS. Call it once, before any space is initialised
+ * on it: it restarts the context numbers.
  */
 int tlbb_x86_init(struct tlbb_x86 *x, const struct tlbb_x86_config *cfg,
 		  struct tlbb_x86_cpu *percpu, unsigned ncpus);
@@ -136,6 +173,12 @@ void tlbb_x86_ipi_handler(void *request);
 
 /* The generation of @s (number of adds and whole-space flushes so far). */
 uint64_t tlbb_x86_space_gen(const struct tlbb_space *s);
+
+/*
+ * The context number of @s: given at tlbb_space_init() and again at
+ * tlbb_space_set_id(), unique for the backend's lifetime (0: not yet given).
+ */
+uint64_t tlbb_x86_space_ctx(const struct tlbb_space *s);
 
 #ifdef __cplusplus
 }

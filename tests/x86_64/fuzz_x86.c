@@ -14,6 +14,17 @@
  * instruction of a flushing CPU (a flush round arriving during its local
  * INVLPGs, an add racing a switch-in's CR3 write).
  *
+ * The life of a space (an extension old inputs never reach): an input that
+ * starts with the two bytes LIFE_MAGIC decodes the rest as above, but with
+ * two more operations: a space's death and re-initialisation in place with
+ * its own PCID (tlbb_space_fini(), tlbb_space_init() on the same memory),
+ * and PCID recycling by tlbb_space_set_id() (two spaces swap PCIDs, or a
+ * space leaves its PCID and is given it back). Before either, the port's
+ * duties are done: every CPU running the space switches to an idle space,
+ * every batch holding work for it is flushed. No input of the corpus
+ * before this extension starts with LIFE_MAGIC, so their decoding is
+ * unchanged.
+ *
  * THE REFERENCE RULE (written from tlbbatch.h's contract, not from the
  * backend's code). Every PTE has a version; a PTE change (clear or remap)
  * retires the version, and the caller queues its invalidation at once (the
@@ -42,6 +53,15 @@
  *     is the only moment this can start to hold.)
  * Entries of retired but undischarged versions are allowed: that is what
  * batching means.
+ *
+ * The life of a space adds two rules. A space's death retires every page's
+ * version (its frames are freed with it; the new space in the same memory
+ * maps fresh ones), discharged when tlbb_space_fini() returns: from then
+ * on the dead space's translations must never be usable by the new space.
+ * And a (non-global) entry cached under a PCID its space no longer has
+ * (tlbb_space_set_id() moved it) is FOREIGN: whoever holds that PCID now
+ * must never be able to use it, whatever its version, under the same two
+ * "usable" conditions as above.
  *
  * Checker controls (compile-time, each its own replay binary in meson):
  *   -DX86FUZZ_DROP_INVLPG   the model's INVLPG drops nothing;
@@ -74,6 +94,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define PAGE 4096ull
 #define ROOT(i) (0x1000000ull * ((uint64_t)(i) + 1))
 
+/* The life-of-a-space extension (see the top of this file). */
+static const uint8_t LIFE_MAGIC[2] = { 0xa5, 0x1f };
+#define IDLE_ID 0x7ff      /* PCID of the port's idle space */
+#define PARK_ID 0x7fe      /* a PCID nobody holds, for swaps */
+#define OWNER_DEATH (-100) /* "batch" of versions retired by a space's death */
+
 /*
  * User space 0 ends right at the top of the lower canonical half: a range
  * running past its last page crosses the hole (the backend must widen it to
@@ -101,7 +127,10 @@ static struct {
 	struct tlbb_x86 x;
 	struct tlbb_x86_cpu pc[NCPU];
 	struct tlbb_space sp[NSP];
+	struct tlbb_space idle;  /* where CPUs wait while a space dies or changes id */
 	bool have[NSP];
+	bool life;               /* the input has LIFE_MAGIC: ops 10 and 11 exist */
+	unsigned cfgb;
 	unsigned nuser;
 	struct tlbb_batch b[NBATCH];
 	bool b_writable[NBATCH];
@@ -261,7 +290,8 @@ static bool pcid_kept_by_switch(unsigned cpu, uint32_t pcid, unsigned *via)
 		if (pcid_of_space(t) != pcid)
 			continue;
 		for (int i = 0; i < TLBB_X86_SLOTS; i++)
-			if (c->slot[i].space == &F.sp[t] && c->slot[i].pcid == pcid &&
+			if (c->slot[i].ctx == tlbb_x86_space_ctx(&F.sp[t]) &&
+			    c->slot[i].ctx != 0 && c->slot[i].pcid == pcid &&
 			    c->slot[i].gen == tlbb_x86_space_gen(&F.sp[t])) {
 				*via = t;
 				return true;
@@ -278,7 +308,7 @@ static void check(const char *after)
 			const struct page_ref *r;
 			unsigned s, p, via = 0;
 			const char *how;
-			bool kept = false;
+			bool kept = false, foreign;
 
 			if (!e->valid || !page_of(e->va, &s, &p))
 				continue;
@@ -287,7 +317,9 @@ static void check(const char *after)
 			if (F.depth && F.op_irqoff && c == F.op_cpu)
 				continue;
 			r = &F.pg[s][p];
-			if (e->tag >= r->cur || r->ob[e->tag] != OB_DONE)
+			/* Cached under a PCID its space has since given up. */
+			foreign = !e->global && R.pcide && e->pcid != pcid_of_space(s);
+			if (!foreign && (e->tag >= r->cur || r->ob[e->tag] != OB_DONE))
 				continue; /* current, or its invalidation is still owed */
 			if (e->global)
 				how = "global entry";
@@ -298,9 +330,10 @@ static void check(const char *after)
 			else
 				continue;
 			violation("step %u (after %s): CPU %u holds a stale %s: %s page %u "
-				  "version %u (now %u%s), pcid %u, its flush has completed%s%s%s",
+				  "version %u (now %u%s), pcid %u, %s%s%s%s",
 				  F.step, after, c, how, sp_name(s), p, e->tag, r->cur,
 				  r->present ? "" : ", cleared", e->pcid,
+				  foreign ? "a PCID the space gave up" : "its flush has completed",
 				  kept ? " (a switch to " : "", kept ? sp_name(via) : "",
 				  kept ? ")" : "");
 		}
@@ -359,7 +392,7 @@ static bool cpu_busy(unsigned cpu)
 static bool mask_takes_ipis(const tlbb_cpumask_t *mask)
 {
 	for (unsigned c = 0; c < NCPU; c++)
-		if (tlbb_cpumask_test(mask, c) && R.in_handler[c])
+		if (tlbb_cpumask_test(mask, c) && (R.in_handler[c] || R.irq_off[c]))
 			return false;
 	if (F.op_irqoff && tlbb_cpumask_test(mask, F.op_cpu))
 		return false;
@@ -469,13 +502,54 @@ static void change_pages(unsigned s, unsigned first, unsigned n, bool remap, int
 }
 
 /*
+ * The port's duties before a space's life changes: no CPU runs @s or @t
+ * (each switches to the idle space), no batch holds work for them (each
+ * such batch is flushed, from @cpu).
+ */
+static void life_prepare(unsigned cpu, unsigned s, unsigned t)
+{
+	for (unsigned c = 0; c < FCPU; c++) {
+		if (F.loaded[c] != (int)s && F.loaded[c] != (int)t)
+			continue;
+		R.cur = c;
+		tlbb_x86_switch_space(&F.x, &F.idle, ROOT(NSP));
+		F.loaded[c] = -1;
+		tr("CPU %u parks on the idle space\n", c);
+	}
+	R.cur = cpu;
+	for (int b = 0; b < NBATCH; b++) {
+		const struct bnum *n = &F.bn[b];
+
+		if (!n->nadds || (n->space != (int)s && n->space != (int)t && n->space != -2))
+			continue;
+		tr("CPU %u: flush batch %d first\n", cpu, b);
+		feature_flush(b);
+		F.bn[b] = (struct bnum){ .space = -1 };
+		tlbb_flush(&F.b[b]);
+		discharge_batch(b);
+		F.b_writable[b] = false;
+	}
+}
+
+/* tlbb_space_set_id() with what the reference must know: its race check. */
+static void set_id(unsigned s, uint32_t id)
+{
+	uint32_t start = F.seq;
+
+	tr("set_id(%s, %#x)\n", sp_name(s), id);
+	if (tlbb_space_set_id(space(s), id) != TLBB_OK)
+		rec_fail("tlbb_space_set_id");
+	discharge_space(s, start);
+}
+
+/*
  * One operation. Nested operations (an armed interrupt) run on a CPU other
  * than the interrupted one, never touch the batch it is flushing, and skip
  * a flush whose round would need a CPU with interrupts off.
  */
 static void do_op(struct input *in, bool nested)
 {
-	unsigned op = byte(in) % 10, a = byte(in);
+	unsigned op = byte(in) % (F.life ? 12 : 10), a = byte(in);
 	unsigned cpu = a & 3;
 	int bi = (int)((a >> 2) & 3); /* 3: the synchronous path */
 	bool remap = (a >> 4) & 1;
@@ -660,6 +734,57 @@ static void do_op(struct input *in, bool nested)
 		tr("arm: interrupt CPU %u at its instruction #%u\n", cpu, n);
 		goto out;
 	}
+	case 10: { /* a space dies; a new one is born in its memory with its PCID */
+		unsigned s = byte(in) % F.nuser;
+		uint32_t id = F.sp[s].id, start;
+		bool armed = F.armed;
+
+		if (nested)
+			goto out;
+		F.armed = false; /* the port runs this part without interruptions */
+		life_prepare(cpu, s, s);
+		R.cur = cpu;
+		/* Its frames go with it; the new space maps fresh ones. */
+		for (unsigned p = 0; p < NPAGES; p++)
+			pte_change(s, p, true, OWNER_DEATH);
+		start = F.seq;
+		tr("CPU %u: fini(%s), init in place with id %#x\n", cpu, sp_name(s), id);
+		if (tlbb_space_fini(space(s)) != TLBB_OK)
+			rec_fail("tlbb_space_fini");
+		discharge_space(s, start);
+		discharge_batch(OWNER_DEATH);
+		if (tlbb_space_init(space(s), tlbb_x86_backend(&F.x), id, NULL) != TLBB_OK)
+			rec_fail("tlbb_space_init");
+		if (F.cfgb & 0x80)
+			tlbb_space_set_threshold(space(s), 16);
+		F.armed = armed;
+		snprintf(what, sizeof(what), "death and rebirth of %s", sp_name(s));
+		break;
+	}
+	case 11: { /* PCID recycling by tlbb_space_set_id() */
+		unsigned v = byte(in), s = v % F.nuser, t = (s + 1) % F.nuser;
+		bool swap = !((v >> 2) & 1);
+		uint32_t ps = F.sp[s].id, pt = F.sp[t].id;
+		bool armed = F.armed;
+
+		if (nested)
+			goto out;
+		F.armed = false;
+		life_prepare(cpu, s, swap ? t : s);
+		R.cur = cpu;
+		set_id(s, PARK_ID);
+		if (swap) {
+			/* s's PCID goes to the live t, t's to s. */
+			set_id(t, ps);
+			set_id(s, pt);
+		} else {
+			/* s is given its own PCID back, its generation restarting. */
+			set_id(s, ps);
+		}
+		F.armed = armed;
+		snprintf(what, sizeof(what), "%s set_id", swap ? "swap" : "recycle");
+		break;
+	}
 	default:
 		goto out;
 	}
@@ -681,12 +806,9 @@ out:
 
 static void setup(struct input *in)
 {
-	unsigned cfgb = byte(in), loads = byte(in);
+	unsigned cfgb, loads;
 	static const unsigned ceilings[4] = { 2, 4, 33, 8 };
-	struct tlbb_x86_config cfg = {
-		.features = (cfgb & 1 ? TLBB_X86_PCID : 0) | (cfgb & 2 ? TLBB_X86_INVPCID : 0),
-		.ceiling = ceilings[(cfgb >> 2) & 3],
-	};
+	struct tlbb_x86_config cfg;
 
 	/* Reset the recorder but its (large, unread) record arrays. */
 	R.cur = 0;
@@ -695,11 +817,17 @@ static void setup(struct input *in)
 	memset(R.cr3, 0, sizeof(R.cr3));
 	memset(R.ipis_taken, 0, sizeof(R.ipis_taken));
 	memset(R.in_handler, 0, sizeof(R.in_handler));
+	memset(R.irq_off, 0, sizeof(R.irq_off));
 	R.drop_ipis = R.cr3_never_flushes = R.drop_invlpg = false;
 	R.interrupt_cpu0 = NULL;
 	R.expect_debug_fail = false;
 	R.debug_fails = 0;
 	memset(&F, 0, sizeof(F));
+	if (in->n >= sizeof(LIFE_MAGIC) && memcmp(in->p, LIFE_MAGIC, sizeof(LIFE_MAGIC)) == 0) {
+		F.life = true;
+		in->p += sizeof(LIFE_MAGIC);
+		in->n -= sizeof(LIFE_MAGIC);
+	}
 	R.ring = true;
 	R.at_insn = at_insn;
 #ifdef X86FUZZ_DROP_INVLPG
@@ -722,6 +850,11 @@ static void setup(struct input *in)
 		R.drop_ipis |= drop == 2;
 	}
 #endif
+	cfgb = byte(in);
+	loads = byte(in);
+	cfg.features = (cfgb & 1 ? TLBB_X86_PCID : 0) | (cfgb & 2 ? TLBB_X86_INVPCID : 0);
+	cfg.ceiling = ceilings[(cfgb >> 2) & 3];
+	F.cfgb = cfgb;
 	R.pcide = (cfg.features & TLBB_X86_PCID) != 0;
 	for (unsigned c = 0; c < NCPU; c++)
 		R.cr4[c] = CR4_PGE;
@@ -744,6 +877,8 @@ static void setup(struct input *in)
 			F.pg[s][p].present = true;
 		}
 	}
+	/* The port's idle space: no pages, never flushed, only waited in. */
+	tlbb_space_init(&F.idle, tlbb_x86_backend(&F.x), IDLE_ID, NULL);
 	if (F.have[KSP]) {
 		tlbb_space_set_global(&F.sp[KSP], true);
 		for (unsigned c = 0; c < FCPU; c++)

@@ -7,8 +7,8 @@ the helpers below spell it out. Run from anywhere:
 
     tests/x86_64/make-corpus.py
 
-It (re)writes crafted/interleave, crafted/drop-* and the corpus/seed-* it
-makes; the corpus also holds inputs libFuzzer kept (named by their SHA-1),
+It (re)writes crafted/interleave, crafted/drop-*, crafted/reuse* and the
+corpus/seed-* it makes; the corpus also holds inputs libFuzzer kept (named by their SHA-1),
 and crafted/interleave-switch-in (= corpus/seed-interleave-switch-in) is an
 input libFuzzer found against the exact pre-4cf5afc backend, kept as found:
 this script leaves those alone.
@@ -78,6 +78,21 @@ def arm(cpu, nth, nested):
     return bytes([8, cpu, nth - 1]) + (nested + bytes(8))[:8]
 
 
+# The life-of-a-space extension: inputs starting with LIFE decode two more
+# operations (op byte % 12 instead of % 10); no older input starts so.
+LIFE = bytes([0xa5, 0x1f])
+
+
+def death(cpu, s):
+    """Space s dies (CPUs on it park, its batches flush), reborn in place, same PCID."""
+    return bytes([10, cpu, s])
+
+
+def recycle(cpu, s, swap):
+    """tlbb_space_set_id(): s and s+1 swap PCIDs, or s leaves its PCID and gets it back."""
+    return bytes([11, cpu, s | (0 if swap else 4)])
+
+
 def write(path, data):
     with open(path, "wb") as f:
         f.write(data)
@@ -127,6 +142,34 @@ def crafted():
     p += flush(3, 1)
     write(os.path.join(d, "gen-read-after-flush"), p)
     write(os.path.join(HERE, "corpus", "seed-gen-read-after-flush"), p)
+    # Mutant reuse (slots keyed by space address, not the context number):
+    # CPU 1 cached U0 page 5 at generation 0 and left for U1; U0 dies and
+    # is reborn in place with PCID 1 at generation 0; CPU 1's slot for the
+    # dead U0 matches by address and generation, so its switch keeps PCID 1.
+    p = LIFE + header(PCID | CEIL[33], [U0, U0, 3, 3])
+    p += touch(1, 5) + switch(1, U1)
+    p += death(0, U0) + switch(1, U0)
+    write(os.path.join(d, "reuse"), p)
+    write(os.path.join(HERE, "corpus", "seed-reuse"), p)
+    # The same at generation 3: CPU 1 caught up to 3 before leaving; the
+    # reborn U0 makes 3 adds on CPU 0 while CPU 1 is outside its mask.
+    p = LIFE + header(PCID | CEIL[33], [U0, U0, 3, 3])
+    p += add_range(0, 0, U0, 30, 3, remap=1) + flush(0, 0)
+    p += touch(1, 5) + switch(1, U1)
+    p += death(0, U0) + switch(0, U0)
+    p += add_range(0, 0, U0, 30, 3, remap=1) + flush(0, 0)
+    p += switch(1, U0)
+    write(os.path.join(d, "reuse-gen-l"), p)
+    write(os.path.join(HERE, "corpus", "seed-reuse-gen-l"), p)
+    # set_id: CPU 1 cached U0 page 5 at generation 0 and left; the page is
+    # cleared and flushed (CPU 1 trims itself, its slot stays at 0); U0
+    # leaves PCID 1 and is given it back, its generation restarting at 0.
+    p = LIFE + header(PCID | CEIL[33], [U0, U0, 3, 3])
+    p += touch(1, 5) + switch(1, U1)
+    p += add_page(0, 0, U0, 5) + flush(0, 0)
+    p += recycle(0, U0, swap=False) + switch(1, U0)
+    write(os.path.join(d, "reuse-set-id"), p)
+    write(os.path.join(HERE, "corpus", "seed-reuse-set-id"), p)
     # Checker controls: a one-page batch flushed by INVLPG on four CPUs.
     # Dropping INVLPG leaves all four stale; dropping the round, CPUs 1..3.
     p = header(PCID | INVPCID | CEIL[33], [U0, U0, U0, U0])
@@ -169,6 +212,23 @@ def seeds():
     p += add_range(2, 0, U1, 0, 20) + add_space(3, 1, U0, 0x0f) + flush(2, 0)
     p += mask_clear(2, U0) + flush(3, 1) + switch(0, U0)
     write(os.path.join(d, "seed-shared-pcid"), p)
+    # The life of a space: swaps of PCIDs between live spaces (also with a
+    # shared PCID and three spaces), deaths with batches still holding work.
+    p = LIFE + header(PCID | THREE | CEIL[4], [U0, U1, U2, U0])
+    for c in range(4):
+        p += touch8(c, 0)
+    p += add_page(1, 1, U1, 3) + recycle(2, U0, swap=True)
+    p += switch(0, U1) + switch(1, U0) + touch8(0, 0) + touch8(1, 0)
+    p += add_range(3, 0, U1, 0, 6) + death(2, U1) + switch(3, U1) + touch8(3, 0)
+    p += flush(0, 1) + recycle(1, U2, swap=True) + switch(2, U0) + flush_pending(0, U0)
+    write(os.path.join(d, "seed-life-swaps"), p)
+    p = LIFE + header(PCID | INVPCID | SHARE | KSPACE | CEIL[8], [U0, U1, U0, U1])
+    for c in range(4):
+        p += touch8(c, 0) + touch(c, 3, kernel=True)
+    p += add_space(0, 0, U0, 0xff) + death(1, U0) + switch(0, U0) + touch8(0, 0)
+    p += recycle(2, U1, swap=False) + switch(1, U1) + add_page(3, 2, 2, 3)
+    p += arm(0, 1, add_page(1, 1, U0, 4)) + flush(0, 2) + death(3, U1) + switch(1, U1)
+    write(os.path.join(d, "seed-life-shared"), p)
     # Random programs over every configuration byte class.
     rng = random.Random(20261125)
     for k in range(24):

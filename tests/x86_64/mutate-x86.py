@@ -15,6 +15,11 @@ input tests/x86_64/crafted/NAME (meson tests x86-fuzz-detects-NAME-mutant):
                         the batch's first are not flushed on it
   gen-read-after-flush  a whole flush that reads the generation after
                         flushing: an add landing between the two is claimed
+  reuse                 slots found by space address instead of the context
+                        number: a space reborn in the memory of a dead one
+                        with its recycled PCID (or given its own PCID back by
+                        tlbb_space_set_id()) finds the old slot and, at an
+                        equal generation, keeps the dead entries
 
 If the expected lines are not found exactly once the source is copied
 unchanged (with a note on stderr) rather than failing the build: tools/mutate
@@ -35,6 +40,8 @@ MUTANTS = {
         r"(\t\tuint64_t g) = tlbb_x86_space_gen\(r->space\); /\* read BEFORE flushing \*/\n\n"
         r"(\t\tflush_loaded_pcid\(x, sl->pcid\);\n)",
         r"\1;\n\n\2\t\tg = tlbb_x86_space_gen(r->space);\n"),
+    "reuse": (
+        r"if \(c->slot\[i\]\.ctx == ctx && ", "if (c->slot[i].space == s && "),
 }
 
 name, src_path, out_path = sys.argv[1:4]

@@ -31,7 +31,7 @@ static void hook(enum ev_kind k, bool after)
 	}
 }
 
-static void record(enum ev_kind k, uint64_t a, uint64_t b)
+static void record_only(enum ev_kind k, uint64_t a, uint64_t b)
 {
 	if (R.nev >= MAX_EV) {
 		if (!R.ring)
@@ -39,6 +39,11 @@ static void record(enum ev_kind k, uint64_t a, uint64_t b)
 		R.nev = 0;
 	}
 	R.ev[R.nev++] = (struct ev){ R.cur, k, a, b };
+}
+
+static void record(enum ev_kind k, uint64_t a, uint64_t b)
+{
+	record_only(k, a, b);
 	hook(k, false);
 }
 
@@ -120,11 +125,26 @@ uint64_t tlbb_x86_rec_read_cr4(void)
 
 void tlbb_x86_rec_write_cr4(uint64_t v)
 {
-	record(EV_CR4, v, 0);
+	record(EV_CR4, v, R.irq_off[R.cur]);
 	if ((v ^ R.cr4[R.cur]) & CR4_PGE)
 		TLB_DROP(true);
 	R.cr4[R.cur] = v;
 	hook(EV_CR4, true);
+}
+
+uint64_t tlbb_x86_rec_irq_save(void)
+{
+	uint64_t fl = R.irq_off[R.cur] ? 0 : RFLAGS_IF;
+
+	record_only(EV_IRQ_SAVE, fl, 0);
+	R.irq_off[R.cur] = true;
+	return fl;
+}
+
+void tlbb_x86_rec_irq_restore(uint64_t rflags)
+{
+	record_only(EV_IRQ_RESTORE, rflags, 0);
+	R.irq_off[R.cur] = !(rflags & RFLAGS_IF);
 }
 
 /* ---- port hooks ------------------------------------------------------------ */
@@ -155,10 +175,19 @@ void tlbb_port_ipi_send_and_wait(const tlbb_cpumask_t *targets, void (*fn)(void 
 	     c = tlbb_cpumask_next(targets, c + 1)) {
 		if (c >= NCPU)
 			rec_fail("port: a round to a CPU the recorder does not run");
+		bool off;
+
+		if (R.irq_off[c])
+			rec_fail("port: a round delivered to a CPU with interrupts off");
 		R.cur = c; /* "interrupt" CPU c */
 		R.ipis_taken[c]++;
 		R.in_handler[c]++;
+		off = R.irq_off[c];
+		R.irq_off[c] = true; /* a handler runs with interrupts off */
 		fn(arg);
+		if (!R.irq_off[c])
+			rec_fail("port: the handler turned interrupts on");
+		R.irq_off[c] = off;
 		R.in_handler[c]--;
 	}
 	R.cur = self;

@@ -36,12 +36,22 @@
 #define CR3_NOFLUSH (1ull << 63)
 #define CR4_PGE (1ull << 7)
 
-enum ev_kind { EV_INVLPG, EV_INVPCID, EV_CR3, EV_CR4 };
+/*
+ * EV_IRQ_SAVE / EV_IRQ_RESTORE (x86_irq_save/restore, around the CR4.PGE
+ * toggle) are recorded but are no interleaving points (at_insn is not
+ * called): an interrupt just before the save is the one after the previous
+ * instruction, and between save and restore none can arrive.
+ */
+enum ev_kind { EV_INVLPG, EV_INVPCID, EV_CR3, EV_CR4, EV_IRQ_SAVE, EV_IRQ_RESTORE };
+
+#define RFLAGS_IF (1ull << 9)
 
 struct ev {
 	unsigned cpu;
 	enum ev_kind kind;
-	uint64_t a, b; /* INVLPG: va; INVPCID: type, pcid; CR3/CR4: value */
+	uint64_t a, b; /* INVLPG: va; INVPCID: type, pcid; CR3: value;
+			* CR4: value, 1 if interrupts were off;
+			* IRQ_SAVE: RFLAGS returned; IRQ_RESTORE: RFLAGS given */
 };
 
 struct round {
@@ -91,6 +101,8 @@ struct rec {
 	uint64_t ipis_taken[NCPU];
 	/* Nonzero while the CPU runs a flush handler (interrupts off there). */
 	unsigned in_handler[NCPU];
+	/* Model: the CPU's RFLAGS.IF is clear (x86_irq_save, or in a handler). */
+	bool irq_off[NCPU];
 };
 
 extern struct rec R;

@@ -762,7 +762,7 @@ static void test_global_space_above_the_ceiling_toggles_cr4_pge_without_invpcid(
 		assert_int_equal(count_ev(c, EV_INVPCID, 0), 0);
 		assert_int_equal(count_ev(c, EV_CR4, 0), 2);
 		for (unsigned i = 0; i < R.nev && first == NCPU; i++)
-			if (R.ev[i].cpu == c)
+			if (R.ev[i].cpu == c && R.ev[i].kind == EV_CR4)
 				first = i;
 		/* PGE off, then back on: CR4 ends as it was. */
 		assert_int_equal(R.ev[first].a, 0);
@@ -931,6 +931,295 @@ static void test_cpu_that_switched_away_without_pcid_skips_the_request(void **st
 	assert_int_equal(PC[1].st.switch_flushes, 3);
 }
 
+
+/* ---- the life of a space: death, rebirth, recycled PCIDs, the mask trim ------------ */
+
+/* Valid non-global entries of @va tagged @pcid on @cpu (loaded or not). */
+static unsigned entries(unsigned cpu, uint32_t pcid, uint64_t va)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < TLB_SIZE; i++) {
+		const struct tlbe *e = &R.tlb[cpu][i];
+
+		n += e->valid && !e->global && e->pcid == pcid && e->va == (va & ~0xfffull);
+	}
+	return n;
+}
+
+/*
+ * A dies and a new space is born in A's memory with A's PCID (slab reuse,
+ * PCID recycling). CPU 1 ran the dead A, cached VA(1), and switched to B
+ * with its slot at generation @l. The new space makes @l adds on CPU 0
+ * while CPU 1 is outside its mask, so its generation equals the old slot's.
+ * CPU 1's switch to the new space must not keep the dead space's entries.
+ */
+static void reborn_in_place(uint64_t l)
+{
+	setup_backend(TLBB_X86_PCID, 0);
+	run_on(0, &A, ROOT_A);
+	run_on(1, &A, ROOT_A);
+	R.cur = 0;
+	if (l)
+		flush_n_pages((unsigned)l); /* one batch: CPU 1 catches up to l */
+	assert_int_equal(PC[1].slot[PC[1].loaded].gen, l);
+	touch(1, VA(1), false);
+	run_on(1, &B, ROOT_B);
+	run_on(0, &B, ROOT_B);           /* nobody runs A now */
+	assert_int_equal(tlbb_space_fini(&A), TLBB_OK);
+	assert_int_equal(tlbb_space_init(&A, tlbb_x86_backend(&X), 1, NULL), TLBB_OK);
+	run_on(0, &A, ROOT_A);
+	R.cur = 0;
+	if (l)
+		flush_n_pages((unsigned)l);
+	assert_int_equal(tlbb_x86_space_gen(&A), l);
+	assert_false(tlbb_cpumask_test(&A.cpus, 1));
+	assert_int_equal(entries(1, 1, VA(1)), 1); /* the dead space's entry, PCID 1 */
+	R.nev = 0;
+	assert_true(run_on(1, &A, ROOT_A));
+	assert_int_equal(R.ev[R.nev - 1].kind, EV_CR3);
+	assert_int_equal(R.ev[R.nev - 1].a, ROOT_A | 1); /* no no-flush bit */
+	assert_int_equal(entries(1, 1, VA(1)), 0);
+	assert_int_equal(usable_holders(&A, VA(1)), 0);
+}
+
+static void test_a_space_reborn_in_place_with_its_pcid_is_flushed_at_switch_in_gen_0(void **state)
+{
+	reborn_in_place(0);
+}
+
+static void test_a_space_reborn_in_place_with_its_pcid_is_flushed_at_switch_in_gen_l(void **state)
+{
+	reborn_in_place(3);
+}
+
+static void test_set_id_recycling_a_pcid_to_another_live_space_flushes_at_switch_in(void **state)
+{
+	struct tlbb_space C;
+
+	/* C: the port's idle space, where CPUs wait while ids change. */
+	setup_backend(TLBB_X86_PCID, 0);
+	assert_int_equal(tlbb_space_init(&C, tlbb_x86_backend(&X), 3, NULL), TLBB_OK);
+	run_on(1, &B, ROOT_B);
+	run_on(1, &A, ROOT_A);
+	touch(1, VA(1), false);
+	run_on(1, &C, ROOT_A);
+	R.cur = 0;
+	R.nrounds = 0;
+	/* A gives up PCID 1 and B takes it: both spaces stay alive. */
+	assert_int_equal(tlbb_space_set_id(&A, 5), TLBB_OK);
+	assert_int_equal(tlbb_space_set_id(&B, 1), TLBB_OK);
+	assert_int_equal(R.nrounds, 0); /* an id change sends no IPI */
+	R.nev = 0;
+	assert_true(run_on(1, &B, ROOT_B));
+	assert_int_equal(R.ev[R.nev - 1].a, ROOT_B | 1);
+	assert_int_equal(entries(1, 1, VA(1)), 0); /* A's entry under PCID 1 is gone */
+	/* And A, now on PCID 5, is new to CPU 1 too. */
+	assert_true(run_on(1, &A, ROOT_A));
+	assert_int_equal(R.ev[R.nev - 1].a, ROOT_A | 5);
+	/* A space given its own old PCID back restarts at generation 0: flushes too. */
+	touch(1, VA(2), false);
+	run_on(1, &C, ROOT_A);
+	assert_int_equal(tlbb_space_set_id(&A, 6), TLBB_OK);
+	assert_int_equal(tlbb_space_set_id(&A, 5), TLBB_OK);
+	assert_int_equal(tlbb_x86_space_gen(&A), 0);
+	assert_true(run_on(1, &A, ROOT_A));
+	assert_int_equal(entries(1, 5, VA(2)), 0);
+}
+
+static void test_space_fini_sends_no_ipi(void **state)
+{
+	struct tlbb_batch b;
+
+	four_cpus_on_A(TLBB_X86_PCID, 0);
+	for (unsigned c = 0; c < 4; c++)
+		run_on(c, &B, ROOT_B);
+	R.cur = 0;
+	R.nev = 0;
+	R.nrounds = 0;
+	assert_int_equal(tlbb_space_fini(&A), TLBB_OK);
+	assert_int_equal(R.nrounds, 0);
+	assert_int_equal(R.nev, 0); /* no instruction either, on any CPU */
+	assert_int_equal(tlbb_space_fini(&A), TLBB_EINVAL);
+	/* Control: the same fini with batched work outstanding runs the race
+	 * check first, and that does interrupt the CPUs of the space's mask. */
+	assert_int_equal(tlbb_space_init(&A, tlbb_x86_backend(&X), 1, NULL), TLBB_OK);
+	run_on(1, &A, ROOT_A);
+	run_on(2, &A, ROOT_A);
+	run_on(1, &B, ROOT_B);
+	run_on(2, &B, ROOT_B);
+	R.cur = 0;
+	tlbb_batch_init(&b);
+	tlbb_add_page(&b, &A, VA(1), 0);
+	/* Flushed (fini's precondition) but delivered nowhere, so CPUs 1 and 2
+	 * keep their bits; the word still shows the batch's number as pending. */
+	R.drop_ipis = true;
+	tlbb_flush(&b);
+	R.drop_ipis = false;
+	R.nrounds = 0;
+	assert_int_equal(tlbb_space_fini(&A), TLBB_OK);
+	assert_int_equal(R.nrounds, 1);
+	assert_true(tlbb_cpumask_test(&R.rounds[0].mask, 1));
+	assert_true(tlbb_cpumask_test(&R.rounds[0].mask, 2));
+}
+
+/*
+ * The trim: CPU 1 runs A, caches VA(1), switches to B. The first flush of
+ * A still interrupts it (its bit is set); it finds A not loaded and leaves
+ * A's mask. The second flush does not interrupt it. Its switch back to A
+ * flushes the PCID (its slot is behind), so VA(1)'s entry, cleared by the
+ * second flush, is never usable.
+ */
+static void trimmed_cpu_switches_back(void)
+{
+	setup_backend(TLBB_X86_PCID, 0);
+	run_on(0, &A, ROOT_A);
+	run_on(1, &A, ROOT_A);
+	run_on(2, &A, ROOT_A);
+	touch(1, VA(1), false);
+	touch(1, VA(2), false);
+	run_on(1, &B, ROOT_B);
+	R.cur = 0;
+	R.nrounds = 0;
+	flush_n_pages(1); /* VA(0) */
+	assert_int_equal(R.nrounds, 1);
+	assert_true(tlbb_cpumask_test(&R.rounds[0].mask, 1));
+	assert_true(tlbb_cpumask_test(&R.rounds[0].mask, 2));
+	assert_int_equal(PC[1].st.ipis, 1);
+	assert_int_equal(PC[1].st.trimmed, 1);
+	assert_false(tlbb_cpumask_test(&A.cpus, 1));
+	assert_true(tlbb_cpumask_test(&A.cpus, 2)); /* CPU 2 runs A: stays */
+	assert_true(tlbb_cpumask_test(&A.cpus, 0));
+	{
+		struct tlbb_batch b;
+
+		tlbb_batch_init(&b);
+		tlbb_add_page(&b, &A, VA(1), 0);
+		tlbb_flush(&b);
+	}
+	assert_int_equal(R.nrounds, 2);
+	assert_false(tlbb_cpumask_test(&R.rounds[1].mask, 1));
+	assert_true(tlbb_cpumask_test(&R.rounds[1].mask, 2));
+	assert_int_equal(PC[1].st.ipis, 1); /* no IPI for the second flush */
+	assert_int_equal(entries(1, 1, VA(1)), 1); /* still there, under a PCID not loaded */
+	R.nev = 0;
+}
+
+static void test_a_cpu_that_switched_away_takes_one_ipi_then_is_trimmed(void **state)
+{
+	trimmed_cpu_switches_back();
+	assert_true(run_on(1, &A, ROOT_A));
+	assert_int_equal(R.ev[R.nev - 1].a, ROOT_A | A.id); /* no no-flush bit */
+	assert_true(tlbb_cpumask_test(&A.cpus, 1));          /* back in the mask */
+	assert_int_equal(usable_holders(&A, VA(1)), 0);
+	/* Back in the mask: the next flush reaches it again. */
+	R.cur = 0;
+	R.nrounds = 0;
+	flush_n_pages(1);
+	assert_int_equal(R.nrounds, 1);
+	assert_true(tlbb_cpumask_test(&R.rounds[0].mask, 1));
+	assert_int_equal(PC[1].st.ipis, 2);
+}
+
+static void test_a_cpu_trimmed_while_not_tracking_the_space_is_not_interrupted_again(void **state)
+{
+	/* Without PCIDs a switch forgets the space: slot gone, trimmed as well. */
+	setup_backend(0, 0);
+	run_on(0, &A, ROOT_A);
+	run_on(1, &A, ROOT_A);
+	run_on(1, &B, ROOT_B);
+	R.cur = 0;
+	R.nrounds = 0;
+	flush_n_pages(1);
+	flush_n_pages(1);
+	assert_int_equal(R.nrounds, 1);
+	assert_int_equal(PC[1].st.ipis, 1);
+	assert_int_equal(PC[1].st.skipped, 1);
+	assert_int_equal(PC[1].st.trimmed, 1);
+	assert_true(run_on(1, &A, ROOT_A));
+}
+
+static void test_the_flushing_cpu_trims_itself_when_not_running_the_space(void **state)
+{
+	setup_backend(TLBB_X86_PCID, 0);
+	run_on(0, &A, ROOT_A);
+	run_on(1, &A, ROOT_A);
+	run_on(0, &B, ROOT_B); /* CPU 0 flushes A while running B */
+	R.cur = 0;
+	flush_n_pages(1);
+	assert_int_equal(PC[0].st.local, 1);
+	assert_int_equal(PC[0].st.trimmed, 1);
+	assert_false(tlbb_cpumask_test(&A.cpus, 0));
+	assert_true(tlbb_cpumask_test(&A.cpus, 1));
+	flush_n_pages(1);
+	assert_int_equal(PC[0].st.local, 1); /* no longer in the mask */
+	assert_true(run_on(0, &A, ROOT_A));
+}
+
+static void test_a_global_space_is_never_trimmed(void **state)
+{
+	struct tlbb_batch b;
+
+	kernel_on_four_cpus(TLBB_X86_PCID | TLBB_X86_INVPCID);
+	/* Every CPU is on A or B, never "on" K: K's entries live under all PCIDs. */
+	run_on(1, &B, ROOT_B);
+	R.cur = 0;
+	for (unsigned k = 0; k < 3; k++) {
+		R.nrounds = 0;
+		tlbb_batch_init(&b);
+		tlbb_add_page(&b, &K, KVA(1), 0);
+		tlbb_flush(&b);
+		assert_int_equal(R.nrounds, 1);
+		for (unsigned c = 1; c < 4; c++) {
+			assert_true(tlbb_cpumask_test(&R.rounds[0].mask, c));
+			assert_true(tlbb_cpumask_test(&K.cpus, c));
+		}
+	}
+	for (unsigned c = 0; c < 4; c++)
+		assert_int_equal(PC[c].st.trimmed, 0);
+}
+
+static void cr4_toggle_order(unsigned c, bool irqs_on_before)
+{
+	unsigned save = R.nev, cr4a = R.nev, cr4b = R.nev, restore = R.nev;
+
+	for (unsigned i = 0; i < R.nev; i++) {
+		if (R.ev[i].cpu != c)
+			continue;
+		if (R.ev[i].kind == EV_IRQ_SAVE && save == R.nev)
+			save = i;
+		else if (R.ev[i].kind == EV_CR4 && cr4a == R.nev)
+			cr4a = i;
+		else if (R.ev[i].kind == EV_CR4)
+			cr4b = i;
+		else if (R.ev[i].kind == EV_IRQ_RESTORE)
+			restore = i;
+	}
+	assert_true(save < cr4a && cr4a < cr4b && cr4b < restore && restore < R.nev);
+	assert_int_equal(R.ev[cr4a].b, 1); /* interrupts off at both CR4 writes */
+	assert_int_equal(R.ev[cr4b].b, 1);
+	assert_int_equal(R.ev[save].a, irqs_on_before ? RFLAGS_IF : 0);
+	assert_int_equal(R.ev[restore].a, R.ev[save].a); /* restored as saved */
+	assert_int_equal(count_ev(c, EV_IRQ_SAVE, 0), 1);
+	assert_int_equal(count_ev(c, EV_IRQ_RESTORE, 0), 1);
+}
+
+static void test_cr4_pge_toggle_runs_with_interrupts_off(void **state)
+{
+	struct tlbb_batch b;
+
+	kernel_on_four_cpus(TLBB_X86_PCID);
+	tlbb_batch_init(&b);
+	tlbb_add_space(&b, &K, 0);
+	tlbb_flush(&b);
+	/* CPU 0 flushes inline with interrupts on: off for the toggle, on after. */
+	cr4_toggle_order(0, true);
+	assert_false(R.irq_off[0]);
+	/* The others toggle in their handler, interrupts already off: stay off. */
+	for (unsigned c = 1; c < 4; c++)
+		cr4_toggle_order(c, false);
+}
+
 /* ---- safety on the TLB model --------------------------------------------------------- */
 
 /*
@@ -1026,6 +1315,29 @@ static void test_negative_a_switch_in_that_never_flushes_keeps_deferred_entries(
 	assert_int_equal(usable_holders(&A, VA(1)), 1);
 }
 
+static void test_negative_a_reborn_space_that_kept_the_old_pcid_uses_dead_entries(void **state)
+{
+	/* What the flush at the reborn space's switch-in prevents. */
+	setup_backend(TLBB_X86_PCID, 0);
+	run_on(1, &A, ROOT_A);
+	touch(1, VA(1), false);
+	run_on(1, &B, ROOT_B);
+	assert_int_equal(tlbb_space_fini(&A), TLBB_OK);
+	assert_int_equal(tlbb_space_init(&A, tlbb_x86_backend(&X), 1, NULL), TLBB_OK);
+	R.cr3_never_flushes = true;
+	run_on(1, &A, ROOT_A);
+	assert_int_equal(usable_holders(&A, VA(1)), 1);
+}
+
+static void test_negative_a_trimmed_cpu_whose_switch_back_keeps_the_pcid_is_stale(void **state)
+{
+	/* The trim is only safe because the switch back flushes. */
+	trimmed_cpu_switches_back();
+	R.cr3_never_flushes = true;
+	run_on(1, &A, ROOT_A);
+	assert_int_equal(usable_holders(&A, VA(1)), 1);
+}
+
 static void test_negative_the_model_sees_a_non_canonical_invlpg_as_a_nop(void **state)
 {
 	/* What the backend avoids: the TLB model must really ignore such INVLPGs. */
@@ -1079,6 +1391,15 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_untracked_cpu_request_flushes_everything_invpcid),
 		cmocka_unit_test(test_untracked_cpu_request_flushes_everything_cr4),
 		cmocka_unit_test(test_cpu_that_switched_away_without_pcid_skips_the_request),
+		cmocka_unit_test(test_a_space_reborn_in_place_with_its_pcid_is_flushed_at_switch_in_gen_0),
+		cmocka_unit_test(test_a_space_reborn_in_place_with_its_pcid_is_flushed_at_switch_in_gen_l),
+		cmocka_unit_test(test_set_id_recycling_a_pcid_to_another_live_space_flushes_at_switch_in),
+		cmocka_unit_test(test_space_fini_sends_no_ipi),
+		cmocka_unit_test(test_a_cpu_that_switched_away_takes_one_ipi_then_is_trimmed),
+		cmocka_unit_test(test_a_cpu_trimmed_while_not_tracking_the_space_is_not_interrupted_again),
+		cmocka_unit_test(test_the_flushing_cpu_trims_itself_when_not_running_the_space),
+		cmocka_unit_test(test_a_global_space_is_never_trimmed),
+		cmocka_unit_test(test_cr4_pge_toggle_runs_with_interrupts_off),
 		cmocka_unit_test(test_no_cpu_can_use_a_cleared_translation_invpcid),
 		cmocka_unit_test(test_no_cpu_can_use_a_cleared_translation_cr3),
 		cmocka_unit_test(test_no_cpu_can_use_a_cleared_translation_no_pcid),
@@ -1087,6 +1408,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_negative_without_the_ipi_round_remote_cpus_stay_stale),
 		cmocka_unit_test(test_negative_a_switch_in_that_never_flushes_keeps_deferred_entries),
 		cmocka_unit_test(test_negative_the_model_sees_a_non_canonical_invlpg_as_a_nop),
+		cmocka_unit_test(test_negative_a_reborn_space_that_kept_the_old_pcid_uses_dead_entries),
+		cmocka_unit_test(test_negative_a_trimmed_cpu_whose_switch_back_keeps_the_pcid_is_stale),
 	};
 
 	if (argc > 1 && strcmp(argv[1], "negative") == 0)
