@@ -45,17 +45,17 @@ TLBB_ARCH_FITS(struct x86_space, struct tlbb_space);
  */
 struct x86_batch {
 	uintptr_t space;    /* const struct tlbb_space *, X86B_MULTI, or 0 = empty */
-	uintptr_t start;    /* | X86B_* flags */
-	uintptr_t end;      /* | number of adds (1..X86B_NADDS_MAX) */
+	uint64_t start;     /* | X86B_* flags */
+	uint64_t end;       /* | number of adds (1..X86B_NADDS_MAX) */
 	uint64_t gen_last;  /* generation of the newest add */
 };
 TLBB_ARCH_FITS(struct x86_batch, struct tlbb_batch);
 
 #define X86B_MULTI ((uintptr_t)1)
-#define X86B_ALL ((uintptr_t)1)      /* start: whole space */
-#define X86B_NONCONTIG ((uintptr_t)2) /* start: add count saturated, claim no catch-up */
-#define X86B_GLOBAL ((uintptr_t)4)   /* start: some space had TLBB_SPACE_GLOBAL */
-#define X86B_FLAGS ((uintptr_t)0xfff)
+#define X86B_ALL ((uint64_t)1)      /* start: whole space */
+#define X86B_NONCONTIG ((uint64_t)2) /* start: add count saturated, claim no catch-up */
+#define X86B_GLOBAL ((uint64_t)4)   /* start: some space had TLBB_SPACE_GLOBAL */
+#define X86B_FLAGS ((uint64_t)0xfff)
 #define X86B_NADDS_MAX 0xfffu
 
 /* What one flush asks of every target CPU. Lives on the flusher's stack. */
@@ -64,7 +64,7 @@ struct x86_req {
 	struct tlbb_space *space;       /* NULL: several spaces, flush everything.
 					 * Not const: a CPU not running it trims
 					 * itself out of space->cpus. */
-	uintptr_t start, end;           /* start == end: the whole space */
+	uint64_t start, end;            /* start == end: the whole space */
 	uint64_t gen_first;             /* gen_last - adds + 1; valid if contiguous */
 	uint64_t gen_last;
 	bool contiguous;
@@ -124,7 +124,7 @@ static bool canonical(const struct tlbb_x86 *x, uint64_t va)
 	return (uint64_t)((int64_t)(va << shift) >> shift) == va;
 }
 
-static bool range_canonical(const struct tlbb_x86 *x, uintptr_t start, uintptr_t end)
+static bool range_canonical(const struct tlbb_x86 *x, uint64_t start, uint64_t end)
 {
 	uint64_t last = (uint64_t)end - 1;
 
@@ -178,10 +178,10 @@ static void flush_everything(const struct tlbb_x86 *x)
 
 static void invlpg_range(const struct x86_req *r, struct tlbb_x86_cpu_stats *st)
 {
-	uintptr_t step = (uintptr_t)1 << r->space->page_shift;
+	uint64_t step = (uint64_t)1 << r->space->page_shift;
 	uint64_t n = 0;
 
-	for (uintptr_t va = r->start; va < r->end; va += step, n++)
+	for (uint64_t va = r->start; va < r->end; va += step, n++)
 		x86_invlpg(va);
 	STAT_ADD(st, invlpg, n);
 }
@@ -383,7 +383,7 @@ static bool x86_should_defer(const struct tlbb_backend *be, const struct tlbb_sp
 }
 
 static void x86_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct tlbb_space *s,
-		    uintptr_t start, uintptr_t end, unsigned flags)
+		    uint64_t start, uint64_t end, unsigned flags)
 {
 	struct tlbb_x86 *x = x86_of(be);
 	struct x86_batch *xb = TLBB_ARCH(b, struct x86_batch);
@@ -406,9 +406,9 @@ static void x86_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct 
 		xb->start = start | (all ? X86B_ALL : 0);
 		xb->end = end | 1u;
 	} else if (xb->space == (uintptr_t)s) {
-		uintptr_t f = xb->start & X86B_FLAGS;
+		uint64_t f = xb->start & X86B_FLAGS;
 		unsigned nadds = (unsigned)(xb->end & X86B_FLAGS);
-		uintptr_t os = xb->start & ~X86B_FLAGS, oe = xb->end & ~X86B_FLAGS;
+		uint64_t os = xb->start & ~X86B_FLAGS, oe = xb->end & ~X86B_FLAGS;
 
 		if (all || (f & X86B_ALL)) {
 			f |= X86B_ALL;
