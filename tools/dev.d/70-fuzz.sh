@@ -10,7 +10,9 @@
 # corpus, the fuzzer must find a violation within its budget.
 # X86FUZZ_INTERLEAVE_SECS=N also requires the x86 fuzzer to find the
 # pre-4cf5afc interleaving bug from nothing in N seconds (20-70 s here, not
-# reproducible run to run, so not by default). Nightly: tools/fuzz-long.
+# reproducible run to run, so not by default); X86FUZZ_REUSE_SECS=N likewise
+# for the space-reuse bug (41-79 s from nothing here). The corpus replays of
+# both mutants run in every build (suite x86_64). Nightly: tools/fuzz-long.
 set -euo pipefail
 cd "$TOP"
 . tools/lib.sh
@@ -27,7 +29,8 @@ if ! grep -q '^tests/fuzz/seqfuzz:' <<<"$targets"; then
   exit 1
 fi
 # Same configuration, so both targets exist whenever seqfuzz does.
-tlbb_quiet ninja -C "$dir" tests/fuzz/seqfuzz tests/x86_64/x86fuzz tests/x86_64/x86fuzz-interleave-mutant
+tlbb_quiet ninja -C "$dir" tests/fuzz/seqfuzz tests/x86_64/x86fuzz tests/x86_64/x86fuzz-interleave-mutant \
+  tests/x86_64/x86fuzz-reuse-mutant
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -78,4 +81,8 @@ X86FUZZ_DROP=ipis must_find x86fuzz "the x86 backend's IPI round dropped" \
 if [ -n "${X86FUZZ_INTERLEAVE_SECS:-}" ]; then
   must_find x86fuzz-interleave "the pre-4cf5afc interleaving bug" \
     "$dir/tests/x86_64/x86fuzz-interleave-mutant" -max_total_time="$X86FUZZ_INTERLEAVE_SECS"
+fi
+if [ -n "${X86FUZZ_REUSE_SECS:-}" ]; then
+  must_find x86fuzz-reuse "slots keyed without the context number (space reuse)" \
+    "$dir/tests/x86_64/x86fuzz-reuse-mutant" -max_total_time="$X86FUZZ_REUSE_SECS"
 fi
