@@ -91,15 +91,18 @@ static inline void x86_write_cr4(uint64_t v)
 }
 
 /*
- * Interrupts off, returning RFLAGS as they were. pushf/pop use the stack
- * below RSP: kernel code is built with -mno-red-zone (interrupts push onto
- * the same stack), so nothing of ours lives there.
+ * Interrupts off, returning RFLAGS as they were. pushf writes below RSP,
+ * where a compiler allowed a red zone may keep locals it does not know the
+ * asm touches: step over the 128-byte red zone first, so the library stays
+ * correct even in code built without -mno-red-zone.
  */
 static inline uint64_t x86_irq_save(void)
 {
 	uint64_t fl;
 
-	__asm__ volatile("pushfq\n\tpopq %0\n\tcli" : "=r"(fl) : : "memory");
+	__asm__ volatile("lea -128(%%rsp), %%rsp\n\tpushfq\n\tpopq %0\n\t"
+			 "lea 128(%%rsp), %%rsp\n\tcli"
+			 : "=r"(fl) : : "memory");
 	return fl;
 }
 

@@ -68,8 +68,9 @@
  *     may even share a PCID; each switch between them flushes.
  *   - Whole flushes without INVPCID toggle CR4.PGE twice; the backend does
  *     that with interrupts disabled (RFLAGS saved and restored), so an
- *     interrupt handler of the port that writes CR4 is never undone.
- *     Kernel code must be built with -mno-red-zone (pushf uses the stack).
+ *     interrupt handler of the port that writes CR4 is never undone. (The
+ *     RFLAGS save steps over the red zone, so it is safe in any build; a
+ *     kernel needs -mno-red-zone for its own interrupt handlers anyway.)
  *   - Spaces with TLBB_SPACE_GLOBAL hold global (G-bit) kernel entries: they
  *     are live under every PCID, so they are never "not loaded", never
  *     skipped by generation, and their full flush drops global entries too
