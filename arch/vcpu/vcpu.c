@@ -140,7 +140,7 @@ struct tlbb_vcpu_host {
 };
 
 /* The deferred-callback list lives in the batch's backend words. */
-struct vcpu_batch {
+TLBB_ARCH_STRUCT(vcpu_batch) {
 	struct tlbb_vcpu_deferred *head, *tail;
 };
 TLBB_ARCH_FITS(struct vcpu_batch, struct tlbb_batch);

@@ -78,16 +78,38 @@ struct tlbb_backend {
 };
 
 /*
- * Backend-private storage. A backend declares its own struct, checks once at
- * file scope that it fits, and reaches it through the cast:
+ * Backend-private storage. A backend declares its own struct with
+ * TLBB_ARCH_STRUCT, checks once at file scope that it fits, and reaches it
+ * through the cast:
+ *     TLBB_ARCH_STRUCT(my_batch) { uint64_t a, b; };
  *     TLBB_ARCH_FITS(struct my_batch, struct tlbb_batch);
  *     struct my_batch *mb = TLBB_ARCH(b, struct my_batch);
+ *
+ * Why the attribute: the storage is declared uint64_t arch[], the core
+ * writes it as uint64_t (zeroing it after a flush, at init), and the
+ * backend reads and writes it as its own struct. Without may_alias that is
+ * an access of a uint64_t object through an lvalue of another type, which
+ * C's aliasing rule lets the compiler assume never happens; with LTO the
+ * core's zeroing and the backend's accesses meet in one optimisation unit
+ * and may be reordered. An lvalue of a may_alias type is treated like a
+ * character type: it may alias anything, so every such access is ordered
+ * with the core's. TLBB_ARCH_STRUCT is the only supported way to declare a
+ * backend's private struct (GCC and Clang ignore the attribute on a struct
+ * already defined, so it must be on the definition).
  */
+#define TLBB_ARCH_STRUCT(name) struct __attribute__((__may_alias__)) name
 #define TLBB_ARCH(obj, type) ((type *)(void *)(obj)->arch)
-#define TLBB_ARCH_FITS(type, owner)                                              \
-	_Static_assert(sizeof(type) <= sizeof(((owner *)0)->arch) &&              \
-			       _Alignof(type) <= _Alignof(uint64_t),              \
-		       #type " does not fit in " #owner "::arch")
+#ifdef __cplusplus
+#define TLBB_STATIC_ASSERT_ static_assert
+#define TLBB_ALIGNOF_ alignof
+#else
+#define TLBB_STATIC_ASSERT_ _Static_assert
+#define TLBB_ALIGNOF_ _Alignof
+#endif
+#define TLBB_ARCH_FITS(type, owner)                                               \
+	TLBB_STATIC_ASSERT_(sizeof(type) <= sizeof(((owner *)0)->arch) &&          \
+				    TLBB_ALIGNOF_(type) <= TLBB_ALIGNOF_(uint64_t),        \
+			    #type " does not fit in " #owner "::arch")
 
 #ifdef __cplusplus
 }
