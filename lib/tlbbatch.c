@@ -6,6 +6,40 @@
  */
 #include <tlbbatch/backend.h>
 
+/*
+ * THE BINDING OF THE HOOKS
+ *
+ * Hook table (default): every hook call reads a pointer from the space's or
+ * the batch's struct tlbb_backend and calls through it, so one library
+ * serves any number of backends at once (the hosted library: sim, vCPU and
+ * the recorder tests' own backends).
+ *
+ * Static binding (TLBB_STATIC_X86_64 or TLBB_STATIC_ARM64 defined; meson
+ * -Dstatic_backend=true): a kernel with one hardware backend compiles that
+ * backend's source INTO this translation unit (the include below) and every
+ * hook call is a direct call of the backend's own function, which the
+ * compiler may inline. No indirect call or jump is left on the add, flush,
+ * flush_dirty, race-check and should_defer paths (tools/check-no-indirect
+ * checks the archive). The backend's source is not compiled on its own then:
+ * it would define its symbols twice. The struct tlbb_backend still exists
+ * and is still passed to every hook (ctx, configuration); tlbb_space_init()
+ * refuses a backend of another kind, whose hooks this build cannot call.
+ *
+ * Each backend names its hooks for this at the end of its source:
+ * TLBB_BOUND_<hook> for every hook it has. An absent optional hook gets the
+ * same default as in the table (should_defer: true; space_init: nothing;
+ * space_fini: flush_space).
+ */
+#if defined(TLBB_STATIC_X86_64) && defined(TLBB_STATIC_ARM64)
+#error "the static binding binds one backend: define TLBB_STATIC_X86_64 or TLBB_STATIC_ARM64"
+#elif defined(TLBB_STATIC_X86_64)
+#include "../arch/x86_64/x86_64.c"
+#define TLBB_STATIC_BINDING 1
+#elif defined(TLBB_STATIC_ARM64)
+#include "../arch/arm64/arm64.c"
+#define TLBB_STATIC_BINDING 1
+#endif
+
 _Static_assert(TLBB_MAX_CPUS >= 1, "TLBB_MAX_CPUS must be at least 1");
 _Static_assert(TLBB_DEFAULT_PAGE_SHIFT >= 12 && TLBB_DEFAULT_PAGE_SHIFT <= 30,
 	       "TLBB_DEFAULT_PAGE_SHIFT out of range");
@@ -43,13 +77,97 @@ static void zero_words(uint64_t *w, unsigned n)
 		w[i] = 0;
 }
 
+/* ---- the hook calls: the only place the binding shows -------------------- */
+
+#ifdef TLBB_STATIC_BINDING
+/* A backend of the bound kind: its table holds the bound add hook. */
+static bool hooks_callable(const struct tlbb_backend *be)
+{
+	return be->add == TLBB_BOUND_add;
+}
+
+static bool hook_should_defer(const struct tlbb_backend *be, const struct tlbb_space *s)
+{
+#ifdef TLBB_BOUND_should_defer
+	return TLBB_BOUND_should_defer(be, s);
+#else
+	(void)be;
+	(void)s;
+	return true;
+#endif
+}
+
+#define hook_add TLBB_BOUND_add
+#define hook_flush TLBB_BOUND_flush
+#define hook_flush_space TLBB_BOUND_flush_space
+
+static void hook_space_init(const struct tlbb_backend *be, struct tlbb_space *s)
+{
+#ifdef TLBB_BOUND_space_init
+	TLBB_BOUND_space_init(be, s);
+#else
+	(void)be;
+	(void)s;
+#endif
+}
+
+static void hook_space_fini(const struct tlbb_backend *be, struct tlbb_space *s)
+{
+#ifdef TLBB_BOUND_space_fini
+	TLBB_BOUND_space_fini(be, s);
+#else
+	TLBB_BOUND_flush_space(be, s);
+#endif
+}
+#else /* the hook table */
+static bool hooks_callable(const struct tlbb_backend *be)
+{
+	return be->add && be->flush && be->flush_space;
+}
+
+static bool hook_should_defer(const struct tlbb_backend *be, const struct tlbb_space *s)
+{
+	return be->should_defer ? be->should_defer(be, s) : true;
+}
+
+static void hook_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct tlbb_space *s,
+		     uint64_t start, uint64_t end, unsigned flags)
+{
+	be->add(be, b, s, start, end, flags);
+}
+
+static void hook_flush(const struct tlbb_backend *be, struct tlbb_batch *b)
+{
+	be->flush(be, b);
+}
+
+static void hook_flush_space(const struct tlbb_backend *be, struct tlbb_space *s)
+{
+	be->flush_space(be, s);
+}
+
+static void hook_space_init(const struct tlbb_backend *be, struct tlbb_space *s)
+{
+	if (be->space_init)
+		be->space_init(be, s);
+}
+
+static void hook_space_fini(const struct tlbb_backend *be, struct tlbb_space *s)
+{
+	if (be->space_fini)
+		be->space_fini(be, s);
+	else
+		be->flush_space(be, s);
+}
+#endif
+
 int tlbb_space_init(struct tlbb_space *s, const struct tlbb_backend *backend, uint32_t id,
 		    void *owner)
 {
 	if (!s)
 		return TLBB_EINVAL;
 	s->backend = NULL;
-	if (!backend || !backend->add || !backend->flush || !backend->flush_space)
+	if (!backend || !hooks_callable(backend))
 		return TLBB_EINVAL;
 	/* pending == flushed: nothing outstanding yet. */
 	__atomic_store_n(&s->batch_gen, 0, __ATOMIC_RELAXED);
@@ -61,8 +179,7 @@ int tlbb_space_init(struct tlbb_space *s, const struct tlbb_backend *backend, ui
 	s->owner = owner;
 	tlbb_cpumask_clear(&s->cpus);
 	zero_words(s->arch, TLBB_ARCH_SPACE_WORDS);
-	if (backend->space_init)
-		backend->space_init(backend, s);
+	hook_space_init(backend, s);
 	/* Publish the backend last: a space with a backend is ready. */
 	__atomic_store_n(&s->backend, backend, __ATOMIC_RELEASE);
 	return TLBB_OK;
@@ -116,7 +233,7 @@ bool tlbb_should_defer(const struct tlbb_space *s)
 
 	if (!be)
 		return false;
-	return be->should_defer ? be->should_defer(be, s) : true;
+	return hook_should_defer(be, s);
 }
 
 /*
@@ -157,7 +274,7 @@ static void flush_space_now(struct tlbb_space *s)
 	const struct tlbb_backend *be = space_backend(s);
 
 	if (be)
-		be->flush_space(be, s);
+		hook_flush_space(be, s);
 }
 
 /*
@@ -168,10 +285,7 @@ static void flush_space_now(struct tlbb_space *s)
 static void space_release_id(const struct tlbb_backend *be, struct tlbb_space *s)
 {
 	tlbb_flush_pending(s);
-	if (be->space_fini)
-		be->space_fini(be, s);
-	else
-		be->flush_space(be, s);
+	hook_space_fini(be, s);
 }
 
 int tlbb_space_fini(struct tlbb_space *s)
@@ -196,9 +310,31 @@ int tlbb_space_set_id(struct tlbb_space *s, uint32_t id)
 	s->id = id;
 	/* The backend's per-space state belongs to the old id. */
 	zero_words(s->arch, TLBB_ARCH_SPACE_WORDS);
-	if (be->space_init)
-		be->space_init(be, s);
+	hook_space_init(be, s);
 	return TLBB_OK;
+}
+
+/*
+ * Queue one invalidation in @b, whose backend is known to be @be (or none
+ * yet), and announce it. The one sequence every add goes through.
+ */
+static inline void batch_queue_on(const struct tlbb_backend *be, struct tlbb_batch *b,
+				  struct tlbb_space *s, uint64_t start, uint64_t end,
+				  unsigned flags)
+{
+	b->backend = be;
+	hook_add(be, b, s, start, end, flags & (TLBB_ADD_WRITABLE | TLBB_ADD_LEAF_ONLY |
+						TLBB_RANGE_ALL));
+	/*
+	 * The flags are the batch owner's private state; only the generation
+	 * word is shared. A compiler barrier is not enough in general, so the
+	 * bump below is a seq_cst RMW: nothing above may sink past it.
+	 */
+	b->flush_required = true;
+	if (flags & TLBB_ADD_WRITABLE)
+		b->writable = true;
+	b->nr_adds++;
+	space_bump_pending(s);
 }
 
 static int batch_queue(struct tlbb_batch *b, struct tlbb_space *s, uint64_t start,
@@ -216,19 +352,7 @@ static int batch_queue(struct tlbb_batch *b, struct tlbb_space *s, uint64_t star
 		flush_space_now(s);
 		return TLBB_EBACKEND;
 	}
-	b->backend = be;
-	be->add(be, b, s, start, end, flags & (TLBB_ADD_WRITABLE | TLBB_ADD_LEAF_ONLY |
-					       TLBB_RANGE_ALL));
-	/*
-	 * The flags are the batch owner's private state; only the generation
-	 * word is shared. A compiler barrier is not enough in general, so the
-	 * bump below is a seq_cst RMW: nothing above may sink past it.
-	 */
-	b->flush_required = true;
-	if (flags & TLBB_ADD_WRITABLE)
-		b->writable = true;
-	b->nr_adds++;
-	space_bump_pending(s);
+	batch_queue_on(be, b, s, start, end, flags);
 	return TLBB_OK;
 }
 
@@ -331,24 +455,47 @@ int tlbb_add_range(struct tlbb_batch *b, struct tlbb_space *s, uint64_t start, u
 }
 
 /*
- * The hot path (one call per reclaimed page), so it does shape_bytes()'s
- * work for a single page directly: round down, and the top page, whose end
- * 2^N is not expressible, becomes the whole space. A threshold is >= 1, so
- * one page never exceeds it.
+ * tlbb_add_page() for every input its fast path leaves out: NULL batch,
+ * batch of another backend, unknown flag bits, the top page. Out of line so
+ * that the fast path needs no stack frame.
  */
-int tlbb_add_page(struct tlbb_batch *b, struct tlbb_space *s, uint64_t va, unsigned flags)
+__attribute__((noinline, cold)) static int add_page_general(struct tlbb_batch *b,
+							     struct tlbb_space *s, uint64_t va,
+							     unsigned flags)
 {
-	uint64_t mask;
-	unsigned fl;
+	uint64_t mask = ((uint64_t)1 << s->page_shift) - 1;
+	unsigned fl = known_flags(&flags);
 
-	if (!space_backend(s))
-		return TLBB_EINVAL;
-	fl = known_flags(&flags);
-	mask = ((uint64_t)1 << s->page_shift) - 1;
 	va &= ~mask;
 	if (va >= UINT64_MAX - mask)
 		return with_flags_status(tlbb_add_space(b, s, flags & TLBB_ADD_WRITABLE), fl);
 	return with_flags_status(batch_queue(b, s, va, va + mask + 1, flags), fl);
+}
+
+/*
+ * The hot path (one call per reclaimed page), so it does shape_bytes()'s
+ * work for a single page directly: round down, and the top page, whose end
+ * 2^N is not expressible, becomes the whole space. A threshold is >= 1, so
+ * one page never exceeds it. Every input the common case does not cover
+ * takes add_page_general(), which answers it as batch_queue() does.
+ */
+int tlbb_add_page(struct tlbb_batch *b, struct tlbb_space *s, uint64_t va, unsigned flags)
+{
+	const struct tlbb_backend *be = space_backend(s);
+	uint64_t mask, end;
+
+	if (__builtin_expect(!be, 0))
+		return TLBB_EINVAL;
+	mask = ((uint64_t)1 << s->page_shift) - 1;
+	/* The page's exclusive end; 0 (wrapped) exactly for the top page. */
+	end = (va | mask) + 1;
+	if (__builtin_expect(!b || (flags & ~ADD_KNOWN_FLAGS) || end == 0, 0))
+		return add_page_general(b, s, va, flags);
+	/* Bound to @be by an earlier add (the common case), or still unbound. */
+	if (__builtin_expect(b->backend != be, 0) && b->backend)
+		return add_page_general(b, s, va, flags);
+	batch_queue_on(be, b, s, va & ~mask, end, flags);
+	return TLBB_OK;
 }
 
 int tlbb_flush_range_sync(struct tlbb_space *s, uint64_t start, uint64_t end, unsigned flags)
@@ -370,9 +517,10 @@ int tlbb_flush_range_sync(struct tlbb_space *s, uint64_t start, uint64_t end, un
 	 */
 	tlbb_batch_init(&local);
 	local.backend = be;
-	be->add(be, &local, s, r.start, r.end, r.flags);
+	hook_add(be, &local, s, r.start, r.end, r.flags);
 	local.flush_required = true;
-	be->flush(be, &local);
+	local.nr_adds = 1;
+	hook_flush(be, &local);
 	return r.status;
 }
 
@@ -383,7 +531,7 @@ void tlbb_flush(struct tlbb_batch *b)
 	if (!b || !b->flush_required)
 		return;
 	be = b->backend;
-	be->flush(be, b);
+	hook_flush(be, b);
 	zero_words(b->arch, TLBB_ARCH_BATCH_WORDS);
 	/*
 	 * Cleared only after the backend returned: everything the batch held is
@@ -404,7 +552,12 @@ void tlbb_flush_dirty(struct tlbb_batch *b)
 		tlbb_flush(b);
 }
 
-bool tlbb_flush_pending(struct tlbb_space *s)
+/*
+ * The out-of-line part of tlbb_flush_pending() (tlbbatch.h). Callable on its
+ * own with the same answers: it re-reads the word and decides on the 15-bit
+ * fields.
+ */
+bool tlbb_flush_pending_slow(struct tlbb_space *s)
 {
 	const struct tlbb_backend *be = space_backend(s);
 	uint32_t seen, pending;
@@ -420,7 +573,7 @@ bool tlbb_flush_pending(struct tlbb_space *s)
 	if (pending == tlbb_gen_flushed(seen))
 		return false;
 	/* From this CPU, complete a whole-space invalidation everywhere. */
-	be->flush_space(be, s);
+	hook_flush_space(be, s);
 	/*
 	 * Publish flushed = pending only if nothing changed since we read the
 	 * word. If a new pending arrived during our flush, its TLBI may have

@@ -11,7 +11,7 @@
 #include "tlbi.h"
 
 /* Per-batch state in b->arch. All-zero means empty (the core's contract). */
-struct a64_batch {
+TLBB_ARCH_STRUCT(a64_batch) {
 	uint32_t queued;    /* 1: TLBIs issued on cpu and not yet completed by a DSB ISH */
 	uint32_t need_isb;  /* a global (kernel) space was added: ISB after the DSB */
 	uint32_t cpu_plus1; /* TLBB_DEBUG: CPU that issued `queued` + 1; 0 = none */
@@ -311,21 +311,17 @@ static bool a64_should_defer(const struct tlbb_backend *be, const struct tlbb_sp
 	return !a64_cfg(be)->repeat_tlbi_erratum;
 }
 
-static void a64_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct tlbb_space *s,
-		    uint64_t start, uint64_t end, unsigned flags)
+/* Every add but the common one (a64_add()). */
+__attribute__((noinline)) static void a64_add_general(const struct tlbb_arm64_config *cfg,
+							  struct a64_batch *ab,
+							  struct tlbb_space *s, uint64_t start,
+							  uint64_t end, unsigned flags)
 {
-	const struct tlbb_arm64_config *cfg = a64_cfg(be);
-	struct a64_batch *ab = TLBB_ARCH(b, struct a64_batch);
 	const bool global = s->flags & TLBB_SPACE_GLOBAL;
 	const bool leaf = flags & TLBB_ADD_LEAF_ONLY;
 	uint64_t pages = 0, ops = 0;
 	bool range = false;
 
-#ifdef TLBB_DEBUG
-	a64_debug_issuer(ab, "arm64: batch got TLBIs on a second CPU without "
-			     "tlbb_arm64_context_switch(): the first CPU's TLBIs would "
-			     "never be completed by the flush");
-#endif
 	if (!(flags & TLBB_RANGE_ALL)) {
 		pages = (uint64_t)(end - start) >> s->page_shift;
 		range = a64_range_usable(cfg, s, (uint64_t)end - 1);
@@ -359,6 +355,47 @@ static void a64_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct 
 	ab->queued = 1;
 	if (global)
 		ab->need_isb = 1;
+}
+
+static void a64_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct tlbb_space *s,
+		    uint64_t start, uint64_t end, unsigned flags)
+{
+	const struct tlbb_arm64_config *cfg = a64_cfg(be);
+	struct a64_batch *ab = TLBB_ARCH(b, struct a64_batch);
+	const bool global = s->flags & TLBB_SPACE_GLOBAL;
+	const bool leaf = flags & TLBB_ADD_LEAF_ONLY;
+
+#ifdef TLBB_DEBUG
+	a64_debug_issuer(ab, "arm64: batch got TLBIs on a second CPU without "
+			     "tlbb_arm64_context_switch(): the first CPU's TLBIs would "
+			     "never be completed by the flush");
+#endif
+	/*
+	 * The common add: one page, plain configuration (no range ops, no
+	 * paired ASIDs, no erratum, no counters). The general path below would
+	 * issue exactly this (one page is one single-page TLBI in every plan),
+	 * so this is the same sequence without the planning: DSB ISHST, TLBI.
+	 */
+	if (__builtin_expect(!(flags & TLBB_RANGE_ALL) && end - start == (uint64_t)1 << s->page_shift &&
+				     !cfg->range_ops && !cfg->kpti_paired_asids &&
+				     !cfg->repeat_tlbi_erratum && !cfg->stats,
+			     1)) {
+		/* The PTE stores before the TLBI: see a64_add_general(). */
+		tlbb_a64_dsb_ishst();
+		if (global) {
+			uint64_t op = tlbb_arm64_va_operand(0, start);
+
+			leaf ? tlbb_a64_tlbi_vaale1is(op) : tlbb_a64_tlbi_vaae1is(op);
+			ab->need_isb = 1;
+		} else {
+			uint64_t op = tlbb_arm64_va_operand((uint16_t)s->id, start);
+
+			leaf ? tlbb_a64_tlbi_vale1is(op) : tlbb_a64_tlbi_vae1is(op);
+		}
+		ab->queued = 1;
+		return;
+	}
+	a64_add_general(cfg, ab, s, start, end, flags);
 }
 
 static void a64_flush(const struct tlbb_backend *be, struct tlbb_batch *b)
@@ -489,3 +526,14 @@ int tlbb_arm64_backend_init(struct tlbb_backend *be, const struct tlbb_arm64_con
 	be->space_fini = tlbb_arm64_backend.space_fini;
 	return TLBB_OK;
 }
+
+/*
+ * The static binding (lib/tlbbatch.c, TLBB_STATIC_ARM64): the core includes
+ * this file and calls these directly. No space_init: the core's default
+ * (nothing) is this backend's.
+ */
+#define TLBB_BOUND_should_defer a64_should_defer
+#define TLBB_BOUND_add a64_add
+#define TLBB_BOUND_flush a64_flush
+#define TLBB_BOUND_flush_space a64_flush_space
+#define TLBB_BOUND_space_fini a64_space_fini

@@ -31,7 +31,7 @@
 
 #include "x86_insn.h"
 
-struct x86_space {
+TLBB_ARCH_STRUCT(x86_space) {
 	uint64_t gen; /* atomic */
 	uint64_t ctx; /* atomic: context number, never reused; 0 = none yet */
 };
@@ -40,23 +40,22 @@ TLBB_ARCH_FITS(struct x86_space, struct tlbb_space);
 /*
  * The batch: one space and the range covering everything added to it, or
  * MULTI (several spaces: flush everything on the targets). Packed into the
- * four words the core gives us; start and end are granule aligned (>= 4 KiB)
- * so their low 12 bits carry flags and the add count.
+ * four words the core gives us; start is granule aligned (>= 4 KiB) so its
+ * low 12 bits carry flags. The number of adds is the core's b->nr_adds.
  */
-struct x86_batch {
+TLBB_ARCH_STRUCT(x86_batch) {
 	uintptr_t space;    /* const struct tlbb_space *, X86B_MULTI, or 0 = empty */
 	uint64_t start;     /* | X86B_* flags */
-	uint64_t end;       /* | number of adds (1..X86B_NADDS_MAX) */
+	uint64_t end;
 	uint64_t gen_last;  /* generation of the newest add */
 };
 TLBB_ARCH_FITS(struct x86_batch, struct tlbb_batch);
 
 #define X86B_MULTI ((uintptr_t)1)
 #define X86B_ALL ((uint64_t)1)      /* start: whole space */
-#define X86B_NONCONTIG ((uint64_t)2) /* start: add count saturated, claim no catch-up */
+#define X86B_NONCONTIG ((uint64_t)2) /* start: another batch's number among ours */
 #define X86B_GLOBAL ((uint64_t)4)   /* start: some space had TLBB_SPACE_GLOBAL */
 #define X86B_FLAGS ((uint64_t)0xfff)
-#define X86B_NADDS_MAX 0xfffu
 
 /* What one flush asks of every target CPU. Lives on the flusher's stack. */
 struct x86_req {
@@ -382,14 +381,82 @@ static bool x86_should_defer(const struct tlbb_backend *be, const struct tlbb_sp
 	return tlbb_cpumask_any_but(&s->cpus, tlbb_port_cpu_id());
 }
 
-static void x86_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct tlbb_space *s,
-		    uint64_t start, uint64_t end, unsigned flags)
+/*
+ * The batch's CPU mask is the private state of the one context that owns the
+ * batch (tlbbatch.h: never shared): only that context's add, flush and the
+ * core's clear after the flush touch b->cpus. Nothing reads it concurrently:
+ * a flush copies it into the request's target mask on the flusher's own
+ * stack before any IPI is sent, and the IPI handler (do_request) is handed
+ * that request, never a batch. An IPI that interrupts the owner between the
+ * load and the store below runs do_request(), which does not touch the batch
+ * either. So a plain read-modify-write suffices here, with no lock prefix.
+ *
+ * The space's mask is shared (switch-in sets bits, the trim clears them):
+ * read with a seq_cst load, the second half of the store-buffering pair
+ * "bump the number, then read the mask" described in x86_add().
+ */
+static void batch_mask_or(tlbb_cpumask_t *batch, const tlbb_cpumask_t *space)
 {
-	struct tlbb_x86 *x = x86_of(be);
+	for (unsigned i = 0; i < TLBB_CPUMASK_WORDS; i++)
+		batch->bits[i] |= __atomic_load_n(&space->bits[i], __ATOMIC_SEQ_CST);
+}
+
+/*
+ * Everything but the common add (another page of the space the batch already
+ * holds): the first add to an empty batch, a second space, a whole-space add.
+ */
+__attribute__((noinline, cold)) static void x86_add_other(struct x86_batch *xb,
+							   struct tlbb_space *s, uint64_t start,
+							   uint64_t end, unsigned flags, uint64_t g)
+{
+	bool all = (flags & TLBB_RANGE_ALL) != 0;
+
+	if (all)
+		start = end = 0;
+	if (xb->space == 0) {
+		xb->space = (uintptr_t)s;
+		xb->start = start | (all ? X86B_ALL : 0);
+		xb->end = end;
+	} else if (xb->space == (uintptr_t)s) {
+		uint64_t f = xb->start & X86B_FLAGS;
+
+		/* Only a whole-space add comes here for the batch's own space. */
+		if (g != xb->gen_last + 1)
+			f |= X86B_NONCONTIG;
+		xb->start = f | X86B_ALL;
+		xb->end = 0;
+	} else {
+		xb->space = X86B_MULTI;
+	}
+	if (s->flags & TLBB_SPACE_GLOBAL)
+		xb->start |= X86B_GLOBAL;
+	xb->gen_last = g;
+}
+
+/*
+ * Two locked read-modify-writes per add, this one and the core's pending
+ * bump (space_bump_pending()), and they cannot be one:
+ *   - this number is 64 bits and never wraps or resets: a CPU's slot keeps
+ *     "flushed up to L" across any number of adds, and "L >= g" must mean
+ *     what it says forever (a reset would make a stale slot look current);
+ *   - the core's word is 32 bits holding two 15-bit fields that the race
+ *     check compares and publishes with one cmpxchg, and it is reset when
+ *     pending grows large: it counts outstanding work, not history.
+ * Folding one into the other would change either the core's public word
+ * (struct tlbb_space::batch_gen, its fields and tests) or make the x86
+ * number resettable. Each is one lock-prefixed instruction on a line the
+ * adder owns exclusively in the common case (the space's hot line).
+ *
+ * The batch's own fields, its mask included, are written with plain stores:
+ * see batch_mask_or().
+ */
+static inline void x86_add(const struct tlbb_backend *be, struct tlbb_batch *b,
+			   struct tlbb_space *s, uint64_t start, uint64_t end, unsigned flags)
+{
 	struct x86_batch *xb = TLBB_ARCH(b, struct x86_batch);
-	bool all = (flags & TLBB_RANGE_ALL) || !range_canonical(x, start, end);
 	uint64_t g;
 
+	(void)be;
 	/*
 	 * Number first, mask second (both seq_cst), mirrored by switch-in's
 	 * "mask bit first, number second": either this add sees the switching
@@ -397,45 +464,33 @@ static void x86_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct 
 	 * flushes the PCID as it loads it.
 	 */
 	g = __atomic_add_fetch(&xs(s)->gen, 1, __ATOMIC_SEQ_CST);
-	tlbb_cpumask_or(&b->cpus, &s->cpus);
+	batch_mask_or(&b->cpus, &s->cpus);
 
-	if (all)
-		start = end = 0;
-	if (xb->space == 0) {
-		xb->space = (uintptr_t)s;
-		xb->start = start | (all ? X86B_ALL : 0);
-		xb->end = end | 1u;
-	} else if (xb->space == (uintptr_t)s) {
-		uint64_t f = xb->start & X86B_FLAGS;
-		unsigned nadds = (unsigned)(xb->end & X86B_FLAGS);
-		uint64_t os = xb->start & ~X86B_FLAGS, oe = xb->end & ~X86B_FLAGS;
-
-		if (all || (f & X86B_ALL)) {
-			f |= X86B_ALL;
-			os = oe = 0;
-		} else {
-			os = start < os ? start : os;
-			oe = end > oe ? end : oe;
-		}
-		/*
-		 * Another batch's add between two of ours: the numbers
-		 * gen_first..gen_last are not all ours, and a CPU whose
-		 * generation a whole flush raised into that range would skip
-		 * that batch after catching up to gen_last. Claim nothing.
-		 */
-		if (g != xb->gen_last + 1)
-			f |= X86B_NONCONTIG;
-		if (nadds == X86B_NADDS_MAX)
-			f |= X86B_NONCONTIG; /* count saturated: claim nothing */
-		else
-			nadds++;
-		xb->start = os | f;
-		xb->end = oe | nadds;
-	} else {
-		xb->space = X86B_MULTI;
+	if (__builtin_expect(xb->space != (uintptr_t)s || (flags & TLBB_RANGE_ALL), 0)) {
+		x86_add_other(xb, s, start, end, flags, g);
+		return;
 	}
-	if (s->flags & TLBB_SPACE_GLOBAL)
-		xb->start |= X86B_GLOBAL;
+	/*
+	 * Another page or range of the batch's space: widen [start, end).
+	 * xb->start carries flags in its low 12 bits; @start is granule
+	 * aligned, so start < xb->start either lowers the range or (start
+	 * equal to the flagged minimum) rewrites the same value. In a batch
+	 * already whole-space (X86B_ALL) the bounds are ignored at flush.
+	 * Canonicality is checked at flush, on the merged range: it covers
+	 * every add, so a non-canonical add makes it non-canonical too.
+	 */
+	if (start < xb->start)
+		xb->start = start | (xb->start & X86B_FLAGS);
+	if (end > xb->end)
+		xb->end = end;
+	/*
+	 * Another batch's add between two of ours: the numbers
+	 * gen_first..gen_last are not all ours, and a CPU whose
+	 * generation a whole flush raised into that range would skip
+	 * that batch after catching up to gen_last. Claim nothing.
+	 */
+	if (g != xb->gen_last + 1)
+		xb->start |= X86B_NONCONTIG;
 	xb->gen_last = g;
 }
 
@@ -445,16 +500,28 @@ static void x86_flush(const struct tlbb_backend *be, struct tlbb_batch *b)
 	struct x86_req r = { .x = x86_of(be) };
 
 	if (xb->space != X86B_MULTI) {
-		unsigned nadds = (unsigned)(xb->end & X86B_FLAGS);
-
 		r.space = (struct tlbb_space *)xb->space;
-		if (!(xb->start & X86B_ALL)) { /* else start == end: whole space */
+		/*
+		 * The merged range covers every add; if any part of it is not
+		 * canonical, INVLPG of it would be a no-op: the whole space
+		 * (start == end).
+		 */
+		if (!(xb->start & X86B_ALL) &&
+		    range_canonical(r.x, xb->start & ~X86B_FLAGS, xb->end)) {
 			r.start = xb->start & ~X86B_FLAGS;
-			r.end = xb->end & ~X86B_FLAGS;
+			r.end = xb->end;
 		}
 		r.gen_last = xb->gen_last;
+		/*
+		 * The core counts the adds since the last flush (b->nr_adds, one
+		 * per add hook call): with no number of another batch among
+		 * ours, they are gen_last - nr_adds + 1 .. gen_last. A count
+		 * beyond 2^32 wraps nr_adds and makes gen_first too high, so
+		 * gen_first > local + 1 for every CPU below it: no catch-up,
+		 * which is always safe.
+		 */
 		r.contiguous = !(xb->start & X86B_NONCONTIG);
-		r.gen_first = xb->gen_last - nadds + 1;
+		r.gen_first = xb->gen_last - b->nr_adds + 1;
 	}
 	r.global = (xb->start & X86B_GLOBAL) != 0;
 	if (r.space || xb->space == X86B_MULTI)
@@ -619,3 +686,14 @@ bool tlbb_x86_switch_space(struct tlbb_x86 *x, struct tlbb_space *next, uint64_t
 		      (must_flush || !(x->cfg.features & TLBB_X86_PCID) ? 0 : X86_CR3_NOFLUSH));
 	return must_flush;
 }
+
+/*
+ * The static binding (lib/tlbbatch.c, TLBB_STATIC_X86_64): the core includes
+ * this file and calls these directly instead of through tlbb_x86::be.
+ */
+#define TLBB_BOUND_should_defer x86_should_defer
+#define TLBB_BOUND_add x86_add
+#define TLBB_BOUND_flush x86_flush
+#define TLBB_BOUND_flush_space x86_flush_space
+#define TLBB_BOUND_space_init x86_space_init
+#define TLBB_BOUND_space_fini x86_space_fini

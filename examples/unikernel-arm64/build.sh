@@ -5,13 +5,22 @@
 #      the bare-metal cross file (-Dfreestanding=true -Dhw_backend=arm64,
 #      debug checks on so the issuing-CPU rule is checked live);
 #   2. the kernel's own objects, linked against that libtlbbatch.a.
-# Usage: build.sh SRCROOT OUTDIR
+# Usage: build.sh SRCROOT OUTDIR [table|static]
 #   -> OUTDIR/unikernel-arm64{,-nc,-noswitch,-rangeshift,-globalskip,-reuseskip}.elf
+# static: the library binds the arm64 backend at compile time
+# (-Dstatic_backend=true: direct hook calls, no hook table); table (default):
+# the hook table.
 set -euo pipefail
 src=$(cd "$1" && pwd); out=$(mkdir -p "$2" && cd "$2" && pwd)
+binding=${3:-table}
+case "$binding" in
+  table) static=false ;;
+  static) static=true ;;
+  *) echo "build.sh: binding must be table or static, not $binding" >&2; exit 2 ;;
+esac
 here=$src/examples/unikernel-arm64
 cc=${CROSS_CC:-aarch64-linux-gnu-gcc}
-lib=$out/libtlbbatch-fs
+lib=$out/libtlbbatch-fs-$binding
 
 # Meson variables of an enclosing meson test run must not leak into ours.
 unset MESON_BUILD_ROOT MESON_SOURCE_ROOT MESON_SUBDIR MESONINTROSPECT
@@ -20,7 +29,7 @@ if [ ! -f "$lib/build.ninja" ]; then
   rm -rf "$lib"
   tlbb_quiet meson setup "$lib" "$src" --cross-file "$src/cross/aarch64-none-elf.ini" \
     -Dfreestanding=true -Dhw_backend=arm64 -Ddebug_checks=true -Dmax_cpus=8 \
-    -Dtests=false -Dexamples=false --buildtype=release
+    -Dstatic_backend=$static -Dtests=false -Dexamples=false --buildtype=release
 fi
 tlbb_quiet ninja -C "$lib"
 

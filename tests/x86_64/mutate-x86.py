@@ -33,7 +33,7 @@ import sys
 
 MUTANTS = {
     "interleave": (
-        r"\n[ \t]*if \(g != xb->gen_last \+ 1\)\n[ \t]*f \|= X86B_NONCONTIG;", ""),
+        r"\n[ \t]*if \(g != xb->gen_last \+ 1\)\n[ \t]*xb->start \|= X86B_NONCONTIG;", ""),
     "catchup-edge": (
         r"if \(r->contiguous && local \+ 1 == r->gen_first\)", "if (r->contiguous)"),
     "gen-read-after-flush": (
