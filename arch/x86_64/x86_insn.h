@@ -9,7 +9,7 @@
 #ifndef TLBB_X86_INSN_H
 #define TLBB_X86_INSN_H
 
-#include <stdint.h>
+#include <tlbbatch/config.h>
 
 /* INVPCID types (Intel SDM vol. 2, INVPCID). */
 #define X86_INVPCID_ADDR 0u        /* one address, one PCID (unused here) */
