@@ -511,6 +511,15 @@ int tlbb_x86_init(struct tlbb_x86 *x, const struct tlbb_x86_config *cfg,
 	if (!x || !percpu || ncpus == 0 || ncpus > TLBB_MAX_CPUS)
 		return TLBB_EINVAL;
 	x->cfg.features = cfg ? cfg->features : 0;
+	/*
+	 * Under 5-level paging kernel addresses lie beyond the 48-bit
+	 * canonical range; a port that did not say LA57 would have every one
+	 * of them turned into a whole flush. The paging mode is in CR4, so
+	 * take it from there. (A port's LA57 on a 4-level CPU is harmless:
+	 * the extra addresses it lets through cannot be mapped.)
+	 */
+	if (x86_read_cr4() & X86_CR4_LA57)
+		x->cfg.features |= TLBB_X86_LA57;
 	x->cfg.ceiling = (cfg && cfg->ceiling) ? cfg->ceiling : TLBB_X86_DEFAULT_CEILING;
 	x->cpu = percpu;
 	x->ncpus = ncpus;

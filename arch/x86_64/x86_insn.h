@@ -20,6 +20,7 @@
 #define X86_CR3_NOFLUSH (1ull << 63) /* with CR4.PCIDE: keep the PCID's entries */
 #define X86_CR3_PCID_MASK 0xfffull
 #define X86_CR4_PGE (1ull << 7)
+#define X86_CR4_LA57 (1ull << 12) /* 5-level paging is on */
 #define X86_RFLAGS_IF (1ull << 9)
 
 #ifdef TLBB_X86_RECORD

@@ -93,7 +93,7 @@ extern "C" {
 /* PCIDs a CPU tracks at once (Linux: TLB_NR_DYN_ASIDS = 6). */
 #define TLBB_X86_SLOTS 6
 
-/* CPU features the port found (CPUID) and enabled. */
+/* CPU features the port found (CPUID) and enabled (LA57: also read from CR4). */
 #define TLBB_X86_PCID 0x1u    /* CR4.PCIDE is set: CR3[11:0] is the PCID */
 #define TLBB_X86_INVPCID 0x2u /* the INVPCID instruction exists */
 #define TLBB_X86_LA57 0x4u    /* 5-level paging: 57-bit canonical addresses */
@@ -145,8 +145,13 @@ struct tlbb_x86 {
 
 /*
  * Set up @x with @ncpus per-CPU structures in @percpu (indexed by
- * tlbb_port_cpu_id()). @cfg may be NULL (no PCID, no INVPCID, 48-bit,
- * ceiling 33). Returns TLBB_EINVAL for NULL @x/@percpu, @ncpus == 0 or
+ * tlbb_port_cpu_id()). @cfg may be NULL (no PCID, no INVPCID, ceiling 33).
+ * TLBB_X86_LA57 is also taken from CR4.LA57, read here on the calling CPU
+ * (so init runs in ring 0): under 5-level paging a port that forgot it
+ * would see every kernel address as non-canonical and every batch become a
+ * whole flush.
+ *
+ * Returns TLBB_EINVAL for NULL @x/@percpu, @ncpus == 0 or
  * @ncpus > TLBB_MAX_CPUS. Call it once, before any space is initialised
  * on it: it restarts the context numbers.
  */

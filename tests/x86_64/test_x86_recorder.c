@@ -53,12 +53,18 @@ static struct tlbb_x86 X;
 static struct tlbb_x86_cpu PC[NCPU];
 static struct tlbb_space A, B, K; /* two user spaces, one global kernel space */
 
+/* CR4 of every model CPU at the next setup (then back to 0): its paging mode. */
+static uint64_t next_setup_cr4;
+
 /* @ncpus < NCPU: the port runs more CPUs than it gave the backend. */
 static void setup_backend_ncpus(unsigned features, unsigned ceiling, unsigned ncpus)
 {
 	struct tlbb_x86_config cfg = { features, ceiling };
 
 	memset(&R, 0, sizeof(R));
+	for (unsigned c = 0; c < NCPU; c++)
+		R.cr4[c] = next_setup_cr4;
+	next_setup_cr4 = 0;
 	memset(PC, 0xa5, sizeof(PC)); /* init must reset what it tracks */
 	R.pcide = (features & TLBB_X86_PCID) != 0;
 	assert_int_equal(tlbb_x86_init(&X, &cfg, PC, ncpus), TLBB_OK);
@@ -544,6 +550,39 @@ static void test_la57_widens_the_canonical_range(void **state)
 	tlbb_add_page(&b, &A, 0x0000800000000000ull, 0); /* canonical with 57 bits */
 	tlbb_flush(&b);
 	assert_int_equal(count_ev(NCPU, EV_INVLPG, 0), 4);
+}
+
+/* An address of Linux's 5-level vmalloc area: canonical with 57 bits, not 48. */
+#define LA57_VA(n) (0xffa0000000000000ull + (uint64_t)(n) * 4096u)
+
+/*
+ * 5-level paging, and a port that did not say so: init reads CR4.LA57 and
+ * the batch stays per-page. Every CPU on the model's 57-bit paging drops
+ * the entries by INVLPG.
+ */
+static void test_la57_is_taken_from_cr4_at_init(void **state)
+{
+	struct tlbb_batch b;
+
+	next_setup_cr4 = CR4_LA57;
+	four_cpus_on_A(0, 0);
+	assert_true(X.cfg.features & TLBB_X86_LA57);
+	for (unsigned c = 0; c < 4; c++)
+		touch(c, LA57_VA(3), false);
+	tlbb_batch_init(&b);
+	tlbb_add_page(&b, &A, LA57_VA(3), 0);
+	tlbb_add_page(&b, &A, LA57_VA(4), 0);
+	tlbb_flush(&b);
+	assert_int_equal(count_ev(NCPU, EV_INVLPG, 0), 8);
+	assert_int_equal(count_ev(NCPU, EV_CR3, 0), 0);
+	assert_int_equal(usable_holders(&A, LA57_VA(3)), 0);
+}
+
+/* 4-level paging: nothing changes (the 48-bit rule stays). */
+static void test_no_la57_in_cr4_keeps_48_bits(void **state)
+{
+	four_cpus_on_A(0, 0);
+	assert_false(X.cfg.features & TLBB_X86_LA57);
 }
 
 /* ---- race check, several spaces, global --------------------------------------------- */
@@ -1338,6 +1377,23 @@ static void test_negative_a_trimmed_cpu_whose_switch_back_keeps_the_pcid_is_stal
 	assert_int_equal(usable_holders(&A, VA(1)), 1);
 }
 
+/*
+ * What the CR4 read at init prevents: a 5-level machine whose backend
+ * believes in 48 bits (here CR4 reads without LA57, as if init had not
+ * looked) turns every batch of kernel addresses into a whole flush.
+ */
+static void test_negative_a_la57_address_without_la57_is_a_whole_flush(void **state)
+{
+	struct tlbb_batch b;
+
+	four_cpus_on_A(0, 0);
+	tlbb_batch_init(&b);
+	tlbb_add_page(&b, &A, LA57_VA(3), 0);
+	tlbb_flush(&b);
+	assert_int_equal(count_ev(NCPU, EV_INVLPG, 0), 0);
+	assert_int_equal(count_ev(NCPU, EV_CR3, 0), 4);
+}
+
 static void test_negative_the_model_sees_a_non_canonical_invlpg_as_a_nop(void **state)
 {
 	/* What the backend avoids: the TLB model must really ignore such INVLPGs. */
@@ -1379,6 +1435,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_non_canonical_address_becomes_a_full_flush),
 		cmocka_unit_test(test_range_across_the_hole_becomes_a_full_flush),
 		cmocka_unit_test(test_la57_widens_the_canonical_range),
+		cmocka_unit_test(test_la57_is_taken_from_cr4_at_init),
+		cmocka_unit_test(test_no_la57_in_cr4_keeps_48_bits),
 		cmocka_unit_test(test_race_check_flushes_the_whole_space_on_its_mask),
 		cmocka_unit_test(test_batch_of_two_spaces_flushes_loaded_and_defers_others),
 		cmocka_unit_test(test_global_space_full_flush_drops_global_entries),
@@ -1408,6 +1466,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_negative_without_the_ipi_round_remote_cpus_stay_stale),
 		cmocka_unit_test(test_negative_a_switch_in_that_never_flushes_keeps_deferred_entries),
 		cmocka_unit_test(test_negative_the_model_sees_a_non_canonical_invlpg_as_a_nop),
+		cmocka_unit_test(test_negative_a_la57_address_without_la57_is_a_whole_flush),
 		cmocka_unit_test(test_negative_a_reborn_space_that_kept_the_old_pcid_uses_dead_entries),
 		cmocka_unit_test(test_negative_a_trimmed_cpu_whose_switch_back_keeps_the_pcid_is_stale),
 	};
