@@ -1407,6 +1407,70 @@ static void test_negative_the_model_sees_a_non_canonical_invlpg_as_a_nop(void **
 	assert_int_equal(usable_holders(&A, 0xffff800000000000ull), 0);
 }
 
+/* ---- CPUs beyond the mask (built with TLBB_MAX_CPUS=4 < NCPU) ----------------------- */
+
+#if TLBB_MAX_CPUS < NCPU
+#define BEYOND TLBB_MAX_CPUS /* a CPU number no mask can hold */
+
+/* The port's figure of CPUs above the mask is refused, not truncated. */
+static void test_beyond_init_refuses_more_cpus_than_a_mask_holds(void **state)
+{
+	struct tlbb_x86 x;
+
+	assert_int_equal(tlbb_x86_init(&x, NULL, PC, TLBB_MAX_CPUS + 1), TLBB_EINVAL);
+	assert_int_equal(tlbb_x86_init(&x, NULL, PC, TLBB_MAX_CPUS), TLBB_OK);
+}
+
+/*
+ * A port that runs a CPU numbered beyond the mask anyway (its CPU id is
+ * above what it gave init) is told at every switch-in; the CR3 write still
+ * flushes. No round can reach that CPU while it runs the space, which is
+ * why the report exists: the test shows the entry it keeps.
+ */
+static void test_beyond_switch_in_is_reported_and_flushes(void **state)
+{
+	setup_backend_ncpus(TLBB_X86_PCID, 0, TLBB_MAX_CPUS);
+	R.expect_debug_fail = true;
+	run_on(0, &A, ROOT_A);
+	assert_true(run_on(BEYOND, &A, ROOT_A));
+	assert_int_equal(R.ev[R.nev - 1].a, ROOT_A | A.id); /* no no-flush bit */
+	assert_int_equal(R.debug_fails, DEBUG_REPORTS);
+	assert_false(tlbb_cpumask_test(&A.cpus, BEYOND));
+	touch(BEYOND, VA(1), false);
+	R.cur = 0;
+	R.nrounds = 0;
+	flush_n_pages(1);
+	assert_int_equal(R.nrounds, 0);
+	assert_int_equal(usable_holders(&A, VA(1)), 1);
+}
+
+/* A CPU beyond the mask that flushes still does its own part: everything. */
+static void test_beyond_flushing_cpu_flushes_itself(void **state)
+{
+	struct tlbb_batch b;
+	static const unsigned others[] = { 1 };
+	tlbb_cpumask_t want = mask_of(others, 1);
+
+	setup_backend_ncpus(TLBB_X86_PCID, 0, TLBB_MAX_CPUS);
+	R.expect_debug_fail = true;
+	run_on(1, &A, ROOT_A);
+	run_on(BEYOND, &A, ROOT_A);
+	R.cr4[BEYOND] = CR4_PGE;
+	touch(1, VA(1), false);
+	touch(BEYOND, VA(1), false);
+	R.cur = BEYOND;
+	R.debug_fails = 0;
+	tlbb_batch_init(&b);
+	tlbb_add_page(&b, &A, VA(1), 0);
+	tlbb_flush(&b);
+	assert_int_equal(R.nrounds, 1);
+	assert_mask_equal(&R.rounds[0].mask, &want);
+	assert_int_equal(count_ev(BEYOND, EV_CR4, 0), 2); /* no INVPCID: the PGE toggle */
+	assert_int_equal(usable_holders(&A, VA(1)), 0);
+	assert_int_equal(R.debug_fails, DEBUG_REPORTS);
+}
+#endif
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest rules[] = {
@@ -1471,6 +1535,16 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_negative_a_trimmed_cpu_whose_switch_back_keeps_the_pcid_is_stale),
 	};
 
+#if TLBB_MAX_CPUS < NCPU
+	const struct CMUnitTest beyond[] = {
+		cmocka_unit_test(test_beyond_init_refuses_more_cpus_than_a_mask_holds),
+		cmocka_unit_test(test_beyond_switch_in_is_reported_and_flushes),
+		cmocka_unit_test(test_beyond_flushing_cpu_flushes_itself),
+	};
+
+	if (argc > 1 && strcmp(argv[1], "beyond-mask") == 0)
+		return cmocka_run_group_tests_name("x86_64 CPUs beyond the mask", beyond, NULL, NULL);
+#endif
 	if (argc > 1 && strcmp(argv[1], "negative") == 0)
 		return cmocka_run_group_tests_name("x86_64 negative controls", negative, NULL, NULL);
 	return cmocka_run_group_tests_name("x86_64 backend rules", rules, NULL, NULL);
