@@ -51,6 +51,11 @@ build() {
     cat "$work/kbuild.log"; echo "FAIL: kbuild of the module"; return 1
   fi
   grep -E 'warning|error' "$work/kbuild.log" | grep -v BTF && { echo "FAIL: kbuild warnings"; return 1; }
+  # The library was compiled the kernel's way: -nostdinc, types from the override.
+  for o in lib/.tlbbatch.o.cmd arch/x86_64/.x86_64.o.cmd; do
+    grep -q -- '-nostdinc' "$mod/tlbbatch/$o" && grep -q 'TLBB_TYPES_HEADER' "$mod/tlbbatch/$o" ||
+      { echo "FAIL: $o was not built with -nostdinc and TLBB_TYPES_HEADER"; return 1; }
+  done
   echo "kbuild: $mod/tlbb_poison.ko for $ver in $(( $(date +%s) - start )) s"
 }
 
