@@ -16,7 +16,7 @@
 #ifndef TLBBATCH_ARCH_ARM64_TLBI_H
 #define TLBBATCH_ARCH_ARM64_TLBI_H
 
-#include <stdint.h>
+#include <tlbbatch/config.h>
 
 enum tlbb_a64_insn {
 	TLBB_A64_DSB_ISHST = 1,

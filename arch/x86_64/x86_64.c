@@ -365,7 +365,8 @@ static void run_request(struct x86_req *r, const tlbb_cpumask_t *mask)
 	tlbb_cpumask_unset(&targets, self);
 	if (!tlbb_cpumask_empty(&targets))
 		tlbb_port_ipi_send_and_wait(&targets, ipi_entry, r);
-	if (tlbb_cpumask_test(mask, self))
+	/* A CPU beyond the mask cannot be in it, yet may have run the space. */
+	if (tlbb_cpumask_test(mask, self) || self >= TLBB_MAX_CPUS)
 		do_request(r, self, false);
 }
 
@@ -575,9 +576,20 @@ static void x86_space_fini(const struct tlbb_backend *be, struct tlbb_space *s)
 int tlbb_x86_init(struct tlbb_x86 *x, const struct tlbb_x86_config *cfg,
 		  struct tlbb_x86_cpu *percpu, unsigned ncpus)
 {
+	/* A CPU numbered beyond TLBB_MAX_CPUS has no bit in any mask, so no
+	 * flush round could reach it: refuse rather than lose it. */
 	if (!x || !percpu || ncpus == 0 || ncpus > TLBB_MAX_CPUS)
 		return TLBB_EINVAL;
 	x->cfg.features = cfg ? cfg->features : 0;
+	/*
+	 * Under 5-level paging kernel addresses lie beyond the 48-bit
+	 * canonical range; a port that did not say LA57 would have every one
+	 * of them turned into a whole flush. The paging mode is in CR4, so
+	 * take it from there. (A port's LA57 on a 4-level CPU is harmless:
+	 * the extra addresses it lets through cannot be mapped.)
+	 */
+	if (x86_read_cr4() & X86_CR4_LA57)
+		x->cfg.features |= TLBB_X86_LA57;
 	x->cfg.ceiling = (cfg && cfg->ceiling) ? cfg->ceiling : TLBB_X86_DEFAULT_CEILING;
 	x->cpu = percpu;
 	x->ncpus = ncpus;
@@ -651,7 +663,16 @@ bool tlbb_x86_switch_space(struct tlbb_x86 *x, struct tlbb_space *next, uint64_t
 	tlbb_space_cpu_enter(next, cpu);
 	g = tlbb_x86_space_gen(next);
 	if (cpu >= x->ncpus) {
-		debug_fail("x86: CPU number beyond the per-CPU array");
+		/*
+		 * Below TLBB_MAX_CPUS the bit is set: every flush of @next
+		 * reaches this CPU and flushes everything there. Beyond it
+		 * nothing can reach it while it runs @next.
+		 */
+		if (cpu >= TLBB_MAX_CPUS)
+			debug_fail("x86: CPU number >= TLBB_MAX_CPUS: no flush can reach it "
+				   "(rebuild with a larger TLBB_MAX_CPUS)");
+		else
+			debug_fail("x86: CPU number beyond the per-CPU array");
 		x86_write_cr3(pml4 | pcid);
 		return true;
 	}

@@ -9,7 +9,7 @@
 #ifndef TLBB_X86_INSN_H
 #define TLBB_X86_INSN_H
 
-#include <stdint.h>
+#include <tlbbatch/config.h>
 
 /* INVPCID types (Intel SDM vol. 2, INVPCID). */
 #define X86_INVPCID_ADDR 0u        /* one address, one PCID (unused here) */
@@ -20,6 +20,7 @@
 #define X86_CR3_NOFLUSH (1ull << 63) /* with CR4.PCIDE: keep the PCID's entries */
 #define X86_CR3_PCID_MASK 0xfffull
 #define X86_CR4_PGE (1ull << 7)
+#define X86_CR4_LA57 (1ull << 12) /* 5-level paging is on */
 #define X86_RFLAGS_IF (1ull << 9)
 
 #ifdef TLBB_X86_RECORD

@@ -71,6 +71,14 @@
  *     interrupt handler of the port that writes CR4 is never undone. (The
  *     RFLAGS save steps over the red zone, so it is safe in any build; a
  *     kernel needs -mno-red-zone for its own interrupt handlers anyway.)
+ *   - CPU numbers: tlbb_port_cpu_id() < the ncpus given to tlbb_x86_init(),
+ *     itself <= TLBB_MAX_CPUS (init refuses more). Hotplug: an offlined CPU
+ *     first switches to the port's idle/kernel space (so it has no dead
+ *     space loaded), keeps its bit in the masks and its per-CPU structure;
+ *     send_and_wait treats it as done (an offline CPU runs nothing, and
+ *     comes back through a CPU reset with an empty TLB), and its slots are
+ *     then at worst behind, so its first switch-in to a space flushes.
+ *     Nothing is reinitialised at online time.
  *   - Spaces with TLBB_SPACE_GLOBAL hold global (G-bit) kernel entries: they
  *     are live under every PCID, so they are never "not loaded", never
  *     skipped by generation, and their full flush drops global entries too
@@ -93,7 +101,7 @@ extern "C" {
 /* PCIDs a CPU tracks at once (Linux: TLB_NR_DYN_ASIDS = 6). */
 #define TLBB_X86_SLOTS 6
 
-/* CPU features the port found (CPUID) and enabled. */
+/* CPU features the port found (CPUID) and enabled (LA57: also read from CR4). */
 #define TLBB_X86_PCID 0x1u    /* CR4.PCIDE is set: CR3[11:0] is the PCID */
 #define TLBB_X86_INVPCID 0x2u /* the INVPCID instruction exists */
 #define TLBB_X86_LA57 0x4u    /* 5-level paging: 57-bit canonical addresses */
@@ -145,10 +153,20 @@ struct tlbb_x86 {
 
 /*
  * Set up @x with @ncpus per-CPU structures in @percpu (indexed by
- * tlbb_port_cpu_id()). @cfg may be NULL (no PCID, no INVPCID, 48-bit,
- * ceiling 33). Returns TLBB_EINVAL for NULL @x/@percpu, @ncpus == 0 or
- * @ncpus > TLBB_MAX_CPUS. Call it once, before any space is initialised
- * on it: it restarts the context numbers.
+ * tlbb_port_cpu_id()). @cfg may be NULL (no PCID, no INVPCID, ceiling 33).
+ * TLBB_X86_LA57 is also taken from CR4.LA57, read here on the calling CPU
+ * (so init runs in ring 0): under 5-level paging a port that forgot it
+ * would see every kernel address as non-canonical and every batch become a
+ * whole flush.
+ *
+ * @ncpus is the number of CPU ids the port can ever hand out (Linux:
+ * nr_cpu_ids, not the online count), and must be <= TLBB_MAX_CPUS: a CPU
+ * above the mask size has no bit, so no flush round could ever reach it.
+ * Returns TLBB_EINVAL for NULL @x/@percpu, @ncpus == 0 or
+ * @ncpus > TLBB_MAX_CPUS (build with -DTLBB_MAX_CPUS=<n> for more: a
+ * distribution kernel's NR_CPUS of 8192 costs 1 KiB per mask). Call it
+ * once, before any space is initialised on it: it restarts the context
+ * numbers.
  */
 int tlbb_x86_init(struct tlbb_x86 *x, const struct tlbb_x86_config *cfg,
 		  struct tlbb_x86_cpu *percpu, unsigned ncpus);
@@ -163,6 +181,10 @@ static inline const struct tlbb_backend *tlbb_x86_backend(const struct tlbb_x86 
  * address @pml4 (4 KiB aligned). Interrupts disabled. Marks this CPU in
  * next->cpus, then writes CR3 = @pml4 | PCID, with the no-flush bit when
  * this CPU's slot for the PCID is current. Returns true if the write flushed.
+ * A CPU number >= the ncpus given to init breaks the port's contract: it is
+ * reported (tlbb_port_debug_fail() in TLBB_DEBUG builds) and its CR3 write
+ * always flushes; below TLBB_MAX_CPUS every flush still reaches it and
+ * flushes everything there, at or above it none can while it runs @next.
  */
 bool tlbb_x86_switch_space(struct tlbb_x86 *x, struct tlbb_space *next, uint64_t pml4);
 

@@ -15,6 +15,13 @@ bool canonical48(uint64_t va)
 	return (uint64_t)((int64_t)(va << 16) >> 16) == va;
 }
 
+bool canonical_on(unsigned cpu, uint64_t va)
+{
+	unsigned shift = (R.cr4[cpu] & CR4_LA57) ? 7 : 16;
+
+	return (uint64_t)((int64_t)(va << shift) >> shift) == va;
+}
+
 uint32_t cur_pcid(unsigned cpu)
 {
 	return R.pcide ? (uint32_t)(R.cr3[cpu] & 0xfff) : 0;
@@ -72,7 +79,7 @@ void tlbb_x86_rec_invlpg(uintptr_t va)
 	}
 	/* SDM: INVLPG of a non-canonical address is a NOP. Otherwise it drops
 	 * the page's entries of the current PCID and its global ones. */
-	if (canonical48(va) && !R.drop_invlpg)
+	if (canonical_on(R.cur, va) && !R.drop_invlpg)
 		TLB_DROP(e->va == page && (e->global || e->pcid == pcid));
 	hook(EV_INVLPG, true);
 }

@@ -35,6 +35,7 @@
 #define NCPU 8
 #define CR3_NOFLUSH (1ull << 63)
 #define CR4_PGE (1ull << 7)
+#define CR4_LA57 (1ull << 12)
 
 /*
  * EV_IRQ_SAVE / EV_IRQ_RESTORE (x86_irq_save/restore, around the CR4.PGE
@@ -111,6 +112,8 @@ extern struct rec R;
 void rec_fail(const char *what);
 
 bool canonical48(uint64_t va);
+/* Canonical for CPU @cpu's paging mode: 57 bits if its CR4.LA57 is set. */
+bool canonical_on(unsigned cpu, uint64_t va);
 /* The PCID in CPU @cpu's CR3 now (0 without CR4.PCIDE). */
 uint32_t cur_pcid(unsigned cpu);
 

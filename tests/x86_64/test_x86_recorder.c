@@ -53,12 +53,18 @@ static struct tlbb_x86 X;
 static struct tlbb_x86_cpu PC[NCPU];
 static struct tlbb_space A, B, K; /* two user spaces, one global kernel space */
 
+/* CR4 of every model CPU at the next setup (then back to 0): its paging mode. */
+static uint64_t next_setup_cr4;
+
 /* @ncpus < NCPU: the port runs more CPUs than it gave the backend. */
 static void setup_backend_ncpus(unsigned features, unsigned ceiling, unsigned ncpus)
 {
 	struct tlbb_x86_config cfg = { features, ceiling };
 
 	memset(&R, 0, sizeof(R));
+	for (unsigned c = 0; c < NCPU; c++)
+		R.cr4[c] = next_setup_cr4;
+	next_setup_cr4 = 0;
 	memset(PC, 0xa5, sizeof(PC)); /* init must reset what it tracks */
 	R.pcide = (features & TLBB_X86_PCID) != 0;
 	assert_int_equal(tlbb_x86_init(&X, &cfg, PC, ncpus), TLBB_OK);
@@ -544,6 +550,39 @@ static void test_la57_widens_the_canonical_range(void **state)
 	tlbb_add_page(&b, &A, 0x0000800000000000ull, 0); /* canonical with 57 bits */
 	tlbb_flush(&b);
 	assert_int_equal(count_ev(NCPU, EV_INVLPG, 0), 4);
+}
+
+/* An address of Linux's 5-level vmalloc area: canonical with 57 bits, not 48. */
+#define LA57_VA(n) (0xffa0000000000000ull + (uint64_t)(n) * 4096u)
+
+/*
+ * 5-level paging, and a port that did not say so: init reads CR4.LA57 and
+ * the batch stays per-page. Every CPU on the model's 57-bit paging drops
+ * the entries by INVLPG.
+ */
+static void test_la57_is_taken_from_cr4_at_init(void **state)
+{
+	struct tlbb_batch b;
+
+	next_setup_cr4 = CR4_LA57;
+	four_cpus_on_A(0, 0);
+	assert_true(X.cfg.features & TLBB_X86_LA57);
+	for (unsigned c = 0; c < 4; c++)
+		touch(c, LA57_VA(3), false);
+	tlbb_batch_init(&b);
+	tlbb_add_page(&b, &A, LA57_VA(3), 0);
+	tlbb_add_page(&b, &A, LA57_VA(4), 0);
+	tlbb_flush(&b);
+	assert_int_equal(count_ev(NCPU, EV_INVLPG, 0), 8);
+	assert_int_equal(count_ev(NCPU, EV_CR3, 0), 0);
+	assert_int_equal(usable_holders(&A, LA57_VA(3)), 0);
+}
+
+/* 4-level paging: nothing changes (the 48-bit rule stays). */
+static void test_no_la57_in_cr4_keeps_48_bits(void **state)
+{
+	four_cpus_on_A(0, 0);
+	assert_false(X.cfg.features & TLBB_X86_LA57);
 }
 
 /* ---- race check, several spaces, global --------------------------------------------- */
@@ -1338,6 +1377,23 @@ static void test_negative_a_trimmed_cpu_whose_switch_back_keeps_the_pcid_is_stal
 	assert_int_equal(usable_holders(&A, VA(1)), 1);
 }
 
+/*
+ * What the CR4 read at init prevents: a 5-level machine whose backend
+ * believes in 48 bits (here CR4 reads without LA57, as if init had not
+ * looked) turns every batch of kernel addresses into a whole flush.
+ */
+static void test_negative_a_la57_address_without_la57_is_a_whole_flush(void **state)
+{
+	struct tlbb_batch b;
+
+	four_cpus_on_A(0, 0);
+	tlbb_batch_init(&b);
+	tlbb_add_page(&b, &A, LA57_VA(3), 0);
+	tlbb_flush(&b);
+	assert_int_equal(count_ev(NCPU, EV_INVLPG, 0), 0);
+	assert_int_equal(count_ev(NCPU, EV_CR3, 0), 4);
+}
+
 static void test_negative_the_model_sees_a_non_canonical_invlpg_as_a_nop(void **state)
 {
 	/* What the backend avoids: the TLB model must really ignore such INVLPGs. */
@@ -1350,6 +1406,70 @@ static void test_negative_the_model_sees_a_non_canonical_invlpg_as_a_nop(void **
 	tlbb_x86_rec_invlpg(0xffff800000000000ull);
 	assert_int_equal(usable_holders(&A, 0xffff800000000000ull), 0);
 }
+
+/* ---- CPUs beyond the mask (built with TLBB_MAX_CPUS=4 < NCPU) ----------------------- */
+
+#if TLBB_MAX_CPUS < NCPU
+#define BEYOND TLBB_MAX_CPUS /* a CPU number no mask can hold */
+
+/* The port's figure of CPUs above the mask is refused, not truncated. */
+static void test_beyond_init_refuses_more_cpus_than_a_mask_holds(void **state)
+{
+	struct tlbb_x86 x;
+
+	assert_int_equal(tlbb_x86_init(&x, NULL, PC, TLBB_MAX_CPUS + 1), TLBB_EINVAL);
+	assert_int_equal(tlbb_x86_init(&x, NULL, PC, TLBB_MAX_CPUS), TLBB_OK);
+}
+
+/*
+ * A port that runs a CPU numbered beyond the mask anyway (its CPU id is
+ * above what it gave init) is told at every switch-in; the CR3 write still
+ * flushes. No round can reach that CPU while it runs the space, which is
+ * why the report exists: the test shows the entry it keeps.
+ */
+static void test_beyond_switch_in_is_reported_and_flushes(void **state)
+{
+	setup_backend_ncpus(TLBB_X86_PCID, 0, TLBB_MAX_CPUS);
+	R.expect_debug_fail = true;
+	run_on(0, &A, ROOT_A);
+	assert_true(run_on(BEYOND, &A, ROOT_A));
+	assert_int_equal(R.ev[R.nev - 1].a, ROOT_A | A.id); /* no no-flush bit */
+	assert_int_equal(R.debug_fails, DEBUG_REPORTS);
+	assert_false(tlbb_cpumask_test(&A.cpus, BEYOND));
+	touch(BEYOND, VA(1), false);
+	R.cur = 0;
+	R.nrounds = 0;
+	flush_n_pages(1);
+	assert_int_equal(R.nrounds, 0);
+	assert_int_equal(usable_holders(&A, VA(1)), 1);
+}
+
+/* A CPU beyond the mask that flushes still does its own part: everything. */
+static void test_beyond_flushing_cpu_flushes_itself(void **state)
+{
+	struct tlbb_batch b;
+	static const unsigned others[] = { 1 };
+	tlbb_cpumask_t want = mask_of(others, 1);
+
+	setup_backend_ncpus(TLBB_X86_PCID, 0, TLBB_MAX_CPUS);
+	R.expect_debug_fail = true;
+	run_on(1, &A, ROOT_A);
+	run_on(BEYOND, &A, ROOT_A);
+	R.cr4[BEYOND] = CR4_PGE;
+	touch(1, VA(1), false);
+	touch(BEYOND, VA(1), false);
+	R.cur = BEYOND;
+	R.debug_fails = 0;
+	tlbb_batch_init(&b);
+	tlbb_add_page(&b, &A, VA(1), 0);
+	tlbb_flush(&b);
+	assert_int_equal(R.nrounds, 1);
+	assert_mask_equal(&R.rounds[0].mask, &want);
+	assert_int_equal(count_ev(BEYOND, EV_CR4, 0), 2); /* no INVPCID: the PGE toggle */
+	assert_int_equal(usable_holders(&A, VA(1)), 0);
+	assert_int_equal(R.debug_fails, DEBUG_REPORTS);
+}
+#endif
 
 int main(int argc, char **argv)
 {
@@ -1379,6 +1499,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_non_canonical_address_becomes_a_full_flush),
 		cmocka_unit_test(test_range_across_the_hole_becomes_a_full_flush),
 		cmocka_unit_test(test_la57_widens_the_canonical_range),
+		cmocka_unit_test(test_la57_is_taken_from_cr4_at_init),
+		cmocka_unit_test(test_no_la57_in_cr4_keeps_48_bits),
 		cmocka_unit_test(test_race_check_flushes_the_whole_space_on_its_mask),
 		cmocka_unit_test(test_batch_of_two_spaces_flushes_loaded_and_defers_others),
 		cmocka_unit_test(test_global_space_full_flush_drops_global_entries),
@@ -1408,10 +1530,21 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_negative_without_the_ipi_round_remote_cpus_stay_stale),
 		cmocka_unit_test(test_negative_a_switch_in_that_never_flushes_keeps_deferred_entries),
 		cmocka_unit_test(test_negative_the_model_sees_a_non_canonical_invlpg_as_a_nop),
+		cmocka_unit_test(test_negative_a_la57_address_without_la57_is_a_whole_flush),
 		cmocka_unit_test(test_negative_a_reborn_space_that_kept_the_old_pcid_uses_dead_entries),
 		cmocka_unit_test(test_negative_a_trimmed_cpu_whose_switch_back_keeps_the_pcid_is_stale),
 	};
 
+#if TLBB_MAX_CPUS < NCPU
+	const struct CMUnitTest beyond[] = {
+		cmocka_unit_test(test_beyond_init_refuses_more_cpus_than_a_mask_holds),
+		cmocka_unit_test(test_beyond_switch_in_is_reported_and_flushes),
+		cmocka_unit_test(test_beyond_flushing_cpu_flushes_itself),
+	};
+
+	if (argc > 1 && strcmp(argv[1], "beyond-mask") == 0)
+		return cmocka_run_group_tests_name("x86_64 CPUs beyond the mask", beyond, NULL, NULL);
+#endif
 	if (argc > 1 && strcmp(argv[1], "negative") == 0)
 		return cmocka_run_group_tests_name("x86_64 negative controls", negative, NULL, NULL);
 	return cmocka_run_group_tests_name("x86_64 backend rules", rules, NULL, NULL);
