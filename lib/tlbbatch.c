@@ -459,7 +459,7 @@ int tlbb_add_range(struct tlbb_batch *b, struct tlbb_space *s, uint64_t start, u
  * batch of another backend, unknown flag bits, the top page. Out of line so
  * that the fast path needs no stack frame.
  */
-__attribute__((noinline, cold)) static int add_page_general(struct tlbb_batch *b,
+__attribute__((__noinline__, __cold__)) static int add_page_general(struct tlbb_batch *b,
 							     struct tlbb_space *s, uint64_t va,
 							     unsigned flags)
 {

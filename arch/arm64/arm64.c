@@ -312,7 +312,7 @@ static bool a64_should_defer(const struct tlbb_backend *be, const struct tlbb_sp
 }
 
 /* Every add but the common one (a64_add()). */
-__attribute__((noinline)) static void a64_add_general(const struct tlbb_arm64_config *cfg,
+__attribute__((__noinline__)) static void a64_add_general(const struct tlbb_arm64_config *cfg,
 							  struct a64_batch *ab,
 							  struct tlbb_space *s, uint64_t start,
 							  uint64_t end, unsigned flags)

@@ -406,7 +406,7 @@ static void batch_mask_or(tlbb_cpumask_t *batch, const tlbb_cpumask_t *space)
  * Everything but the common add (another page of the space the batch already
  * holds): the first add to an empty batch, a second space, a whole-space add.
  */
-__attribute__((noinline, cold)) static void x86_add_other(struct x86_batch *xb,
+__attribute__((__noinline__, __cold__)) static void x86_add_other(struct x86_batch *xb,
 							   struct tlbb_space *s, uint64_t start,
 							   uint64_t end, unsigned flags, uint64_t g)
 {

@@ -84,7 +84,7 @@ TLBB_TYPES_ASSERT((int64_t)-1 < 0 && (uint64_t)-1 > 0, "tlbbatch: int64_t must b
 /* Symbol visibility for the shared library build (hidden by default). */
 #ifndef TLBB_API
 #if defined(TLBB_BUILDING_SHARED) && defined(__GNUC__)
-#define TLBB_API __attribute__((visibility("default")))
+#define TLBB_API __attribute__((__visibility__("default")))
 #else
 #define TLBB_API
 #endif
