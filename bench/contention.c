@@ -51,6 +51,8 @@ static const struct tlbb_backend nop_backend = {
 
 #ifdef BENCH_HAVE_X86
 static struct tlbb_x86 x86;
+/* Ring 3: the port states the paging mode, so init reads no CR4. */
+static const struct tlbb_x86_config bench_x86_cfg = { .features = TLBB_X86_PAGING_FROM_PORT };
 static struct tlbb_x86_cpu x86_cpus[4];
 #endif
 
@@ -134,7 +136,7 @@ static double run(enum variant v, unsigned nthreads, bool shared, unsigned ms)
 	double t0, t1;
 
 #ifdef BENCH_HAVE_X86
-	if (v == V_X86 && tlbb_x86_init(&x86, NULL, x86_cpus, 4) != TLBB_OK)
+	if (v == V_X86 && tlbb_x86_init(&x86, &bench_x86_cfg, x86_cpus, 4) != TLBB_OK)
 		return -1;
 #endif
 	for (unsigned i = 0; i < nthreads; i++)

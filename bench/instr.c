@@ -142,11 +142,13 @@ static bool settle(void)
 #if defined(BENCH_V_X86_64)
 #define VARIANT "x86_64"
 static struct tlbb_x86 x86;
+/* Ring 3: the port states the paging mode, so init reads no CR4. */
+static const struct tlbb_x86_config bench_x86_cfg = { .features = TLBB_X86_PAGING_FROM_PORT };
 static struct tlbb_x86_cpu x86_cpus[4];
 
 static int setup(void)
 {
-	if (tlbb_x86_init(&x86, NULL, x86_cpus, 4) != TLBB_OK ||
+	if (tlbb_x86_init(&x86, &bench_x86_cfg, x86_cpus, 4) != TLBB_OK ||
 	    tlbb_space_init(space, tlbb_x86_backend(&x86), 1, NULL) != TLBB_OK)
 		return -1;
 	enter_cpus();

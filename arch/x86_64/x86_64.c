@@ -588,7 +588,7 @@ int tlbb_x86_init(struct tlbb_x86 *x, const struct tlbb_x86_config *cfg,
 	 * take it from there. (A port's LA57 on a 4-level CPU is harmless:
 	 * the extra addresses it lets through cannot be mapped.)
 	 */
-	if (x86_read_cr4() & X86_CR4_LA57)
+	if (!(x->cfg.features & TLBB_X86_PAGING_FROM_PORT) && (x86_read_cr4() & X86_CR4_LA57))
 		x->cfg.features |= TLBB_X86_LA57;
 	x->cfg.ceiling = (cfg && cfg->ceiling) ? cfg->ceiling : TLBB_X86_DEFAULT_CEILING;
 	x->cpu = percpu;

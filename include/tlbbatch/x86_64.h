@@ -105,6 +105,12 @@ extern "C" {
 #define TLBB_X86_PCID 0x1u    /* CR4.PCIDE is set: CR3[11:0] is the PCID */
 #define TLBB_X86_INVPCID 0x2u /* the INVPCID instruction exists */
 #define TLBB_X86_LA57 0x4u    /* 5-level paging: 57-bit canonical addresses */
+/*
+ * The port states the paging mode itself (TLBB_X86_LA57 set or not) and
+ * init must not read CR4: a paravirtualised kernel whose CR4 read traps, or
+ * code running the backend outside ring 0 (the benchmarks).
+ */
+#define TLBB_X86_PAGING_FROM_PORT 0x8u
 
 struct tlbb_x86_config {
 	unsigned features; /* TLBB_X86_* */
@@ -157,7 +163,8 @@ struct tlbb_x86 {
  * TLBB_X86_LA57 is also taken from CR4.LA57, read here on the calling CPU
  * (so init runs in ring 0): under 5-level paging a port that forgot it
  * would see every kernel address as non-canonical and every batch become a
- * whole flush.
+ * whole flush. With TLBB_X86_PAGING_FROM_PORT, CR4 is not read and the
+ * port's TLBB_X86_LA57 is taken as it is.
  *
  * @ncpus is the number of CPU ids the port can ever hand out (Linux:
  * nr_cpu_ids, not the online count), and must be <= TLBB_MAX_CPUS: a CPU

@@ -578,6 +578,21 @@ static void test_la57_is_taken_from_cr4_at_init(void **state)
 	assert_int_equal(usable_holders(&A, LA57_VA(3)), 0);
 }
 
+/*
+ * A port that states the paging mode itself: init reads no CR4 (a PV guest
+ * whose CR4 read traps, the benchmarks in ring 3) and takes the port's word,
+ * LA57 or not. With CR4.LA57 set and the port saying 4-level, 48 bits stay.
+ */
+static void test_paging_from_port_reads_no_cr4(void **state)
+{
+	next_setup_cr4 = CR4_LA57;
+	four_cpus_on_A(TLBB_X86_PAGING_FROM_PORT, 0);
+	assert_false(X.cfg.features & TLBB_X86_LA57);
+	next_setup_cr4 = 0;
+	four_cpus_on_A(TLBB_X86_PAGING_FROM_PORT | TLBB_X86_LA57, 0);
+	assert_true(X.cfg.features & TLBB_X86_LA57);
+}
+
 /* 4-level paging: nothing changes (the 48-bit rule stays). */
 static void test_no_la57_in_cr4_keeps_48_bits(void **state)
 {
@@ -1501,6 +1516,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_la57_widens_the_canonical_range),
 		cmocka_unit_test(test_la57_is_taken_from_cr4_at_init),
 		cmocka_unit_test(test_no_la57_in_cr4_keeps_48_bits),
+		cmocka_unit_test(test_paging_from_port_reads_no_cr4),
 		cmocka_unit_test(test_race_check_flushes_the_whole_space_on_its_mask),
 		cmocka_unit_test(test_batch_of_two_spaces_flushes_loaded_and_defers_others),
 		cmocka_unit_test(test_global_space_full_flush_drops_global_entries),
