@@ -32,22 +32,7 @@
 enum variant { V_LINUX, V_NOOP, V_X86 };
 static const char *const variant_name[] = { "linux", "noop", "x86_64" };
 
-static void nop_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct tlbb_space *s,
-		    uint64_t start, uint64_t end, unsigned flags)
-{
-}
-
-static void nop_flush(const struct tlbb_backend *be, struct tlbb_batch *b)
-{
-}
-
-static void nop_flush_space(const struct tlbb_backend *be, struct tlbb_space *s)
-{
-}
-
-static const struct tlbb_backend nop_backend = {
-	.name = "noop", .add = nop_add, .flush = nop_flush, .flush_space = nop_flush_space,
-};
+#include "nop_backend.h"
 
 #ifdef BENCH_HAVE_X86
 static struct tlbb_x86 x86;

@@ -266,22 +266,7 @@ static void finish(void)
 
 #elif defined(BENCH_V_NOOP)
 #define VARIANT "noop"
-static void nop_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct tlbb_space *s,
-		    uint64_t start, uint64_t end, unsigned flags)
-{
-}
-
-static void nop_flush(const struct tlbb_backend *be, struct tlbb_batch *b)
-{
-}
-
-static void nop_flush_space(const struct tlbb_backend *be, struct tlbb_space *s)
-{
-}
-
-static const struct tlbb_backend nop_backend = {
-	.name = "noop", .add = nop_add, .flush = nop_flush, .flush_space = nop_flush_space,
-};
+#include "nop_backend.h"
 
 static int setup(void)
 {
