@@ -510,21 +510,34 @@ enum mode {
 
 static unsigned nreaders_started;
 
+/* Each reader's count of @ctr (one cache line per reader) now. */
+static void readers_snapshot(uint64_t (*ctr)[8], uint64_t *seen)
+{
+	for (unsigned c = 1; c <= nreaders_started; c++)
+		seen[c] = __atomic_load_n(&ctr[c][0], __ATOMIC_ACQUIRE);
+}
+
+/* Wait until every reader's @ctr has advanced by two since @seen: one whole
+ * pass of that reader lies in between. A reader that stops fails the run. */
+static void readers_wait_two(uint64_t (*ctr)[8], const uint64_t *seen, const char *fail)
+{
+	for (unsigned c = 1; c <= nreaders_started; c++)
+		for (unsigned spin = 0; __atomic_load_n(&ctr[c][0], __ATOMIC_ACQUIRE) < seen[c] + 2;
+		     spin++)
+			if (spin > 400000000u) {
+				puts_(fail);
+				power_off();
+			}
+}
+
 /* Wait until every reader has swept its inflate pages twice since now: one
  * whole sweep lies between the last flush and the next one. */
 static void wait_for_sweeps(void)
 {
 	uint64_t seen[NCPU_MAX];
 
-	for (unsigned c = 1; c <= nreaders_started; c++)
-		seen[c] = __atomic_load_n(&sweeps[c][0], __ATOMIC_ACQUIRE);
-	for (unsigned c = 1; c <= nreaders_started; c++)
-		for (unsigned spin = 0;
-		     __atomic_load_n(&sweeps[c][0], __ATOMIC_ACQUIRE) < seen[c] + 2; spin++)
-			if (spin > 400000000u) {
-				puts_("VERDICT: FAIL (a reader stopped sweeping)\n");
-				power_off();
-			}
+	readers_snapshot(sweeps, seen);
+	readers_wait_two(sweeps, seen, "VERDICT: FAIL (a reader stopped sweeping)\n");
 }
 
 /*
@@ -677,20 +690,13 @@ static void reuse_asid(void)
 	for (unsigned i = 0; i < WIN_PAGES; i++)
 		install(born, i);
 	__asm__ volatile("dsb ishst" ::: "memory");
-	for (unsigned c = 1; c <= nreaders_started; c++)
-		loops[c] = __atomic_load_n(&reuse_loops[c][0], __ATOMIC_ACQUIRE);
+	readers_snapshot(reuse_loops, loops);
 	__atomic_store_n(&reuse_ttbr0, (uint64_t)(uintptr_t)root | ((uint64_t)ASID << 48),
 			 __ATOMIC_RELEASE);
 	__atomic_store_n(&reuse_go, n, __ATOMIC_RELEASE);
 	/* Two loop starts after go: one whole pass over the window on the new
 	 * root lies in between. */
-	for (unsigned c = 1; c <= nreaders_started; c++)
-		for (unsigned spin = 0;
-		     __atomic_load_n(&reuse_loops[c][0], __ATOMIC_ACQUIRE) < loops[c] + 2; spin++)
-			if (spin > 400000000u) {
-				puts_("VERDICT: FAIL (a reader stopped after a switch)\n");
-				power_off();
-			}
+	readers_wait_two(reuse_loops, loops, "VERDICT: FAIL (a reader stopped after a switch)\n");
 }
 
 /*

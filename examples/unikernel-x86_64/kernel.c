@@ -682,19 +682,25 @@ static void run_batched(unsigned f, uint64_t total, struct phase *ph)
 	ph->cycles = rdtsc() - t0;
 }
 
+/* Retarget page @p, flush it alone, then poison the frame it left. */
+static void retarget_one_flushed(unsigned p)
+{
+	struct tlbb_batch b;
+	unsigned old;
+
+	tlbb_batch_init(&b);
+	old = retarget(p);
+	tlbb_add_page(&b, tspace, (uintptr_t)(TEST_VA + (uint64_t)p * PAGE), 0);
+	tlbb_flush(&b);
+	__atomic_store_n(&frames[p][old][0], POISON, __ATOMIC_SEQ_CST);
+}
+
 static void run_per_page(uint64_t total, struct phase *ph)
 {
 	uint64_t r0 = ipi_rounds, i0 = ipis_sent, t0 = rdtsc();
 
 	for (uint64_t done = 0; done < total; done++) {
-		unsigned p = (unsigned)(done % NPAGES), old;
-		struct tlbb_batch b;
-
-		tlbb_batch_init(&b);
-		old = retarget(p);
-		tlbb_add_page(&b, tspace, (uintptr_t)(TEST_VA + (uint64_t)p * PAGE), 0);
-		tlbb_flush(&b);
-		__atomic_store_n(&frames[p][old][0], POISON, __ATOMIC_SEQ_CST);
+		retarget_one_flushed((unsigned)(done % NPAGES));
 		ph->batches++;
 	}
 	ph->retargets = total;
@@ -722,16 +728,8 @@ static uint64_t trim_flushes(unsigned n, unsigned *page)
 {
 	uint64_t i0 = ipis_sent;
 
-	for (unsigned k = 0; k < n; k++) {
-		unsigned p = (*page)++ % NPAGES, old;
-		struct tlbb_batch b;
-
-		tlbb_batch_init(&b);
-		old = retarget(p);
-		tlbb_add_page(&b, tspace, (uintptr_t)(TEST_VA + (uint64_t)p * PAGE), 0);
-		tlbb_flush(&b);
-		__atomic_store_n(&frames[p][old][0], POISON, __ATOMIC_SEQ_CST);
-	}
+	for (unsigned k = 0; k < n; k++)
+		retarget_one_flushed((*page)++ % NPAGES);
 	return ipis_sent - i0;
 }
 
