@@ -37,6 +37,14 @@ tlbb_meson_dir() {
 	done
 }
 
+# tlbb_need COMMAND PACKAGES: a step needs COMMAND; without it the step
+# fails, naming the Debian packages to install (never a silent skip).
+tlbb_need() {
+	command -v "$1" >/dev/null && return 0
+	echo "FAIL: $1 not installed (Debian: $2)"
+	exit 1
+}
+
 # tlbb_quiet CMD...: run CMD with its output in a log; on failure show it.
 tlbb_quiet() {
 	local log rc=0 dir

@@ -21,8 +21,7 @@
 set -euo pipefail
 cd "$TOP"
 . tools/lib.sh
-command -v aarch64-linux-gnu-gcc >/dev/null ||
-  { echo "FAIL: aarch64-linux-gnu-gcc not installed (Debian: gcc-aarch64-linux-gnu)"; exit 1; }
+tlbb_need aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu
 rc=0
 
 log "static binding: freestanding x86-64 archive (build-fs-static)"

@@ -7,8 +7,7 @@
 set -euo pipefail
 cd "$TOP"
 . tools/lib.sh
-command -v aarch64-linux-gnu-gcc >/dev/null ||
-  { echo "FAIL: aarch64-linux-gnu-gcc not installed (Debian: gcc-aarch64-linux-gnu)"; exit 1; }
+tlbb_need aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu
 rc=0
 for dbg in false true; do
   dir=build-aarch64-freestanding$([ $dbg = true ] && echo -debug || true)

@@ -7,16 +7,16 @@
 # its threads spin-wait on each other, which qemu-user (one host thread per
 # guest thread, 2 host cores) slows ~100x, past any sane timeout (measured:
 # 3.3 s native, killed at 360 s under qemu-aarch64). It runs natively in 10-host.
-# Needs gcc-aarch64-linux-gnu with libc6-dev-arm64-cross, qemu-user with
+# Needs gcc-aarch64-linux-gnu with libc6-dev-arm64-cross (and g++-aarch64-linux-gnu:
+# the cross file names a C++ compiler), qemu-user with
 # libc6-arm64-cross, and the arm64 cmocka (dpkg --add-architecture arm64;
 # libcmocka-dev:arm64); tools/dev installs them all, and a missing one fails.
 set -euo pipefail
 cd "$TOP"
 . tools/lib.sh
-for tool in aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu qemu-aarch64:qemu-user; do
-  command -v "${tool%%:*}" >/dev/null ||
-    { echo "FAIL: ${tool%%:*} not installed (Debian: ${tool#*:})"; exit 1; }
-done
+tlbb_need aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu
+tlbb_need aarch64-linux-gnu-g++ g++-aarch64-linux-gnu
+tlbb_need qemu-aarch64 qemu-user
 if ! dpkg-query -W -f='${Status}' libcmocka-dev:arm64 2>/dev/null | grep -q "install ok installed"; then
   echo "FAIL: libcmocka-dev:arm64 not installed (dpkg --add-architecture arm64; apt-get install libcmocka-dev:arm64)"
   exit 1

@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$TOP"
 . tools/lib.sh
-command -v clang >/dev/null || { echo "FAIL: clang not installed (Debian: clang libclang-rt-14-dev)"; exit 1; }
+tlbb_need clang "clang libclang-rt-14-dev"
 runs=${FUZZ_RUNS:-4000}
 dir=build-fuzz
 CC=clang tlbb_setup "$dir" -Dbuildtype=debugoptimized -Db_sanitize=address,undefined \
