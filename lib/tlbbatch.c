@@ -361,27 +361,28 @@ static int batch_queue(struct tlbb_batch *b, struct tlbb_space *s, uint64_t star
 /*
  * Flag bits this library does not know may mean anything: read them the
  * widest way (writable, every level), so that no meaning can under-flush.
+ * True if @flags had such bits (and was widened).
  */
-static unsigned known_flags(unsigned *flags)
+static bool widen_unknown_flags(unsigned *flags)
 {
 	if (__builtin_expect((*flags & ~ADD_KNOWN_FLAGS) == 0, 1))
-		return TLBB_OK;
+		return false;
 	*flags = TLBB_ADD_WRITABLE;
-	return (unsigned)-TLBB_EFLAGS;
+	return true;
 }
 
 /* The first error wins; the flags complaint only if nothing worse. */
-static int with_flags_status(int rc, unsigned fl)
+static int with_flags_status(int rc, bool unknown_flags)
 {
-	return (rc == TLBB_OK && fl) ? TLBB_EFLAGS : rc;
+	return (rc == TLBB_OK && unknown_flags) ? TLBB_EFLAGS : rc;
 }
 
 int tlbb_add_space(struct tlbb_batch *b, struct tlbb_space *s, unsigned flags)
 {
-	unsigned fl = known_flags(&flags);
+	bool unknown = widen_unknown_flags(&flags);
 
 	return with_flags_status(
-		batch_queue(b, s, 0, 0, (flags & ~TLBB_ADD_LEAF_ONLY) | TLBB_RANGE_ALL), fl);
+		batch_queue(b, s, 0, 0, (flags & ~TLBB_ADD_LEAF_ONLY) | TLBB_RANGE_ALL), unknown);
 }
 
 /* What the backend is asked to invalidate, and what the caller is told. */
@@ -447,11 +448,11 @@ static int queue_shaped(struct tlbb_batch *b, struct tlbb_space *s, struct shape
 int tlbb_add_range(struct tlbb_batch *b, struct tlbb_space *s, uint64_t start, uint64_t end,
 		   unsigned flags)
 {
-	unsigned fl = known_flags(&flags);
+	bool unknown = widen_unknown_flags(&flags);
 
 	if (!space_backend(s))
 		return TLBB_EINVAL;
-	return with_flags_status(queue_shaped(b, s, shape_range(s, start, end, flags)), fl);
+	return with_flags_status(queue_shaped(b, s, shape_range(s, start, end, flags)), unknown);
 }
 
 /*
@@ -464,12 +465,12 @@ __attribute__((__noinline__, __cold__)) static int add_page_general(struct tlbb_
 							     unsigned flags)
 {
 	uint64_t mask = ((uint64_t)1 << s->page_shift) - 1;
-	unsigned fl = known_flags(&flags);
+	bool unknown = widen_unknown_flags(&flags);
 
 	va &= ~mask;
 	if (va >= UINT64_MAX - mask)
-		return with_flags_status(tlbb_add_space(b, s, flags & TLBB_ADD_WRITABLE), fl);
-	return with_flags_status(batch_queue(b, s, va, va + mask + 1, flags), fl);
+		return with_flags_status(tlbb_add_space(b, s, flags & TLBB_ADD_WRITABLE), unknown);
+	return with_flags_status(batch_queue(b, s, va, va + mask + 1, flags), unknown);
 }
 
 /*
@@ -501,14 +502,14 @@ int tlbb_add_page(struct tlbb_batch *b, struct tlbb_space *s, uint64_t va, unsig
 int tlbb_flush_range_sync(struct tlbb_space *s, uint64_t start, uint64_t end, unsigned flags)
 {
 	const struct tlbb_backend *be = space_backend(s);
-	unsigned fl = known_flags(&flags);
+	bool unknown = widen_unknown_flags(&flags);
 	struct tlbb_batch local;
 	struct shaped r;
 
 	if (!be)
 		return TLBB_EINVAL;
 	r = shape_range(s, start, end, flags);
-	r.status = with_flags_status(r.status, fl);
+	r.status = with_flags_status(r.status, unknown);
 	if (r.nothing)
 		return r.status;
 	/*
