@@ -11,6 +11,7 @@
 #include <tlbbatch/sim.h>
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,7 +66,26 @@ static unsigned faults_of(const struct tlbb_sim *sim)
 
 unsigned tlbb_sim_current_cpu(const struct tlbb_sim *sim)
 {
-	return tl_sim == sim ? tl_cpu : 0;
+	return tl_sim == sim ? tl_cpu : TLBB_SIM_NO_CPU;
+}
+
+/*
+ * The CPU a hook runs on. A thread that never entered a CPU of @sim has
+ * none: an arm64 TLBI would have no issuing CPU whose DSB completes it and
+ * an x86 flush no "self" to skip, so any answer would be a guess that could
+ * hide a missing flush. The test is wrong; stop it, loudly.
+ */
+static unsigned hook_cpu(const struct tlbb_sim *sim, const char *what)
+{
+	unsigned c = tlbb_sim_current_cpu(sim);
+
+	if (c == TLBB_SIM_NO_CPU) {
+		fprintf(stderr,
+			"tlbb_sim: %s on a thread that never called tlbb_sim_cpu_enter() "
+			"for this sim\n", what);
+		abort();
+	}
+	return c;
 }
 
 /* ---- TLB maintenance primitives ---------------------------------------- */
@@ -184,14 +204,14 @@ static bool sim_should_defer(const struct tlbb_backend *be, const struct tlbb_sp
 
 	if (sim->cfg.model == TLBB_SIM_ARM64)
 		return !(sim->cfg.options & TLBB_SIM_OPT_REPEAT_TLBI_ERRATUM);
-	return tlbb_cpumask_any_but(&s->cpus, tlbb_sim_current_cpu(sim));
+	return tlbb_cpumask_any_but(&s->cpus, hook_cpu(sim, "tlbb_should_defer()"));
 }
 
 static void sim_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct tlbb_space *s,
 		    uint64_t start, uint64_t end, unsigned flags)
 {
 	struct tlbb_sim *sim = sim_of(be);
-	unsigned self = tlbb_sim_current_cpu(sim);
+	unsigned self = hook_cpu(sim, "tlbb_add_*()");
 
 	if (sim->cfg.model == TLBB_SIM_X86) {
 		/* No IPI yet: remember who may cache the space. */
@@ -211,7 +231,7 @@ static void sim_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct 
 static void sim_flush(const struct tlbb_backend *be, struct tlbb_batch *b)
 {
 	struct tlbb_sim *sim = sim_of(be);
-	unsigned self = tlbb_sim_current_cpu(sim);
+	unsigned self = hook_cpu(sim, "tlbb_flush()");
 	struct sim_op all = { OP_ALL, 0, 0 };
 
 	STAT_ADD(sim, batch_flushes, 1);
@@ -229,7 +249,7 @@ static void sim_flush(const struct tlbb_backend *be, struct tlbb_batch *b)
 static void sim_flush_space(const struct tlbb_backend *be, struct tlbb_space *s)
 {
 	struct tlbb_sim *sim = sim_of(be);
-	unsigned self = tlbb_sim_current_cpu(sim);
+	unsigned self = hook_cpu(sim, "a whole-space flush (race check, sync fallback, fini)");
 	unsigned faults = faults_of(sim);
 	struct sim_op op = { OP_ASID, s->id, 0 };
 
@@ -509,17 +529,23 @@ void tlbb_sim_frame_recycle(struct tlbb_sim *sim, unsigned frame)
 
 /* ---- CPUs ---------------------------------------------------------------- */
 
-void tlbb_sim_cpu_enter(struct tlbb_sim *sim, unsigned cpu)
+int tlbb_sim_cpu_enter(struct tlbb_sim *sim, unsigned cpu)
 {
+	if (!sim || cpu >= sim->cfg.ncpus) {
+		/* No CPU rather than a wrong one: the next hook stops the test. */
+		tl_sim = NULL;
+		return TLBB_EINVAL;
+	}
 	tl_sim = sim;
-	tl_cpu = cpu < sim->cfg.ncpus ? cpu : 0;
+	tl_cpu = cpu;
+	return TLBB_OK;
 }
 
-void tlbb_sim_migrate(struct tlbb_sim *sim, unsigned cpu, bool switch_barrier)
+int tlbb_sim_migrate(struct tlbb_sim *sim, unsigned cpu, bool switch_barrier)
 {
 	if (switch_barrier)
-		tlbb_sim_dsb(sim, tlbb_sim_current_cpu(sim));
-	tlbb_sim_cpu_enter(sim, cpu);
+		tlbb_sim_dsb(sim, hook_cpu(sim, "tlbb_sim_migrate()'s switch barrier"));
+	return tlbb_sim_cpu_enter(sim, cpu);
 }
 
 void tlbb_sim_switch_to(struct tlbb_sim *sim, unsigned c, struct tlbb_sim_space *ss)

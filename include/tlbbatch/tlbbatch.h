@@ -35,6 +35,19 @@
  *     change PTEs, do the usual TLB maintenance for what it changed;
  *     unlock(PTL);
  *
+ * Retargeting (the PTE is replaced by one to another frame: a balloon
+ * handing a guest page a fresh frame, migration, compaction, a COW break)
+ * follows the same rule as clearing: the old translation may live in TLBs
+ * until the flush, so the replace is an unmap of the old PTE. Replace it
+ * under the PTL, add the page with the flags of the OLD PTE, and reuse the
+ * OLD frame only after tlbb_flush(); the new frame is visible to walkers at
+ * once and needs nothing. TLBB_ADD_WRITABLE says the old PTE was writable
+ * or dirty: the core records it for tlbb_flush_dirty() (writeback must not
+ * start while a CPU can still write through the old entry); no backend
+ * invalidates differently for it (arm64, x86-64, vcpu, sim: the same TLBI,
+ * INVLPG, mailbox entry or sim op either way), so passing it when unsure
+ * costs only an earlier flush_dirty.
+ *
  * Why the changer must call tlbb_flush_pending(): a batched unmap leaves a
  * PTE already clear while a CPU may still hold its old (maybe writable) TLB
  * entry. The changer sees nothing present, so it does no TLB maintenance,
@@ -328,6 +341,14 @@ TLBB_API void tlbb_batch_init(struct tlbb_batch *b);
  * flush synchronously. (x86: no other CPU may cache @s; arm64: the
  * repeat-TLBI erratum makes every TLBI synchronous anyway.) A NULL or
  * uninitialised space answers false: the synchronous path is always safe.
+ *
+ * The x86-64 answer is about the CALLING CPU ("a CPU other than me may
+ * cache @s"), so call it with preemption disabled and keep it disabled
+ * through the tlbb_flush_range_sync() that follows a false answer: moved to
+ * another CPU in between, the task could skip the batch while the CPU it
+ * left still caches @s. (A true answer stays safe after a move; batching
+ * is then merely unnecessary.) arm64, vcpu and sim answers do not depend
+ * on the calling CPU.
  */
 TLBB_API bool tlbb_should_defer(const struct tlbb_space *s);
 
@@ -373,6 +394,15 @@ static inline bool tlbb_batch_pending(const struct tlbb_batch *b)
  * batch may hold uncompleted invalidations of @s, flush all of @s on every
  * CPU and complete it, from this CPU. Returns true if it flushed; a NULL,
  * uninitialised or finished space answers false.
+ *
+ * Its cost when it flushes: all of @s leaves every TLB (arm64: TLBI ASIDE1IS
+ * + DSB ISH; x86-64: one IPI round to s->cpus and a whole-PCID flush there;
+ * vcpu: one grace period), and every CPU running @s refills its TLB. The
+ * whole space, because the check cannot know which pages the outstanding
+ * batches hold (Linux's flush_tlb_batched_pending() does the same). It
+ * flushes only when a batch added work for @s since the last check that
+ * flushed, i.e. when a changer actually overlaps reclaim of the same space;
+ * then at most once per such overlap, since it publishes flushed = pending.
  *
  * Inline, because nearly every call finds nothing pending: then it costs
  * the caller a NULL test, one load, a compare and a not-taken branch (x86-64:

@@ -8,11 +8,15 @@
  * Cast: CPU0 runs the reclaimer, CPU1 and CPU2 run the address space (CPU1
  * holds the interesting TLB entries), CPU3 runs a changer (mprotect, zap).
  */
+#include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -498,12 +502,14 @@ static void arm64_repeat_tlbi_erratum_disables_deferral(void **state)
 	struct tlbb_sim_space ss;
 
 	assert_int_equal(tlbb_sim_space_init(sim, &ss, 1, 4), TLBB_OK);
+	tlbb_sim_cpu_enter(sim, 0);
 	assert_true(tlbb_should_defer(&ss.space));
 	tlbb_sim_space_fini(&ss);
 	tlbb_sim_destroy(sim);
 	cfg.options = TLBB_SIM_OPT_REPEAT_TLBI_ERRATUM;
 	sim = tlbb_sim_create(&cfg);
 	assert_int_equal(tlbb_sim_space_init(sim, &ss, 1, 4), TLBB_OK);
+	tlbb_sim_cpu_enter(sim, 0);
 	assert_false(tlbb_should_defer(&ss.space));
 	tlbb_sim_space_fini(&ss);
 	tlbb_sim_destroy(sim);
@@ -590,6 +596,96 @@ static void claim_does_not_flag_translations_filled_after_the_change(void **stat
 	assert_int_equal(world_fini(&w), 0);
 }
 
+/*
+ * A thread that never entered a CPU has no CPU to run a hook on (no issuing
+ * CPU for a TLBI, no "self" for an IPI round). It used to act as CPU 0 in
+ * silence; now the sim stops the test. Run in a child process, on a fresh
+ * thread (whose thread-local CPU is unset, as in a test that forgot it).
+ */
+struct unentered {
+	enum tlbb_sim_model model;
+	bool enter;
+	int rc;
+};
+
+static void *unentered_reclaim(void *arg)
+{
+	struct unentered *u = arg;
+	struct tlbb_sim_config cfg = { .ncpus = 2, .model = u->model };
+	struct tlbb_sim *sim = tlbb_sim_create(&cfg);
+	struct tlbb_sim_space ss;
+	struct tlbb_batch b;
+	int f;
+
+	if (!sim || tlbb_sim_space_init(sim, &ss, 1, 4) != TLBB_OK)
+		return NULL;
+	f = tlbb_sim_frame_alloc(sim);
+	tlbb_sim_pte_set(&ss, 1, (unsigned)f, true);
+	tlbb_sim_switch_to(sim, 1, &ss);
+	if (u->enter)
+		tlbb_sim_cpu_enter(sim, 0);
+	tlbb_batch_init(&b);
+	tlbb_sim_pte_clear(&ss, 1);
+	u->rc = tlbb_add_page(&b, &ss.space, 0x1000, TLBB_ADD_WRITABLE);
+	tlbb_flush(&b);
+	tlbb_sim_space_fini(&ss);
+	tlbb_sim_destroy(sim);
+	return NULL;
+}
+
+/* The child's wait status: exit 0 if the reclaim ran through, else its death. */
+static int unentered_in_child(enum tlbb_sim_model model, bool enter)
+{
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct unentered u = { model, enter, -100 };
+		pthread_t t;
+
+		if (pthread_create(&t, NULL, unentered_reclaim, &u) || pthread_join(t, NULL))
+			_exit(2);
+		_exit(u.rc == TLBB_OK ? 0 : 3);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+static void add_on_a_thread_that_never_entered_a_cpu_aborts(void **state)
+{
+	for (int m = TLBB_SIM_ARM64; m <= TLBB_SIM_X86; m++) {
+		int st = unentered_in_child((enum tlbb_sim_model)m, false);
+
+		assert_true(WIFSIGNALED(st));
+		assert_int_equal(WTERMSIG(st), SIGABRT);
+	}
+}
+
+/* The control: the same reclaim on a thread that entered CPU 0 runs through. */
+static void add_on_an_entered_thread_runs(void **state)
+{
+	for (int m = TLBB_SIM_ARM64; m <= TLBB_SIM_X86; m++) {
+		int st = unentered_in_child((enum tlbb_sim_model)m, true);
+
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+	}
+}
+
+static void cpu_enter_out_of_range_is_refused(void **state)
+{
+	struct tlbb_sim_config cfg = { .ncpus = 2, .model = TLBB_SIM_ARM64 };
+	struct tlbb_sim *sim = tlbb_sim_create(&cfg);
+
+	assert_non_null(sim);
+	assert_int_equal(tlbb_sim_cpu_enter(sim, 1), TLBB_OK);
+	assert_int_equal(tlbb_sim_current_cpu(sim), 1);
+	assert_int_equal(tlbb_sim_cpu_enter(sim, 2), TLBB_EINVAL);
+	assert_int_equal(tlbb_sim_current_cpu(sim), TLBB_SIM_NO_CPU);
+	tlbb_sim_destroy(sim);
+}
+
 static void sim_rejects_bad_configs(void **state)
 {
 	struct tlbb_sim_config cfg = { .ncpus = 0 };
@@ -641,6 +737,9 @@ int main(void)
 		cmocka_unit_test(recycled_asid_without_release_reads_freed_frames_x86),
 		cmocka_unit_test(claim_does_not_flag_translations_filled_after_the_change),
 		cmocka_unit_test(sim_rejects_bad_configs),
+		cmocka_unit_test(add_on_a_thread_that_never_entered_a_cpu_aborts),
+		cmocka_unit_test(add_on_an_entered_thread_runs),
+		cmocka_unit_test(cpu_enter_out_of_range_is_refused),
 	};
 	return cmocka_run_group_tests_name("races", tests, NULL, NULL);
 }
