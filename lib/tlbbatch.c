@@ -220,6 +220,7 @@ void tlbb_batch_init(struct tlbb_batch *b)
 	b->nr_adds = 0;
 	tlbb_cpumask_clear(&b->cpus);
 	zero_words(b->arch, TLBB_ARCH_BATCH_WORDS);
+	b->release = NULL;
 }
 
 static const struct tlbb_backend *space_backend(const struct tlbb_space *s)
@@ -525,12 +526,63 @@ int tlbb_flush_range_sync(struct tlbb_space *s, uint64_t start, uint64_t end, un
 	return r.status;
 }
 
+/* ---- frame hand-off: releases run after the flush ------------------------ */
+
+int tlbb_batch_release(struct tlbb_batch *b, struct tlbb_release *r, tlbb_release_fn fn)
+{
+	if (!r || !fn)
+		return TLBB_EINVAL;
+	r->fn = fn;
+	r->next = NULL;
+	if (!b) {
+		/* No batch: the adds it answers for were synchronous, and done. */
+		fn(r);
+		return TLBB_EINVAL;
+	}
+	/* Newest first: one pointer in the batch, no tail; reversed at run. */
+	r->next = b->release;
+	b->release = r;
+	return TLBB_OK;
+}
+
+/*
+ * Run @b's releases, oldest first. Only after the backend's flush returned:
+ * a release frees a frame some TLB could still translate to until then. The
+ * list is detached first, so a release may queue into the emptied batch.
+ */
+static void batch_run_releases(struct tlbb_batch *b)
+{
+	struct tlbb_release *r = b->release, *fifo = NULL;
+
+	if (__builtin_expect(r == NULL, 1))
+		return;
+	b->release = NULL;
+	while (r) {
+		struct tlbb_release *next = r->next;
+
+		r->next = fifo;
+		fifo = r;
+		r = next;
+	}
+	while (fifo) {
+		struct tlbb_release *next = fifo->next;
+
+		fifo->next = NULL;
+		fifo->fn(fifo);
+		fifo = next;
+	}
+}
+
 void tlbb_flush(struct tlbb_batch *b)
 {
 	const struct tlbb_backend *be;
 
-	if (!b || !b->flush_required)
+	if (!b)
 		return;
+	if (!b->flush_required) {
+		batch_run_releases(b); /* nothing queued: nothing to wait for */
+		return;
+	}
 	be = b->backend;
 	hook_flush(be, b);
 	zero_words(b->arch, TLBB_ARCH_BATCH_WORDS);
@@ -545,6 +597,7 @@ void tlbb_flush(struct tlbb_batch *b)
 	b->nr_adds = 0;
 	b->backend = NULL;
 	tlbb_cpumask_clear(&b->cpus);
+	batch_run_releases(b);
 }
 
 void tlbb_flush_dirty(struct tlbb_batch *b)

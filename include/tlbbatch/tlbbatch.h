@@ -259,6 +259,7 @@ static inline unsigned tlbb_gen_flushed(uint32_t word)
 /* ---- objects ------------------------------------------------------------- */
 
 struct tlbb_backend;
+struct tlbb_release;
 
 /* Space flags. */
 #define TLBB_SPACE_GLOBAL 0x1u /* kernel/global mappings (arm64: VAAE1IS + ISB) */
@@ -285,6 +286,7 @@ struct tlbb_batch {
 				    * backend reads it in its flush hook) */
 	tlbb_cpumask_t cpus;       /* CPUs to reach at flush (mask backends) */
 	uint64_t arch[TLBB_ARCH_BATCH_WORDS]; /* backend-private; all-zero = empty */
+	struct tlbb_release *release; /* after-flush releases, newest first */
 };
 
 /* tlbb_add_*() flags. */
@@ -379,7 +381,10 @@ TLBB_API int tlbb_add_space(struct tlbb_batch *b, struct tlbb_space *s, unsigned
 TLBB_API int tlbb_flush_range_sync(struct tlbb_space *s, uint64_t start, uint64_t end,
 				   unsigned flags);
 
-/* Complete everything queued in @b; afterwards @b is empty. */
+/*
+ * Complete everything queued in @b, then run its releases
+ * (tlbb_batch_release()); afterwards @b is empty.
+ */
 TLBB_API void tlbb_flush(struct tlbb_batch *b);
 /* tlbb_flush() if some queued entry may have been writable (before writeback). */
 TLBB_API void tlbb_flush_dirty(struct tlbb_batch *b);
@@ -388,6 +393,41 @@ static inline bool tlbb_batch_pending(const struct tlbb_batch *b)
 {
 	return b && b->flush_required;
 }
+
+/*
+ * Frame hand-off (Linux's mmu_gather carries the pages to free): "release
+ * this only after the flush". The node is the caller's, embedded in its
+ * frame descriptor (container_of back to it); the library allocates
+ * nothing and touches the node only to link it and to call @fn.
+ */
+typedef void (*tlbb_release_fn)(struct tlbb_release *r);
+
+struct tlbb_release {
+	struct tlbb_release *next;
+	tlbb_release_fn fn;
+};
+
+/*
+ * Run @fn(@r) once everything queued in @b is complete: in the next
+ * tlbb_flush(@b), after the backend's flush has returned, in the flusher's
+ * context, in the order queued. Queue it after the tlbb_add_*() of the
+ * page(s) that mapped the frame, or at any time before the flush: it waits
+ * for the whole batch. tlbb_flush() runs the releases of a batch that
+ * queued no invalidation too (its pages took the synchronous path:
+ * tlbb_flush_range_sync(), or an add that answered TLBB_EBACKEND), so one
+ * reclaim loop can queue every frame here, whatever path its page took.
+ * tlbb_flush_dirty() without writable entries runs none.
+ *
+ * A NULL @b (its adds had no batch, so they completed synchronously): @fn
+ * runs at once, TLBB_EINVAL. A NULL @r or @fn: TLBB_EINVAL, nothing runs.
+ * @fn may re-use @b (it is empty by then) but must not flush it.
+ *
+ * The vcpu backend's tlbb_vcpu_defer() is the same hand-off with one more
+ * guarantee (a grace period even for an empty batch, for page-table pages
+ * vCPU walkers may be reading); on a vcpu batch that holds work the two are
+ * equivalent, its deferrals running inside the flush just before these.
+ */
+TLBB_API int tlbb_batch_release(struct tlbb_batch *b, struct tlbb_release *r, tlbb_release_fn fn);
 
 /*
  * The race check. Call under the PTL before changing PTEs of @s. If any

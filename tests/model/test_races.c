@@ -580,6 +580,67 @@ static void recycled_asid_without_release_reads_freed_frames_x86(void **state)
 	assert_true(asid_reuse_scenario(TLBB_SIM_X86, TLBB_SIM_FAULT_NO_RELEASE) > 0);
 }
 
+/* ---- frame hand-off: the batch carries "free this after the flush" ------------ */
+
+/*
+ * The frame's descriptor embeds the release node. Its release frees the
+ * frame (RETIRED), and at that very moment CPU1, which cached the page
+ * before the unmap, reads it again: through a translation the flush should
+ * have removed, that read is a use-after-free of the frame.
+ */
+struct sim_frame_desc {
+	struct tlbb_release rel;
+	struct world *w;
+	unsigned vpn;
+	bool ran;
+};
+
+static void free_frame_and_touch(struct tlbb_release *r)
+{
+	struct sim_frame_desc *fd =
+		(struct sim_frame_desc *)(void *)((char *)r - offsetof(struct sim_frame_desc, rel));
+
+	tlbb_sim_frame_set_state(fd->w->sim, fd->w->frame[fd->vpn], TLBB_SIM_FRAME_RETIRED);
+	tlbb_sim_access(fd->w->sim, USER, VA(fd->vpn), false);
+	fd->ran = true;
+}
+
+/* @on_batch false: the release is handed over as if the unmap had been synchronous. */
+static uint64_t reclaim_with_release(enum tlbb_sim_model model, bool on_batch)
+{
+	struct world w;
+	struct sim_frame_desc fd = { .w = &w, .vpn = 5 };
+
+	world_init(&w, model, 0);
+	assert_int_equal(tlbb_sim_access(w.sim, USER, VA(5), false), TLBB_SIM_WALK);
+	reclaim_unmap(&w, 5);
+	tlbb_batch_release(on_batch ? &w.batch : NULL, &fd.rel, free_frame_and_touch);
+	tlbb_flush(&w.batch);
+	assert_true(fd.ran);
+	tlbb_sim_access(w.sim, USER, VA(5), false); /* and after the flush */
+	return world_fini(&w);
+}
+
+static void release_after_the_batch_flush_frees_an_untranslated_frame_arm64(void **state)
+{
+	assert_int_equal(reclaim_with_release(TLBB_SIM_ARM64, true), 0);
+}
+
+static void release_after_the_batch_flush_frees_an_untranslated_frame_x86(void **state)
+{
+	assert_int_equal(reclaim_with_release(TLBB_SIM_X86, true), 0);
+}
+
+static void release_before_the_flush_is_a_use_after_free_arm64(void **state)
+{
+	assert_true(reclaim_with_release(TLBB_SIM_ARM64, false) > 0);
+}
+
+static void release_before_the_flush_is_a_use_after_free_x86(void **state)
+{
+	assert_true(reclaim_with_release(TLBB_SIM_X86, false) > 0);
+}
+
 /* ---- the oracle itself ------------------------------------------------------- */
 
 /* A fill that races a change reads the new PTE: never a false stale. */
@@ -736,6 +797,10 @@ int main(void)
 		cmocka_unit_test(recycled_asid_finds_nothing_of_the_dead_space_x86),
 		cmocka_unit_test(recycled_asid_without_release_reads_freed_frames_x86),
 		cmocka_unit_test(claim_does_not_flag_translations_filled_after_the_change),
+		cmocka_unit_test(release_after_the_batch_flush_frees_an_untranslated_frame_arm64),
+		cmocka_unit_test(release_before_the_flush_is_a_use_after_free_arm64),
+		cmocka_unit_test(release_after_the_batch_flush_frees_an_untranslated_frame_x86),
+		cmocka_unit_test(release_before_the_flush_is_a_use_after_free_x86),
 		cmocka_unit_test(sim_rejects_bad_configs),
 		cmocka_unit_test(add_on_a_thread_that_never_entered_a_cpu_aborts),
 		cmocka_unit_test(add_on_an_entered_thread_runs),

@@ -376,12 +376,21 @@ static void frame_freed(struct tlbb_vcpu_deferred *d)
 	__atomic_store_n(&f->state, FRAME_FREED, __ATOMIC_SEQ_CST);
 }
 
+static void frame_released(struct tlbb_release *r)
+{
+	struct t_frame *f = (struct t_frame *)((char *)r - offsetof(struct t_frame, rnode));
+
+	__atomic_store_n(&f->state, FRAME_FREED, __ATOMIC_SEQ_CST);
+}
+
 /*
  * The vCPU translated page 9 and is still inside its block (no quiescent
  * state). The flush must not return, and the frame must not be freed, until
- * the block ended; the block's last access must find the frame live.
+ * the block ended; the block's last access must find the frame live. The
+ * frame goes back through tlbb_vcpu_defer(), or with @core_release through
+ * the core's tlbb_batch_release(): the same guarantee on this backend.
  */
-static void inside_block_scenario(unsigned faults, bool expect_stale)
+static void inside_block_scenario_with(unsigned faults, bool expect_stale, bool core_release)
 {
 	struct tlbb_vcpu_host *h = host_new(2, faults);
 	struct t_space sp;
@@ -399,7 +408,10 @@ static void inside_block_scenario(unsigned faults, bool expect_stale)
 	tlbb_batch_init(&b);
 	t_unmap(&sp, 9);
 	tlbb_add_page(&b, &sp.s, VA(9), TLBB_ADD_WRITABLE);
-	assert_int_equal(tlbb_vcpu_defer(&b, &t_frame(f)->dnode, frame_freed), TLBB_OK);
+	if (core_release)
+		assert_int_equal(tlbb_batch_release(&b, &t_frame(f)->rnode, frame_released), TLBB_OK);
+	else
+		assert_int_equal(tlbb_vcpu_defer(&b, &t_frame(f)->dnode, frame_freed), TLBB_OK);
 	flusher_start(&fl, &b);
 	if (!expect_stale) {
 		t_sleep_ms(100);
@@ -420,6 +432,24 @@ static void inside_block_scenario(unsigned faults, bool expect_stale)
 	assert_false(t_vcpu_cmd(&a, C_HAS, &sp, VA(9)));
 	t_vcpu_stop(&a);
 	tlbb_vcpu_host_destroy(h);
+}
+
+static void inside_block_scenario(unsigned faults, bool expect_stale)
+{
+	inside_block_scenario_with(faults, expect_stale, false);
+}
+
+static void test_core_release_waits_for_vcpu_inside_block(void **state)
+{
+	(void)state;
+	inside_block_scenario_with(0, false, true);
+}
+
+/* Negative control: the release rides on the flush; without its grace period it frees under the block. */
+static void test_negative_core_release_without_grace_period_frees_under_block(void **state)
+{
+	(void)state;
+	inside_block_scenario_with(TLBB_VCPU_FAULT_NO_GRACE_PERIOD, true, true);
 }
 
 static void test_flush_waits_for_vcpu_inside_block(void **state)
@@ -1014,6 +1044,8 @@ int main(void)
 		cmocka_unit_test(test_vcpu_joining_during_batch_sees_cleared_pte),
 		cmocka_unit_test(test_vcpu_leaving_during_batch_is_not_waited_for),
 		cmocka_unit_test(test_frames_handed_back_only_after_batch_flush),
+		cmocka_unit_test(test_core_release_waits_for_vcpu_inside_block),
+		cmocka_unit_test(test_negative_core_release_without_grace_period_frees_under_block),
 		cmocka_unit_test(test_race_check_flushes_whole_space_on_every_vcpu),
 		cmocka_unit_test(test_flush_from_vcpu_thread_applies_own_tlb_inline),
 		cmocka_unit_test(test_race_check_from_vcpu_thread_cleans_own_tlb_inline),
