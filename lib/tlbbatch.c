@@ -46,6 +46,8 @@ _Static_assert(TLBB_DEFAULT_PAGE_SHIFT >= 12 && TLBB_DEFAULT_PAGE_SHIFT <= 30,
 _Static_assert(TLBB_DEFAULT_FULL_FLUSH_PAGES >= 1, "TLBB_DEFAULT_FULL_FLUSH_PAGES must be >= 1");
 _Static_assert(TLBB_ARCH_SPACE_WORDS >= 1 && TLBB_ARCH_BATCH_WORDS >= 1,
 	       "backends need some private storage");
+/* The int-sized ABI of the status returns (tlbbatch.h). */
+_Static_assert(sizeof(enum tlbb_status) == sizeof(int), "enum tlbb_status must stay int-sized");
 /* pending + guard bit must stay below the flushed field */
 _Static_assert(TLBB_GEN_MASK < (1u << TLBB_GEN_FLUSHED_SHIFT), "generation fields overlap");
 
@@ -161,7 +163,7 @@ static void hook_space_fini(const struct tlbb_backend *be, struct tlbb_space *s)
 }
 #endif
 
-int tlbb_space_init(struct tlbb_space *s, const struct tlbb_backend *backend, uint32_t id,
+enum tlbb_status tlbb_space_init(struct tlbb_space *s, const struct tlbb_backend *backend, uint32_t id,
 		    void *owner)
 {
 	if (!s)
@@ -185,7 +187,7 @@ int tlbb_space_init(struct tlbb_space *s, const struct tlbb_backend *backend, ui
 	return TLBB_OK;
 }
 
-int tlbb_space_set_granule(struct tlbb_space *s, unsigned page_shift)
+enum tlbb_status tlbb_space_set_granule(struct tlbb_space *s, unsigned page_shift)
 {
 	if (!s || page_shift < TLBB_MIN_PAGE_SHIFT || page_shift > TLBB_MAX_PAGE_SHIFT)
 		return TLBB_EINVAL;
@@ -193,7 +195,7 @@ int tlbb_space_set_granule(struct tlbb_space *s, unsigned page_shift)
 	return TLBB_OK;
 }
 
-int tlbb_space_set_threshold(struct tlbb_space *s, uint32_t pages)
+enum tlbb_status tlbb_space_set_threshold(struct tlbb_space *s, uint32_t pages)
 {
 	if (!s || pages == 0)
 		return TLBB_EINVAL;
@@ -201,7 +203,7 @@ int tlbb_space_set_threshold(struct tlbb_space *s, uint32_t pages)
 	return TLBB_OK;
 }
 
-int tlbb_space_set_global(struct tlbb_space *s, bool global)
+enum tlbb_status tlbb_space_set_global(struct tlbb_space *s, bool global)
 {
 	if (!s)
 		return TLBB_EINVAL;
@@ -289,7 +291,7 @@ static void space_release_id(const struct tlbb_backend *be, struct tlbb_space *s
 	hook_space_fini(be, s);
 }
 
-int tlbb_space_fini(struct tlbb_space *s)
+enum tlbb_status tlbb_space_fini(struct tlbb_space *s)
 {
 	const struct tlbb_backend *be = space_backend(s);
 
@@ -301,7 +303,7 @@ int tlbb_space_fini(struct tlbb_space *s)
 	return TLBB_OK;
 }
 
-int tlbb_space_set_id(struct tlbb_space *s, uint32_t id)
+enum tlbb_status tlbb_space_set_id(struct tlbb_space *s, uint32_t id)
 {
 	const struct tlbb_backend *be = space_backend(s);
 
@@ -378,7 +380,7 @@ static int with_flags_status(int rc, bool unknown_flags)
 	return (rc == TLBB_OK && unknown_flags) ? TLBB_EFLAGS : rc;
 }
 
-int tlbb_add_space(struct tlbb_batch *b, struct tlbb_space *s, unsigned flags)
+enum tlbb_status tlbb_add_space(struct tlbb_batch *b, struct tlbb_space *s, unsigned flags)
 {
 	bool unknown = widen_unknown_flags(&flags);
 
@@ -446,7 +448,7 @@ static int queue_shaped(struct tlbb_batch *b, struct tlbb_space *s, struct shape
 	return rc == TLBB_OK ? r.status : rc;
 }
 
-int tlbb_add_range(struct tlbb_batch *b, struct tlbb_space *s, uint64_t start, uint64_t end,
+enum tlbb_status tlbb_add_range(struct tlbb_batch *b, struct tlbb_space *s, uint64_t start, uint64_t end,
 		   unsigned flags)
 {
 	bool unknown = widen_unknown_flags(&flags);
@@ -481,7 +483,7 @@ __attribute__((__noinline__, __cold__)) static int add_page_general(struct tlbb_
  * one page never exceeds it. Every input the common case does not cover
  * takes add_page_general(), which answers it as batch_queue() does.
  */
-int tlbb_add_page(struct tlbb_batch *b, struct tlbb_space *s, uint64_t va, unsigned flags)
+enum tlbb_status tlbb_add_page(struct tlbb_batch *b, struct tlbb_space *s, uint64_t va, unsigned flags)
 {
 	const struct tlbb_backend *be = space_backend(s);
 	uint64_t mask, end;
@@ -500,7 +502,7 @@ int tlbb_add_page(struct tlbb_batch *b, struct tlbb_space *s, uint64_t va, unsig
 	return TLBB_OK;
 }
 
-int tlbb_flush_range_sync(struct tlbb_space *s, uint64_t start, uint64_t end, unsigned flags)
+enum tlbb_status tlbb_flush_range_sync(struct tlbb_space *s, uint64_t start, uint64_t end, unsigned flags)
 {
 	const struct tlbb_backend *be = space_backend(s);
 	bool unknown = widen_unknown_flags(&flags);
@@ -528,7 +530,7 @@ int tlbb_flush_range_sync(struct tlbb_space *s, uint64_t start, uint64_t end, un
 
 /* ---- frame hand-off: releases run after the flush ------------------------ */
 
-int tlbb_batch_release(struct tlbb_batch *b, struct tlbb_release *r, tlbb_release_fn fn)
+enum tlbb_status tlbb_batch_release(struct tlbb_batch *b, struct tlbb_release *r, tlbb_release_fn fn)
 {
 	if (!r || !fn)
 		return TLBB_EINVAL;

@@ -368,7 +368,7 @@ void tlbb_sim_set_faults(struct tlbb_sim *sim, unsigned faults)
 
 /* ---- spaces and page tables --------------------------------------------- */
 
-int tlbb_sim_space_init(struct tlbb_sim *sim, struct tlbb_sim_space *ss, uint32_t asid,
+enum tlbb_status tlbb_sim_space_init(struct tlbb_sim *sim, struct tlbb_sim_space *ss, uint32_t asid,
 			size_t npages)
 {
 	int rc;
@@ -529,7 +529,7 @@ void tlbb_sim_frame_recycle(struct tlbb_sim *sim, unsigned frame)
 
 /* ---- CPUs ---------------------------------------------------------------- */
 
-int tlbb_sim_cpu_enter(struct tlbb_sim *sim, unsigned cpu)
+enum tlbb_status tlbb_sim_cpu_enter(struct tlbb_sim *sim, unsigned cpu)
 {
 	if (!sim || cpu >= sim->cfg.ncpus) {
 		/* No CPU rather than a wrong one: the next hook stops the test. */
@@ -541,7 +541,7 @@ int tlbb_sim_cpu_enter(struct tlbb_sim *sim, unsigned cpu)
 	return TLBB_OK;
 }
 
-int tlbb_sim_migrate(struct tlbb_sim *sim, unsigned cpu, bool switch_barrier)
+enum tlbb_status tlbb_sim_migrate(struct tlbb_sim *sim, unsigned cpu, bool switch_barrier)
 {
 	if (switch_barrier)
 		tlbb_sim_dsb(sim, hook_cpu(sim, "tlbb_sim_migrate()'s switch barrier"));

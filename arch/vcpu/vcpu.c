@@ -637,7 +637,7 @@ const struct tlbb_backend *tlbb_vcpu_backend(struct tlbb_vcpu_host *h)
 	return h ? &h->be : NULL;
 }
 
-int tlbb_vcpu_space_init(struct tlbb_vcpu_host *h, struct tlbb_space *s, uint32_t asid, void *owner)
+enum tlbb_status tlbb_vcpu_space_init(struct tlbb_vcpu_host *h, struct tlbb_space *s, uint32_t asid, void *owner)
 {
 	int rc;
 
@@ -856,7 +856,7 @@ bool tlbb_vcpu_is_online(const struct tlbb_vcpu *v)
 
 /* ---- ordered frame hand-off --------------------------------------------- */
 
-int tlbb_vcpu_defer(struct tlbb_batch *b, struct tlbb_vcpu_deferred *d, tlbb_vcpu_deferred_fn fn)
+enum tlbb_status tlbb_vcpu_defer(struct tlbb_batch *b, struct tlbb_vcpu_deferred *d, tlbb_vcpu_deferred_fn fn)
 {
 	struct vcpu_batch *vb;
 

@@ -573,7 +573,7 @@ static void x86_space_fini(const struct tlbb_backend *be, struct tlbb_space *s)
 	(void)s;
 }
 
-int tlbb_x86_init(struct tlbb_x86 *x, const struct tlbb_x86_config *cfg,
+enum tlbb_status tlbb_x86_init(struct tlbb_x86 *x, const struct tlbb_x86_config *cfg,
 		  struct tlbb_x86_cpu *percpu, unsigned ncpus)
 {
 	/* A CPU numbered beyond TLBB_MAX_CPUS has no bit in any mask, so no

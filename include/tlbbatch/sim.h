@@ -160,7 +160,7 @@ TLBB_API enum tlbb_sim_model tlbb_sim_model(const struct tlbb_sim *sim);
 TLBB_API void tlbb_sim_set_faults(struct tlbb_sim *sim, unsigned faults);
 
 /* Spaces: @npages virtual pages starting at VA 0, granule 4 KiB. */
-TLBB_API int tlbb_sim_space_init(struct tlbb_sim *sim, struct tlbb_sim_space *ss, uint32_t asid,
+TLBB_API enum tlbb_status tlbb_sim_space_init(struct tlbb_sim *sim, struct tlbb_sim_space *ss, uint32_t asid,
 			size_t npages);
 /*
  * The space's end of life: CPUs running it are switched to no space, then
@@ -212,7 +212,7 @@ TLBB_API void tlbb_sim_frame_recycle(struct tlbb_sim *sim, unsigned frame);
  * (or a NULL sim) answers TLBB_EINVAL and leaves the thread acting as no
  * CPU, so its next core call aborts instead of running on a wrong CPU.
  */
-TLBB_API int tlbb_sim_cpu_enter(struct tlbb_sim *sim, unsigned cpu);
+TLBB_API enum tlbb_status tlbb_sim_cpu_enter(struct tlbb_sim *sim, unsigned cpu);
 /* The CPU the calling thread acts as, TLBB_SIM_NO_CPU if it never entered one. */
 TLBB_API unsigned tlbb_sim_current_cpu(const struct tlbb_sim *sim);
 /*
@@ -221,7 +221,7 @@ TLBB_API unsigned tlbb_sim_current_cpu(const struct tlbb_sim *sim);
  * issuing-CPU rule). Without it, TLBIs that CPU issued stay incomplete.
  * Answers as tlbb_sim_cpu_enter().
  */
-TLBB_API int tlbb_sim_migrate(struct tlbb_sim *sim, unsigned cpu, bool switch_barrier);
+TLBB_API enum tlbb_status tlbb_sim_migrate(struct tlbb_sim *sim, unsigned cpu, bool switch_barrier);
 /* Make @ss the space running on @cpu (and mark @cpu in its mask). */
 TLBB_API void tlbb_sim_switch_to(struct tlbb_sim *sim, unsigned cpu, struct tlbb_sim_space *ss);
 /* @cpu accesses @va of its active space. */

@@ -142,6 +142,12 @@ extern "C" {
 
 /* ---- status codes ------------------------------------------------------ */
 
+/*
+ * Every call that can fail returns this enum (ABI: the size of int, checked
+ * in lib/tlbbatch.c). C and C++ callers may keep the answer in an int, and
+ * tlbb_strerror() takes an int, so code written against the int returns of
+ * earlier versions compiles unchanged.
+ */
 enum tlbb_status {
 	TLBB_OK = 0,
 	TLBB_EINVAL = -1,   /* NULL or uninitialised object */
@@ -289,9 +295,16 @@ struct tlbb_batch {
 	struct tlbb_release *release; /* after-flush releases, newest first */
 };
 
-/* tlbb_add_*() flags. */
-#define TLBB_ADD_WRITABLE 0x1u  /* the cleared PTE was writable or dirty */
-#define TLBB_ADD_LEAF_ONLY 0x2u /* only leaf entries changed (arm64: TLBI VALE1IS) */
+/*
+ * Flags of an invalidation, for tlbb_add_*() and tlbb_flush_range_sync()
+ * alike: they describe the PTEs the caller cleared or replaced. Plain
+ * unsigned constants, so they OR together in C and C++ and work in #if.
+ */
+#define TLBB_INV_WRITABLE 0x1u  /* the cleared PTE was writable or dirty */
+#define TLBB_INV_LEAF_ONLY 0x2u /* only leaf entries changed (arm64: TLBI VALE1IS) */
+/* The same bits under their first names (from when only the adds took them). */
+#define TLBB_ADD_WRITABLE TLBB_INV_WRITABLE
+#define TLBB_ADD_LEAF_ONLY TLBB_INV_LEAF_ONLY
 
 /* ---- operations ---------------------------------------------------------- */
 
@@ -300,19 +313,19 @@ struct tlbb_batch {
  * Granule and threshold start at the build defaults; change them with
  * tlbb_space_set_granule() / tlbb_space_set_threshold() before first use.
  */
-TLBB_API int tlbb_space_init(struct tlbb_space *s, const struct tlbb_backend *backend,
+TLBB_API enum tlbb_status tlbb_space_init(struct tlbb_space *s, const struct tlbb_backend *backend,
 			     uint32_t id, void *owner);
 /* @page_shift in 12..30; anything else is refused with TLBB_EINVAL. */
-TLBB_API int tlbb_space_set_granule(struct tlbb_space *s, unsigned page_shift);
+TLBB_API enum tlbb_status tlbb_space_set_granule(struct tlbb_space *s, unsigned page_shift);
 /* @pages >= 1; 0 is refused with TLBB_EINVAL. */
-TLBB_API int tlbb_space_set_threshold(struct tlbb_space *s, uint32_t pages);
+TLBB_API enum tlbb_status tlbb_space_set_threshold(struct tlbb_space *s, uint32_t pages);
 
 /*
  * Mark @s as holding global (kernel, G-bit / nG=0) mappings, or not. Before
  * first use: arm64 then uses the all-ASID TLBI forms and an ISB, x86-64
  * drops global entries in its whole flushes. TLBB_EINVAL for NULL.
  */
-TLBB_API int tlbb_space_set_global(struct tlbb_space *s, bool global);
+TLBB_API enum tlbb_status tlbb_space_set_global(struct tlbb_space *s, bool global);
 
 /*
  * The end of @s's life (see THE LIFE OF A SPACE): no CPU runs @s and every
@@ -320,7 +333,7 @@ TLBB_API int tlbb_space_set_global(struct tlbb_space *s, bool global);
  * outstanding, releases s->id for reuse, leaves @s uninitialised.
  * TLBB_EINVAL for a NULL or uninitialised space.
  */
-TLBB_API int tlbb_space_fini(struct tlbb_space *s);
+TLBB_API enum tlbb_status tlbb_space_fini(struct tlbb_space *s);
 
 /*
  * Give @s the hardware tag @id instead of its current one (ASID/PCID/VMID
@@ -328,7 +341,7 @@ TLBB_API int tlbb_space_fini(struct tlbb_space *s);
  * released as by tlbb_space_fini(); granule, threshold, flags and owner are
  * kept. TLBB_EINVAL for a NULL or uninitialised space.
  */
-TLBB_API int tlbb_space_set_id(struct tlbb_space *s, uint32_t id);
+TLBB_API enum tlbb_status tlbb_space_set_id(struct tlbb_space *s, uint32_t id);
 
 /* The port records which CPUs may cache @s (context switch in/out). */
 static inline void tlbb_space_cpu_enter(struct tlbb_space *s, unsigned cpu)
@@ -364,13 +377,13 @@ TLBB_API bool tlbb_should_defer(const struct tlbb_space *s);
  * cleared the PTEs, under the PTL. Rounded outward to the granule.
  * Nothing is complete until tlbb_flush() returns.
  */
-TLBB_API int tlbb_add_range(struct tlbb_batch *b, struct tlbb_space *s, uint64_t start,
+TLBB_API enum tlbb_status tlbb_add_range(struct tlbb_batch *b, struct tlbb_space *s, uint64_t start,
 			    uint64_t end, unsigned flags);
 /* Queue invalidation of the page containing @va. */
-TLBB_API int tlbb_add_page(struct tlbb_batch *b, struct tlbb_space *s, uint64_t va,
+TLBB_API enum tlbb_status tlbb_add_page(struct tlbb_batch *b, struct tlbb_space *s, uint64_t va,
 			   unsigned flags);
 /* Queue invalidation of all of @s. */
-TLBB_API int tlbb_add_space(struct tlbb_batch *b, struct tlbb_space *s, unsigned flags);
+TLBB_API enum tlbb_status tlbb_add_space(struct tlbb_batch *b, struct tlbb_space *s, unsigned flags);
 
 /*
  * The !tlbb_should_defer() path: invalidate [@start, @end) of @s on every CPU
@@ -378,7 +391,7 @@ TLBB_API int tlbb_add_space(struct tlbb_batch *b, struct tlbb_space *s, unsigned
  * and bad-input answers as tlbb_add_range(); nothing stays pending. Call
  * under the PTL, after clearing the PTEs, without migrating CPU meanwhile.
  */
-TLBB_API int tlbb_flush_range_sync(struct tlbb_space *s, uint64_t start, uint64_t end,
+TLBB_API enum tlbb_status tlbb_flush_range_sync(struct tlbb_space *s, uint64_t start, uint64_t end,
 				   unsigned flags);
 
 /*
@@ -427,7 +440,7 @@ struct tlbb_release {
  * vCPU walkers may be reading); on a vcpu batch that holds work the two are
  * equivalent, its deferrals running inside the flush just before these.
  */
-TLBB_API int tlbb_batch_release(struct tlbb_batch *b, struct tlbb_release *r, tlbb_release_fn fn);
+TLBB_API enum tlbb_status tlbb_batch_release(struct tlbb_batch *b, struct tlbb_release *r, tlbb_release_fn fn);
 
 /*
  * The race check. Call under the PTL before changing PTEs of @s. If any

@@ -220,7 +220,7 @@ TLBB_API struct tlbb_vcpu_host *tlbb_vcpu_host_create(const struct tlbb_vcpu_con
 TLBB_API void tlbb_vcpu_host_destroy(struct tlbb_vcpu_host *h);
 TLBB_API const struct tlbb_backend *tlbb_vcpu_backend(struct tlbb_vcpu_host *h);
 /* tlbb_space_init() with this host's backend and granule. */
-TLBB_API int tlbb_vcpu_space_init(struct tlbb_vcpu_host *h, struct tlbb_space *s, uint32_t asid,
+TLBB_API enum tlbb_status tlbb_vcpu_space_init(struct tlbb_vcpu_host *h, struct tlbb_space *s, uint32_t asid,
 				  void *owner);
 #ifdef TLBB_VCPU_FAULT_INJECTION
 TLBB_API void tlbb_vcpu_set_faults(struct tlbb_vcpu_host *h, unsigned faults);
@@ -291,7 +291,7 @@ struct tlbb_vcpu_deferred {
  * @fn at once (TLBB_OK); on a batch of another backend it flushes @b first
  * and runs @fn (TLBB_EBACKEND); NULL @b: grace period, @fn (TLBB_EINVAL).
  */
-TLBB_API int tlbb_vcpu_defer(struct tlbb_batch *b, struct tlbb_vcpu_deferred *d,
+TLBB_API enum tlbb_status tlbb_vcpu_defer(struct tlbb_batch *b, struct tlbb_vcpu_deferred *d,
 			     tlbb_vcpu_deferred_fn fn);
 
 #ifdef __cplusplus

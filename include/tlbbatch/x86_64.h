@@ -181,7 +181,7 @@ struct tlbb_x86 {
  * once, before any space is initialised on it: it restarts the context
  * numbers.
  */
-int tlbb_x86_init(struct tlbb_x86 *x, const struct tlbb_x86_config *cfg,
+enum tlbb_status tlbb_x86_init(struct tlbb_x86 *x, const struct tlbb_x86_config *cfg,
 		  struct tlbb_x86_cpu *percpu, unsigned ncpus);
 
 static inline const struct tlbb_backend *tlbb_x86_backend(const struct tlbb_x86 *x)
