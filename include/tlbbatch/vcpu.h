@@ -94,8 +94,9 @@
  *      period lasts until the slowest online vCPU gets there.
  *   4. Release frames only from a tlbb_vcpu_defer() callback, or after a
  *      tlbb_flush() of the batch holding them has returned.
- *   5. A thread registers with at most one host, and must not already be a
- *      urcu-qsbr reader of its own (this backend registers it).
+ *   5. A thread registers with at most one host. It must not already be a
+ *      urcu-qsbr reader (this backend registers it), unless it shares the
+ *      emulator's registration: TLBB_VCPU_REG_URCU_SHARED and its rules.
  *   6. Reusing an ASID for a new space: tlbb_add_space() + tlbb_flush()
  *      (or tlbb_flush_pending()) of the old one first.
  *
@@ -153,7 +154,21 @@ struct tlbb_vcpu;
  * (inside tlbb_vcpu_quiescent(), tlbb_vcpu_online(), or the vCPU's own
  * tlbb_flush()): drop translations of pages [vpn, vpn + npages) of @asid.
  * npages == 0: all of @asid. asid == TLBB_VCPU_ALL_ASIDS: everything.
- * Page numbers are in units of the host's page_shift.
+ * @arg is the vCPU's own (tlbb_vcpu_register_as()) or else the host's
+ * config.invalidate_arg.
+ *
+ * UNITS. The core's calls (tlbb_add_*(), tlbb_flush_range_sync()) and the
+ * built-in TLB (tlbb_vcpu_tlb_lookup()/_fill()) take guest BYTE addresses;
+ * this callback gets PAGE NUMBERS, vpn = byte address >> page_shift, and a
+ * page count: the callback is handed the backend's posted ops as they are,
+ * page-granular, so that a range costs one call. page_shift is the host's
+ * (config.page_shift, default 12), and tlbb_vcpu_space_init() gives every
+ * space that same granule: the core rounds a byte range outward to it, so
+ * [vpn, vpn + npages) covers every byte the caller cleared. A consumer
+ * whose own TLB uses a smaller page than the host's must invalidate each
+ * of its pages inside that range; a larger one rounds outward too. Do not
+ * change a vcpu space's granule with tlbb_space_set_granule() afterwards:
+ * the posted ops would no longer be in host pages.
  */
 #define TLBB_VCPU_ALL_ASIDS UINT32_MAX
 typedef void (*tlbb_vcpu_invalidate_fn)(struct tlbb_vcpu *v, uint32_t asid, uint64_t vpn,
@@ -193,7 +208,7 @@ struct tlbb_vcpu_config {
 	unsigned page_shift;      /* TLB granule, 12..30; 0 = 12 */
 	unsigned flags;           /* TLBB_VCPU_NO_BUILTIN_TLB */
 	tlbb_vcpu_invalidate_fn invalidate; /* optional (required with NO_BUILTIN_TLB) */
-	void *invalidate_arg;
+	void *invalidate_arg;     /* for vCPUs registered without their own */
 	unsigned faults;          /* TLBB_VCPU_FAULT_*: 0 unless fault-injection build */
 };
 
@@ -232,10 +247,50 @@ TLBB_API void tlbb_vcpu_reset_stats(struct tlbb_vcpu_host *h);
 
 /*
  * Register the calling thread as a vCPU of @h: a urcu-qsbr reader, online,
- * with an empty TLB and the lowest free id. NULL if every slot is taken or
- * the thread is already a vCPU.
+ * with an empty TLB and the lowest free id. NULL if every slot is taken, the
+ * thread is already a vCPU, or it is already an (online) urcu-qsbr reader
+ * (then use tlbb_vcpu_register_as() with TLBB_VCPU_REG_URCU_SHARED).
  */
 TLBB_API struct tlbb_vcpu *tlbb_vcpu_register(struct tlbb_vcpu_host *h);
+
+/* Register options for an emulator that brings its own numbering and RCU. */
+#define TLBB_VCPU_ID_ANY (~0u)
+/*
+ * The thread is already a registered, online urcu-qsbr reader: the
+ * emulator's own registration (it uses liburcu-qsbr for its own RCU, and a
+ * thread cannot register twice). The backend then neither registers nor
+ * unregisters it, and the one registration serves both users. Rules, as
+ * the one reader has two users:
+ *   - every quiescent state the thread reports goes through
+ *     tlbb_vcpu_quiescent() (it reports it for both and then drains); a bare
+ *     urcu_qsbr_quiescent_state() lets a grace period end while this vCPU
+ *     still holds the translations the flusher posted it to drop;
+ *   - going idle and back is tlbb_vcpu_offline()/_online(), never the bare
+ *     urcu_qsbr_thread_offline()/_online();
+ *   - after the emulator's own urcu_qsbr_synchronize_rcu() (or rcu_barrier)
+ *     on a vCPU thread, which takes it offline and online inside liburcu,
+ *     call tlbb_vcpu_quiescent() before the next translation;
+ *   - the emulator's RCU read-side sections end at each of these calls, as
+ *     they would at its own quiescent states.
+ * tlbb_vcpu_unregister() leaves the thread registered and online; the
+ * emulator unregisters it itself, after.
+ */
+#define TLBB_VCPU_REG_URCU_SHARED 0x1u
+
+struct tlbb_vcpu_register_args {
+	unsigned id;          /* the emulator's CPU number, < max_vcpus; TLBB_VCPU_ID_ANY: lowest free */
+	unsigned flags;       /* TLBB_VCPU_REG_* */
+	void *invalidate_arg; /* this vCPU's argument to config.invalidate; NULL: the host's */
+};
+
+/*
+ * tlbb_vcpu_register() with @args (NULL = its defaults). NULL if @args->id
+ * is out of range or taken, a flag is unknown, the thread is already a vCPU,
+ * or its urcu-qsbr state does not match the flag (without it: must not be a
+ * reader yet; with it: must be a registered, online reader).
+ */
+TLBB_API struct tlbb_vcpu *tlbb_vcpu_register_as(struct tlbb_vcpu_host *h,
+						 const struct tlbb_vcpu_register_args *args);
 /* The calling thread stops being a vCPU; it must not use its TLB again. */
 TLBB_API void tlbb_vcpu_unregister(struct tlbb_vcpu *v);
 /* The calling thread's vCPU, or NULL. */
@@ -259,8 +314,9 @@ TLBB_API void tlbb_vcpu_online(struct tlbb_vcpu *v);
 TLBB_API bool tlbb_vcpu_is_online(const struct tlbb_vcpu *v);
 
 /*
- * Built-in TLB. Look up @va in @asid; on a hit store the payload in
- * *@payload and return true. A write lookup misses on a read-only entry.
+ * Built-in TLB. Look up @va (a byte address) in @asid; on a hit store the
+ * payload in *@payload and return true. A write lookup misses on a
+ * read-only entry.
  */
 TLBB_API bool tlbb_vcpu_tlb_lookup(struct tlbb_vcpu *v, uint32_t asid, uint64_t va, bool write,
 				   uint64_t *payload);

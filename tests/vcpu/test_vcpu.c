@@ -13,6 +13,8 @@
 #include <sched.h>
 #include <string.h>
 
+#include <urcu/urcu-qsbr.h>
+
 #include <tlbbatch/sim.h>
 
 #include "harness.h"
@@ -1023,6 +1025,191 @@ static void test_consumer_tlb_callback_runs_on_vcpu_thread_at_safe_point(void **
 	tlbb_vcpu_host_destroy(h);
 }
 
+/* ---- an emulator's own vCPU numbers, invalidate argument and RCU ------------- */
+
+struct id_probe {
+	struct tlbb_vcpu_host *h;
+	bool taken_refused, out_of_range_refused, bad_flag_refused;
+	unsigned got;
+};
+
+static void *id_probe_main(void *arg)
+{
+	struct id_probe *p = arg;
+	struct tlbb_vcpu_register_args taken = { .id = 2 }, out = { .id = 4 }, bad = { .id = 1, .flags = 0x80 };
+	struct tlbb_vcpu_register_args one = { .id = 1 };
+	struct tlbb_vcpu *v;
+
+	p->taken_refused = tlbb_vcpu_register_as(p->h, &taken) == NULL;
+	p->out_of_range_refused = tlbb_vcpu_register_as(p->h, &out) == NULL;
+	p->bad_flag_refused = tlbb_vcpu_register_as(p->h, &bad) == NULL;
+	v = tlbb_vcpu_register_as(p->h, &one);
+	p->got = v ? tlbb_vcpu_id(v) : 99;
+	tlbb_vcpu_unregister(v);
+	return NULL;
+}
+
+static void test_emulator_chooses_vcpu_ids(void **state)
+{
+	struct tlbb_vcpu_host *h = host_new(4, 0);
+	struct tlbb_vcpu_register_args two = { .id = 2 };
+	struct tlbb_vcpu *me = tlbb_vcpu_register_as(h, &two);
+	struct t_vcpu a;
+	struct id_probe p = { .h = h };
+	pthread_t t;
+
+	(void)state;
+	assert_non_null(me);
+	assert_int_equal(tlbb_vcpu_id(me), 2);
+	assert_true(t_vcpu_start(&a, h));
+	assert_int_equal(a.id, 0); /* ID_ANY: the lowest free */
+	assert_int_equal(pthread_create(&t, NULL, id_probe_main, &p), 0);
+	pthread_join(t, NULL);
+	assert_true(p.taken_refused);
+	assert_true(p.out_of_range_refused);
+	assert_true(p.bad_flag_refused);
+	assert_int_equal(p.got, 1);
+	t_vcpu_stop(&a);
+	tlbb_vcpu_unregister(me);
+	tlbb_vcpu_host_destroy(h);
+}
+
+/* Each vCPU's own TLB object reaches its callback: no host-wide lookup by vCPU id. */
+static void test_invalidate_callback_gets_the_vcpus_own_arg(void **state)
+{
+	static struct cb_log host_log, mine;
+	struct tlbb_vcpu_config cfg = { .max_vcpus = 2, .flags = TLBB_VCPU_NO_BUILTIN_TLB,
+					.invalidate = record_invalidate, .invalidate_arg = &host_log };
+	struct tlbb_vcpu_host *h = tlbb_vcpu_host_create(&cfg);
+	struct tlbb_vcpu_register_args own = { .id = TLBB_VCPU_ID_ANY, .invalidate_arg = &mine };
+	struct tlbb_vcpu *v;
+	struct tlbb_space s;
+	struct tlbb_batch b;
+
+	(void)state;
+	memset(&host_log, 0, sizeof(host_log));
+	memset(&mine, 0, sizeof(mine));
+	v = tlbb_vcpu_register_as(h, &own);
+	assert_non_null(v);
+	assert_int_equal(mine.n, 1); /* registration empties the consumer's TLB */
+	assert_int_equal(tlbb_vcpu_space_init(h, &s, 4, NULL), TLBB_OK);
+	tlbb_vcpu_enter_space(v, &s);
+	tlbb_batch_init(&b);
+	tlbb_add_range(&b, &s, VA(8), VA(10), 0);
+	tlbb_flush(&b); /* from the vCPU itself: applied inline */
+	assert_int_equal(mine.n, 2);
+	assert_int_equal(mine.vpn[1], 8);
+	assert_int_equal(mine.npages[1], 2);
+	assert_int_equal(host_log.n, 0);
+	tlbb_vcpu_unregister(v);
+	v = tlbb_vcpu_register(h); /* no arg of its own: the host's */
+	assert_int_equal(host_log.n, 1);
+	tlbb_vcpu_unregister(v);
+	tlbb_vcpu_host_destroy(h);
+}
+
+/*
+ * An emulator that already uses liburcu-qsbr for its own RCU registered the
+ * thread itself; the backend shares that registration. The vCPU caches page
+ * 3, the flusher unmaps it, flushes and frees the frame while the vCPU keeps
+ * reporting quiescent states; then the vCPU touches page 3 again.
+ */
+struct shared_emu {
+	struct tlbb_vcpu_host *h;
+	struct t_space *sp;
+	bool bare_qs;          /* the emulator reports its QS itself: no drain */
+	int ready, step;       /* atomic */
+	bool plain_refused, still_reader;
+	unsigned id;
+	int result;
+};
+
+static void *shared_emu_main(void *arg)
+{
+	struct shared_emu *e = arg;
+	struct tlbb_vcpu_register_args ra = { .id = 5, .flags = TLBB_VCPU_REG_URCU_SHARED };
+	struct tlbb_vcpu *v;
+
+	urcu_qsbr_register_thread(); /* the emulator's own registration */
+	e->plain_refused = tlbb_vcpu_register(e->h) == NULL; /* would register twice */
+	v = tlbb_vcpu_register_as(e->h, &ra);
+	if (!v) {
+		urcu_qsbr_unregister_thread();
+		__atomic_store_n(&e->ready, -1, __ATOMIC_SEQ_CST);
+		return NULL;
+	}
+	e->id = tlbb_vcpu_id(v);
+	tlbb_vcpu_enter_space(v, &e->sp->s);
+	t_access(v, e->sp, VA(3));
+	__atomic_store_n(&e->ready, 1, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&e->step, __ATOMIC_SEQ_CST)) {
+		if (e->bare_qs)
+			urcu_qsbr_quiescent_state();
+		else
+			tlbb_vcpu_quiescent(v);
+		sched_yield();
+	}
+	e->result = t_access(v, e->sp, VA(3));
+	tlbb_vcpu_unregister(v);
+	e->still_reader = urcu_qsbr_read_ongoing() != 0; /* ours to unregister */
+	urcu_qsbr_unregister_thread();
+	return NULL;
+}
+
+static int shared_registration_scenario(bool bare_qs)
+{
+	struct tlbb_vcpu_host *h = host_new(8, 0);
+	struct t_space sp;
+	struct tlbb_batch b;
+	struct shared_emu e = { .h = h, .sp = &sp, .bare_qs = bare_qs };
+	pthread_t t;
+	unsigned f;
+
+	t_space_init(h, &sp, 6);
+	f = t_map(&sp, 3);
+	assert_int_equal(pthread_create(&t, NULL, shared_emu_main, &e), 0);
+	while (!__atomic_load_n(&e.ready, __ATOMIC_SEQ_CST))
+		t_sleep_ms(1);
+	assert_int_equal(e.ready, 1);
+	assert_true(e.plain_refused);
+	assert_int_equal(e.id, 5);
+	tlbb_batch_init(&b);
+	t_unmap(&sp, 3);
+	tlbb_add_page(&b, &sp.s, VA(3), 0);
+	tlbb_flush(&b); /* one grace period: the emulator's thread is its reader */
+	__atomic_store_n(&t_frame(f)->state, FRAME_FREED, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&e.step, 1, __ATOMIC_SEQ_CST);
+	pthread_join(t, NULL);
+	assert_true(e.still_reader);
+	assert_int_equal(stats(h).grace_periods, 1);
+	tlbb_vcpu_host_destroy(h);
+	return e.result;
+}
+
+static void test_shared_urcu_registration_serves_both(void **state)
+{
+	(void)state;
+	assert_int_equal(shared_registration_scenario(false), T_FAULT);
+}
+
+/* Negative control: a bare urcu quiescent state ends the grace period without the drain. */
+static void test_negative_shared_registration_bare_qs_uses_freed_frame(void **state)
+{
+	(void)state;
+	assert_int_equal(shared_registration_scenario(true), T_STALE);
+}
+
+/* Sharing a registration the thread does not have is refused, not undefined. */
+static void test_shared_registration_without_urcu_reader_is_refused(void **state)
+{
+	struct tlbb_vcpu_host *h = host_new(2, 0);
+	struct tlbb_vcpu_register_args ra = { .id = TLBB_VCPU_ID_ANY, .flags = TLBB_VCPU_REG_URCU_SHARED };
+
+	(void)state;
+	assert_null(tlbb_vcpu_register_as(h, &ra));
+	tlbb_vcpu_host_destroy(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1056,6 +1243,11 @@ int main(void)
 		cmocka_unit_test(test_defer_on_other_backend_batch_flushes_it_first),
 		cmocka_unit_test(test_mailbox_overflow_degrades_to_full_flush),
 		cmocka_unit_test(test_consumer_tlb_callback_runs_on_vcpu_thread_at_safe_point),
+		cmocka_unit_test(test_emulator_chooses_vcpu_ids),
+		cmocka_unit_test(test_invalidate_callback_gets_the_vcpus_own_arg),
+		cmocka_unit_test(test_shared_urcu_registration_serves_both),
+		cmocka_unit_test(test_negative_shared_registration_bare_qs_uses_freed_frame),
+		cmocka_unit_test(test_shared_registration_without_urcu_reader_is_refused),
 	};
 
 	return cmocka_run_group_tests_name("vcpu", tests, NULL, NULL);
