@@ -92,13 +92,8 @@ struct vcpu_op {
 	uint32_t npages; /* 0 = whole ASID */
 };
 
-struct vcpu_tlbe {
-	uint64_t vpn;
-	uint64_t payload;
-	uint32_t asid;
-	uint8_t valid;
-	uint8_t writable;
-};
+/* The entry is public (vcpu.h): tlbb_vcpu_tlb_lookup_inline() reads it. */
+#define vcpu_tlbe tlbb_vcpu_tlbe
 
 struct tlbb_vcpu {
 	/* --- owner thread only --- */
@@ -253,6 +248,14 @@ void tlbb_vcpu_tlb_fill(struct tlbb_vcpu *v, uint32_t asid, uint64_t va, uint64_
 	}
 	set[victim] = (struct vcpu_tlbe){ .vpn = vpn, .payload = payload, .asid = asid,
 					  .valid = 1, .writable = writable };
+}
+
+void tlbb_vcpu_tlb_view(const struct tlbb_vcpu *v, struct tlbb_vcpu_tlb_view *out)
+{
+	out->entries = v->tlb;
+	out->set_mask = v->host->set_mask;
+	out->ways = v->host->cfg.tlb_ways;
+	out->page_shift = v->host->cfg.page_shift;
 }
 
 unsigned tlbb_vcpu_tlb_count(const struct tlbb_vcpu *v, uint32_t asid)
@@ -881,6 +884,28 @@ void tlbb_vcpu_online(struct tlbb_vcpu *v)
 bool tlbb_vcpu_is_online(const struct tlbb_vcpu *v)
 {
 	return __atomic_load_n(&v->state, __ATOMIC_ACQUIRE) == SLOT_ONLINE;
+}
+
+/* ---- the race check outside the caller's lock --------------------------- */
+
+bool tlbb_vcpu_flush_pending_relock(struct tlbb_space *s, void (*unlock)(void *),
+				    void (*lock)(void *), void *arg)
+{
+	bool flushed = false;
+
+	if (!s || !unlock || !lock)
+		return tlbb_flush_pending(s); /* no lock to drop: the plain check */
+	if (!__atomic_load_n(&s->backend, __ATOMIC_ACQUIRE))
+		return false; /* uninitialised or finished: its word means nothing */
+	/* Read under the lock: the adds bump it under the same lock (vcpu.h). */
+	while (tlbb_space_has_pending(s)) {
+		unlock(arg);
+		/* The grace period, with the lock free for the vCPUs to take. */
+		tlbb_flush_pending(s);
+		lock(arg);
+		flushed = true;
+	}
+	return flushed;
 }
 
 /* ---- ordered frame hand-off --------------------------------------------- */

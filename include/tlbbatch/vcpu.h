@@ -323,8 +323,86 @@ TLBB_API bool tlbb_vcpu_tlb_lookup(struct tlbb_vcpu *v, uint32_t asid, uint64_t 
 /* Insert a translation the caller just walked (replacing any for @va). */
 TLBB_API void tlbb_vcpu_tlb_fill(struct tlbb_vcpu *v, uint32_t asid, uint64_t va,
 				 uint64_t payload, bool writable);
+/*
+ * The built-in TLB, looked up inline: for a JIT's fast path, where the call
+ * into the shared library (and its statistics) of tlbb_vcpu_tlb_lookup()
+ * cost more than the lookup. The vCPU thread takes a view of its own TLB
+ * once, after registering (valid until it unregisters), and looks up
+ * through it with the same answers as tlbb_vcpu_tlb_lookup(), minus the
+ * lookups/hits counters. Owner thread only, online, like the lookup: the
+ * backend changes these entries only on this same thread (fills, and the
+ * drains at its safe points), so the reads need no atomics. The entry
+ * layout is part of the ABI from here on.
+ */
+struct tlbb_vcpu_tlbe {
+	uint64_t vpn;     /* va >> page_shift */
+	uint64_t payload;
+	uint32_t asid;
+	uint8_t valid;
+	uint8_t writable;
+};
+
+struct tlbb_vcpu_tlb_view {
+	const struct tlbb_vcpu_tlbe *entries; /* sets * ways, set-major */
+	uint64_t set_mask;                     /* sets - 1 */
+	unsigned ways;
+	unsigned page_shift;
+};
+
+TLBB_API void tlbb_vcpu_tlb_view(const struct tlbb_vcpu *v, struct tlbb_vcpu_tlb_view *out);
+
+static inline bool tlbb_vcpu_tlb_lookup_inline(const struct tlbb_vcpu_tlb_view *t, uint32_t asid,
+					       uint64_t va, bool write, uint64_t *payload)
+{
+	uint64_t vpn = va >> t->page_shift;
+	const struct tlbb_vcpu_tlbe *set = &t->entries[(vpn & t->set_mask) * t->ways];
+
+	for (unsigned w = 0; w < t->ways; w++) {
+		const struct tlbb_vcpu_tlbe *e = &set[w];
+
+		if (e->valid && e->vpn == vpn && e->asid == asid) {
+			if (write && !e->writable)
+				return false; /* permission miss: the caller re-walks */
+			*payload = e->payload;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Valid entries for @asid (TLBB_VCPU_ALL_ASIDS: all), for tests and stats. */
 TLBB_API unsigned tlbb_vcpu_tlb_count(const struct tlbb_vcpu *v, uint32_t asid);
+
+/* ---- changer side: the race check under a lock vCPUs take ---------------- */
+
+/*
+ * The race check for an emulator whose vCPU threads take the page-table
+ * lock themselves (guest page-table walks, faults). tlbb_flush_pending()
+ * under that lock would wait for a grace period while holding it: a vCPU
+ * blocked on the lock while online never reaches its safe point, and the
+ * two wait for each other (rule 1). This one never waits with the lock held.
+ *
+ * Call it with the lock held (@lock(@arg) / @unlock(@arg) take and drop it),
+ * where tlbb_flush_pending() would be called. If nothing is pending it
+ * returns false at once, the lock never dropped. Otherwise it drops the
+ * lock, runs the race check (posts, one grace period), takes the lock
+ * again, and repeats while pending work for @s arrived meanwhile; it
+ * returns true with the lock held and nothing pending.
+ *
+ * Why that is the race check's guarantee: every add bumps the pending
+ * generation under the lock, and a race check publishes flushed = pending
+ * only for adds whose invalidations its flush completed. Pending == flushed
+ * seen with the lock held therefore means every batched clear made under
+ * the lock so far is complete, exactly what the inline fast path of
+ * tlbb_flush_pending() concludes. The caller must not have changed PTEs of
+ * @s in this critical section before the call (the lock is dropped): call
+ * it first, as the race check is anyway. It retries only when reclaim of @s
+ * added work during its grace period: each round is one grace period of
+ * progress for that reclaim; it cannot livelock unless reclaim of @s never
+ * stops.
+ */
+TLBB_API bool tlbb_vcpu_flush_pending_relock(struct tlbb_space *s, void (*unlock)(void *),
+					     void (*lock)(void *), void *arg);
 
 /* ---- reclaim side: ordered frame hand-off -------------------------------- */
 

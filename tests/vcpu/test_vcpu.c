@@ -12,6 +12,7 @@
 
 #include <sched.h>
 #include <string.h>
+#include <time.h>
 
 #include <urcu/urcu-qsbr.h>
 
@@ -1210,6 +1211,190 @@ static void test_shared_registration_without_urcu_reader_is_refused(void **state
 	tlbb_vcpu_host_destroy(h);
 }
 
+/* ---- the header-inline lookup ------------------------------------------------ */
+
+/* Inline and out-of-line lookups agree on every page, before and after a flush. */
+static void test_inline_lookup_answers_as_the_library_lookup(void **state)
+{
+	struct tlbb_vcpu_config cfg = { .max_vcpus = 1, .tlb_sets = 4, .tlb_ways = 2 };
+	struct tlbb_vcpu_host *h = tlbb_vcpu_host_create(&cfg);
+	struct tlbb_vcpu *v = tlbb_vcpu_register(h);
+	struct tlbb_vcpu_tlb_view view;
+	struct tlbb_space s;
+	struct tlbb_batch b;
+	unsigned hits = 0;
+
+	(void)state;
+	assert_non_null(v);
+	tlbb_vcpu_tlb_view(v, &view);
+	assert_int_equal(tlbb_vcpu_space_init(h, &s, 3, NULL), TLBB_OK);
+	tlbb_vcpu_enter_space(v, &s);
+	for (unsigned p = 0; p < 12; p++) /* more than fit: evictions too */
+		tlbb_vcpu_tlb_fill(v, p % 3 ? 3 : 4, VA(p), 100 + p, p % 2);
+	tlbb_batch_init(&b);
+	for (int round = 0; round < 2; round++) {
+		for (unsigned p = 0; p < 14; p++)
+			for (uint32_t asid = 3; asid <= 4; asid++)
+				for (int w = 0; w <= 1; w++) {
+					uint64_t a = 0, c = 0;
+					bool x = tlbb_vcpu_tlb_lookup(v, asid, VA(p) + 5, w, &a);
+					bool y = tlbb_vcpu_tlb_lookup_inline(&view, asid, VA(p) + 5, w, &c);
+
+					assert_int_equal(x, y);
+					assert_int_equal(a, c);
+					hits += round == 0 && y;
+				}
+		tlbb_add_range(&b, &s, VA(0), VA(14), 0); /* every page of ASID 3 */
+		tlbb_flush(&b);                            /* drained inline: we are the vCPU */
+	}
+	assert_true(hits > 0);
+	for (unsigned p = 0; p < 14; p++) {
+		uint64_t c;
+
+		assert_false(tlbb_vcpu_tlb_lookup_inline(&view, 3, VA(p), false, &c));
+	}
+	tlbb_vcpu_unregister(v);
+	tlbb_vcpu_host_destroy(h);
+}
+
+/* ---- the race check under a lock the vCPUs take --------------------------- */
+
+/*
+ * An emulator's vCPU takes the page-table lock inside its block (a guest
+ * page-table walk, a fault), online, with a blocking lock (timed here, so
+ * that a deadlock is observed instead of hanging the test). The changer
+ * holds that lock for the race check of a space with a batched unmap.
+ */
+struct locking_vcpu {
+	struct tlbb_vcpu_host *h;
+	struct t_space *sp;
+	pthread_mutex_t *ptl;
+	int ready, stop;       /* atomic */
+	int waiting;           /* atomic: past its safe point, taking the lock */
+	int lock_count;        /* atomic: lock acquisitions */
+	bool timed_out;        /* waited 1 s for the lock: the deadlock */
+	int last;              /* the access after the race check */
+};
+
+static void *locking_vcpu_main(void *arg)
+{
+	struct locking_vcpu *l = arg;
+	struct tlbb_vcpu *v = tlbb_vcpu_register(l->h);
+
+	tlbb_vcpu_enter_space(v, &l->sp->s);
+	t_access(v, l->sp, VA(7));
+	__atomic_store_n(&l->ready, 1, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&l->stop, __ATOMIC_SEQ_CST)) {
+		struct timespec until;
+
+		tlbb_vcpu_quiescent(v); /* the safe point between blocks */
+		/* The block: take the lock, walk, drop it. */
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		__atomic_store_n(&l->waiting, 1, __ATOMIC_SEQ_CST);
+		if (pthread_mutex_timedlock(l->ptl, &until) != 0) {
+			__atomic_store_n(&l->waiting, 0, __ATOMIC_SEQ_CST);
+			l->timed_out = true;
+			continue; /* give up the block: the safe point frees the changer */
+		}
+		__atomic_store_n(&l->waiting, 0, __ATOMIC_SEQ_CST);
+		__atomic_fetch_add(&l->lock_count, 1, __ATOMIC_SEQ_CST);
+		l->last = t_access(v, l->sp, VA(7));
+		pthread_mutex_unlock(l->ptl);
+		sched_yield();
+	}
+	tlbb_vcpu_unregister(v);
+	return NULL;
+}
+
+static struct locking_vcpu *relock_seen;
+static int relock_count_at_drop;
+
+static void ptl_unlock(void *m)
+{
+	relock_count_at_drop = __atomic_load_n(&relock_seen->lock_count, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(m);
+	/* The race check is pending with the lock free: a vCPU takes it now. */
+	while (__atomic_load_n(&relock_seen->lock_count, __ATOMIC_SEQ_CST) == relock_count_at_drop)
+		sched_yield();
+}
+
+static void ptl_lock(void *m)
+{
+	pthread_mutex_lock(m);
+}
+
+static void race_check_under_vcpu_lock(bool relock, struct locking_vcpu *l)
+{
+	struct tlbb_vcpu_host *h = host_new(2, 0);
+	static pthread_mutex_t ptl = PTHREAD_MUTEX_INITIALIZER;
+	struct t_space sp;
+	struct tlbb_batch b;
+	pthread_t t;
+	unsigned f;
+
+	memset(l, 0, sizeof(*l));
+	l->h = h;
+	l->sp = &sp;
+	l->ptl = &ptl;
+	t_space_init(h, &sp, 9);
+	f = t_map(&sp, 7);
+	assert_int_equal(pthread_create(&t, NULL, locking_vcpu_main, l), 0);
+	while (!__atomic_load_n(&l->ready, __ATOMIC_SEQ_CST))
+		t_sleep_ms(1);
+	/* Reclaim: page 7 cleared and batched, the batch not flushed yet. */
+	pthread_mutex_lock(&ptl);
+	t_unmap(&sp, 7);
+	tlbb_batch_init(&b);
+	tlbb_add_page(&b, &sp.s, VA(7), 0);
+	pthread_mutex_unlock(&ptl);
+	/* The changer (zap): lock, race check, then the frame may go. */
+	pthread_mutex_lock(&ptl);
+	/*
+	 * Wait until the vCPU is past its last safe point and blocks on our
+	 * lock (it cleared `waiting` before any unlock we could have seen).
+	 */
+	while (!__atomic_load_n(&l->waiting, __ATOMIC_SEQ_CST))
+		sched_yield();
+	relock_seen = l;
+	if (relock)
+		assert_true(tlbb_vcpu_flush_pending_relock(&sp.s, ptl_unlock, ptl_lock, &ptl));
+	else
+		assert_true(tlbb_flush_pending(&sp.s));
+	assert_false(tlbb_space_has_pending(&sp.s));
+	__atomic_store_n(&t_frame(f)->state, FRAME_FREED, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&ptl);
+	/* A few more blocks of the vCPU: each access must fault, not reach the frame. */
+	for (int n = __atomic_load_n(&l->lock_count, __ATOMIC_SEQ_CST) + 3;
+	     __atomic_load_n(&l->lock_count, __ATOMIC_SEQ_CST) < n;)
+		t_sleep_ms(1);
+	__atomic_store_n(&l->stop, 1, __ATOMIC_SEQ_CST);
+	pthread_join(t, NULL);
+	tlbb_flush(&b);
+	tlbb_vcpu_host_destroy(h);
+}
+
+static void test_race_check_relock_lets_vcpus_take_the_lock(void **state)
+{
+	struct locking_vcpu l;
+
+	(void)state;
+	race_check_under_vcpu_lock(true, &l);
+	assert_false(l.timed_out);        /* no vCPU waited out the race check */
+	assert_int_equal(l.last, T_FAULT); /* and none kept the old translation */
+}
+
+/* Negative control: the plain race check waits for the grace period holding the lock. */
+static void test_negative_race_check_under_vcpu_lock_deadlocks(void **state)
+{
+	struct locking_vcpu l;
+
+	(void)state;
+	race_check_under_vcpu_lock(false, &l);
+	assert_true(l.timed_out); /* the vCPU blocked, online, on the changer's lock */
+	assert_int_equal(l.last, T_FAULT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1248,6 +1433,9 @@ int main(void)
 		cmocka_unit_test(test_shared_urcu_registration_serves_both),
 		cmocka_unit_test(test_negative_shared_registration_bare_qs_uses_freed_frame),
 		cmocka_unit_test(test_shared_registration_without_urcu_reader_is_refused),
+		cmocka_unit_test(test_inline_lookup_answers_as_the_library_lookup),
+		cmocka_unit_test(test_race_check_relock_lets_vcpus_take_the_lock),
+		cmocka_unit_test(test_negative_race_check_under_vcpu_lock_deadlocks),
 	};
 
 	return cmocka_run_group_tests_name("vcpu", tests, NULL, NULL);
