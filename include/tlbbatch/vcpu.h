@@ -86,7 +86,9 @@
  *      least acquire semantics (as a hardware walker would). Never call
  *      tlbb_flush()/tlbb_flush_pending() while holding a lock a vCPU may
  *      wait for while online: the flush waits for every online vCPU to
- *      reach a safe point. A vCPU that must block goes offline first.
+ *      reach a safe point. A vCPU that must block goes offline first. When
+ *      vCPUs take the page-table lock themselves, the race check is
+ *      tlbb_vcpu_flush_pending_relock(), which never waits holding it.
  *   2. Translate (tlbb_vcpu_tlb_lookup()/_fill()) and access frames only
  *      while online, between safe points. Call tlbb_vcpu_enter_space()
  *      before the first walk of a space.
@@ -117,6 +119,9 @@
  *   tlbb_flush() (core)         any thread (**)        yes        one grace period
  *   tlbb_flush_pending() (core) any thread (**)        yes        one grace period
  *   tlbb_vcpu_defer()           batch owner            yes (***)  -
+ *   tlbb_vcpu_flush_pending_relock()
+ *                               any thread, lock held  yes        one grace period per
+ *                                                                 round, lock dropped
  *   tlbb_vcpu_get_stats()       any thread             no         -
  *
  *   (*)   takes each target vCPU's mailbox mutex briefly.
