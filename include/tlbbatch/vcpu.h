@@ -392,7 +392,9 @@ TLBB_API unsigned tlbb_vcpu_tlb_count(const struct tlbb_vcpu *v, uint32_t asid);
  * returns false at once, the lock never dropped. Otherwise it drops the
  * lock, runs the race check (posts, one grace period), takes the lock
  * again, and repeats while pending work for @s arrived meanwhile; it
- * returns true with the lock held and nothing pending.
+ * returns true (it dropped the lock: anything read under it before is to
+ * be read again) with the lock held and nothing pending. No lock functions
+ * (NULL): the plain tlbb_flush_pending().
  *
  * Why that is the race check's guarantee: every add bumps the pending
  * generation under the lock, and a race check publishes flushed = pending
