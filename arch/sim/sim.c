@@ -75,17 +75,26 @@ unsigned tlbb_sim_current_cpu(const struct tlbb_sim *sim)
  * an x86 flush no "self" to skip, so any answer would be a guess that could
  * hide a missing flush. The test is wrong; stop it, loudly.
  */
-static unsigned hook_cpu(const struct tlbb_sim *sim, const char *what)
+static unsigned hook_cpu(struct tlbb_sim *sim, const char *what)
 {
 	unsigned c = tlbb_sim_current_cpu(sim);
 
-	if (c == TLBB_SIM_NO_CPU) {
+	if (__builtin_expect(c != TLBB_SIM_NO_CPU, 1))
+		return c;
+	__atomic_fetch_add(&sim->st.no_cpu_calls, 1, __ATOMIC_RELAXED);
+	if (!sim->cfg.on_no_cpu) {
 		fprintf(stderr,
 			"tlbb_sim: %s on a thread that never called tlbb_sim_cpu_enter() "
 			"for this sim\n", what);
 		abort();
 	}
-	return c;
+	/*
+	 * The test's handler returned: the hook runs for no CPU, the widest
+	 * way (TLBIs complete at once everywhere, IPIs reach every CPU in the
+	 * mask), so the mistake can only over-flush.
+	 */
+	sim->cfg.on_no_cpu(sim, what);
+	return TLBB_SIM_NO_CPU;
 }
 
 /* ---- TLB maintenance primitives ---------------------------------------- */
@@ -129,9 +138,14 @@ static void apply_everywhere(struct tlbb_sim *sim, const struct sim_op *ops, uns
 /* arm64: @c issues a TLBI; it stays incomplete until @c's DSB. */
 static void issue_tlbi(struct tlbb_sim *sim, unsigned c, struct sim_op op)
 {
-	struct sim_cpu *cpu = &sim->cpu[c];
+	struct sim_cpu *cpu;
 
 	STAT_ADD(sim, tlbi_ops, 1);
+	if (c >= sim->cfg.ncpus) {
+		apply_everywhere(sim, &op, 1); /* no issuing CPU: complete at once */
+		return;
+	}
+	cpu = &sim->cpu[c];
 	pthread_mutex_lock(&cpu->oplock);
 	if (cpu->nops == sim->cfg.max_outstanding) {
 		/* Hardware may complete a TLBI early; only late is forbidden. */
@@ -145,9 +159,12 @@ static void issue_tlbi(struct tlbb_sim *sim, unsigned c, struct sim_op op)
 
 void tlbb_sim_dsb(struct tlbb_sim *sim, unsigned c)
 {
-	struct sim_cpu *cpu = &sim->cpu[c];
+	struct sim_cpu *cpu;
 
 	STAT_ADD(sim, dsb, 1);
+	if (c >= sim->cfg.ncpus)
+		return; /* no CPU: nothing of its is outstanding */
+	cpu = &sim->cpu[c];
 	pthread_mutex_lock(&cpu->oplock);
 	apply_everywhere(sim, cpu->ops, cpu->nops);
 	cpu->nops = 0;
@@ -158,6 +175,8 @@ unsigned tlbb_sim_outstanding(struct tlbb_sim *sim, unsigned c)
 {
 	unsigned n;
 
+	if (c >= sim->cfg.ncpus)
+		return 0;
 	pthread_mutex_lock(&sim->cpu[c].oplock);
 	n = sim->cpu[c].nops;
 	pthread_mutex_unlock(&sim->cpu[c].oplock);
@@ -167,6 +186,8 @@ unsigned tlbb_sim_outstanding(struct tlbb_sim *sim, unsigned c)
 /* x86: @c changes its own TLB (INVLPG / INVPCID / CR3). */
 static void local_flush(struct tlbb_sim *sim, unsigned c, struct sim_op op)
 {
+	if (c >= sim->cfg.ncpus)
+		return; /* no CPU: no local TLB */
 	STAT_ADD(sim, local_flushes, 1);
 	cpu_apply(sim, c, &op, 1);
 }

@@ -35,9 +35,11 @@
  *   should_defer, tlbb_sim_space_fini()) must first have called
  *   tlbb_sim_cpu_enter(): the hooks run "on the calling CPU" (arm64: whose
  *   DSB completes its TLBIs; x86: which CPU is "self"). A hook on a thread
- *   that never entered a CPU of this sim is an ERROR: the sim prints the
- *   call to stderr and aborts. tlbb_sim_access() / _prefetch() name their
- *   CPU explicitly and need no enter.
+ *   that never entered a CPU of this sim is an ERROR: counted in
+ *   no_cpu_calls, then the sim prints the call to stderr and aborts, or
+ *   calls config.on_no_cpu if set (and runs the hook the widest way).
+ *   tlbb_sim_access() / _prefetch() name their CPU explicitly and need no
+ *   enter.
  *
  *   Frame states, in the order a kernel relies on them:
  *     - LIVE before a PTE pointing at the frame becomes valid or writable
@@ -98,6 +100,8 @@ enum tlbb_sim_model {
 /* Config switches. */
 #define TLBB_SIM_OPT_REPEAT_TLBI_ERRATUM 0x1u /* arm64: should_defer() false */
 
+struct tlbb_sim;
+
 struct tlbb_sim_config {
 	unsigned ncpus;          /* 1..TLBB_SIM_MAX_CPUS */
 	enum tlbb_sim_model model;
@@ -107,6 +111,13 @@ struct tlbb_sim_config {
 	unsigned options;        /* TLBB_SIM_OPT_* */
 	unsigned max_outstanding; /* arm64 TLBIs queued per CPU before the oldest
 				     completes on its own, 0 = 4096 */
+	/*
+	 * A core call on a thread that entered no CPU of this sim (see "CPUs"
+	 * below). NULL: print the call and abort(). A handler that returns lets
+	 * the hook run for no CPU, the widest way: TLBIs complete at once
+	 * everywhere, IPIs reach every CPU in the mask. Counted in no_cpu_calls.
+	 */
+	void (*on_no_cpu)(struct tlbb_sim *sim, const char *call);
 };
 
 enum tlbb_sim_frame_state {
@@ -133,6 +144,7 @@ struct tlbb_sim_stats {
 	uint64_t batch_flushes;/* backend flush() calls */
 	uint64_t space_flushes;/* backend flush_space() calls (race checks that flushed) */
 	uint64_t accesses, hits, walks, faults, stale;
+	uint64_t no_cpu_calls; /* core calls on a thread that entered no CPU (an error) */
 	/* first stale access, for diagnostics */
 	unsigned first_stale_cpu;
 	uintptr_t first_stale_va;
@@ -210,7 +222,8 @@ TLBB_API void tlbb_sim_frame_recycle(struct tlbb_sim *sim, unsigned frame);
 /*
  * CPUs. The calling thread acts as @cpu from now on. A @cpu out of range
  * (or a NULL sim) answers TLBB_EINVAL and leaves the thread acting as no
- * CPU, so its next core call aborts instead of running on a wrong CPU.
+ * CPU, so its next core call is the no-CPU error instead of running on a
+ * wrong CPU.
  */
 TLBB_API enum tlbb_status tlbb_sim_cpu_enter(struct tlbb_sim *sim, unsigned cpu);
 /* The CPU the calling thread acts as, TLBB_SIM_NO_CPU if it never entered one. */
