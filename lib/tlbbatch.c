@@ -49,6 +49,9 @@ _Static_assert(TLBB_ARCH_SPACE_WORDS >= 1 && TLBB_ARCH_BATCH_WORDS >= 1,
 /* pending + guard bit must stay below the flushed field */
 _Static_assert(TLBB_GEN_MASK < (1u << TLBB_GEN_FLUSHED_SHIFT), "generation fields overlap");
 
+/* The layout this build has; objects built with another fail to link. */
+TLBB_API const char TLBB_ABI_SYMBOL = 0;
+
 #define TLBB_MIN_PAGE_SHIFT 12
 #define TLBB_MAX_PAGE_SHIFT 30
 
@@ -174,10 +177,11 @@ int tlbb_space_init(struct tlbb_space *s, const struct tlbb_backend *backend, ui
 	s->id = id;
 	s->full_flush_pages = TLBB_DEFAULT_FULL_FLUSH_PAGES;
 	s->page_shift = TLBB_DEFAULT_PAGE_SHIFT;
+	s->page_mask = ((uint64_t)1 << TLBB_DEFAULT_PAGE_SHIFT) - 1;
 	s->flags = 0;
 	s->reserved = 0;
 	s->owner = owner;
-	tlbb_cpumask_clear(&s->cpus);
+	s->cpus = NULL;
 	zero_words(s->arch, TLBB_ARCH_SPACE_WORDS);
 	hook_space_init(backend, s);
 	/* Publish the backend last: a space with a backend is ready. */
@@ -190,6 +194,7 @@ int tlbb_space_set_granule(struct tlbb_space *s, unsigned page_shift)
 	if (!s || page_shift < TLBB_MIN_PAGE_SHIFT || page_shift > TLBB_MAX_PAGE_SHIFT)
 		return TLBB_EINVAL;
 	s->page_shift = (uint8_t)page_shift;
+	s->page_mask = ((uint64_t)1 << page_shift) - 1;
 	return TLBB_OK;
 }
 
@@ -209,6 +214,14 @@ int tlbb_space_set_global(struct tlbb_space *s, bool global)
 	return TLBB_OK;
 }
 
+int tlbb_space_set_cpumask(struct tlbb_space *s, tlbb_cpumask_t *cpus)
+{
+	if (!s)
+		return TLBB_EINVAL;
+	s->cpus = cpus;
+	return TLBB_OK;
+}
+
 void tlbb_batch_init(struct tlbb_batch *b)
 {
 	if (!b)
@@ -218,8 +231,18 @@ void tlbb_batch_init(struct tlbb_batch *b)
 	b->writable = false;
 	b->reserved = 0;
 	b->nr_adds = 0;
-	tlbb_cpumask_clear(&b->cpus);
+	b->cpus = NULL;
 	zero_words(b->arch, TLBB_ARCH_BATCH_WORDS);
+}
+
+int tlbb_batch_set_cpumask(struct tlbb_batch *b, tlbb_cpumask_t *cpus)
+{
+	if (!b || b->flush_required)
+		return TLBB_EINVAL;
+	if (cpus)
+		tlbb_cpumask_clear(cpus);
+	b->cpus = cpus;
+	return TLBB_OK;
 }
 
 static const struct tlbb_backend *space_backend(const struct tlbb_space *s)
@@ -315,14 +338,13 @@ int tlbb_space_set_id(struct tlbb_space *s, uint32_t id)
 }
 
 /*
- * Queue one invalidation in @b, whose backend is known to be @be (or none
- * yet), and announce it. The one sequence every add goes through.
+ * Queue one invalidation in @b, already bound to @s's backend @be, and
+ * announce it. The one sequence every add goes through.
  */
-static inline void batch_queue_on(const struct tlbb_backend *be, struct tlbb_batch *b,
-				  struct tlbb_space *s, uint64_t start, uint64_t end,
-				  unsigned flags)
+static inline void batch_queue_bound(const struct tlbb_backend *be, struct tlbb_batch *b,
+				     struct tlbb_space *s, uint64_t start, uint64_t end,
+				     unsigned flags)
 {
-	b->backend = be;
 	hook_add(be, b, s, start, end, flags & (TLBB_ADD_WRITABLE | TLBB_ADD_LEAF_ONLY |
 						TLBB_RANGE_ALL));
 	/*
@@ -335,6 +357,14 @@ static inline void batch_queue_on(const struct tlbb_backend *be, struct tlbb_bat
 		b->writable = true;
 	b->nr_adds++;
 	space_bump_pending(s);
+}
+
+/* The same for a batch bound to @be or to nothing yet (it binds here). */
+static void batch_queue_on(const struct tlbb_backend *be, struct tlbb_batch *b,
+			   struct tlbb_space *s, uint64_t start, uint64_t end, unsigned flags)
+{
+	b->backend = be;
+	batch_queue_bound(be, b, s, start, end, flags);
 }
 
 static int batch_queue(struct tlbb_batch *b, struct tlbb_space *s, uint64_t start,
@@ -456,9 +486,10 @@ int tlbb_add_range(struct tlbb_batch *b, struct tlbb_space *s, uint64_t start, u
 }
 
 /*
- * tlbb_add_page() for every input its fast path leaves out: NULL batch,
- * batch of another backend, unknown flag bits, the top page. Out of line so
- * that the fast path needs no stack frame.
+ * tlbb_add_page() for every input its fast path leaves out: NULL batch, a
+ * batch not yet bound (its first add) or bound to another backend, unknown
+ * flag bits, the top page. Out of line so that the fast path needs no stack
+ * frame.
  */
 __attribute__((__noinline__, __cold__)) static int add_page_general(struct tlbb_batch *b,
 							     struct tlbb_space *s, uint64_t va,
@@ -487,15 +518,13 @@ int tlbb_add_page(struct tlbb_batch *b, struct tlbb_space *s, uint64_t va, unsig
 
 	if (__builtin_expect(!be, 0))
 		return TLBB_EINVAL;
-	mask = ((uint64_t)1 << s->page_shift) - 1;
+	mask = s->page_mask;
 	/* The page's exclusive end; 0 (wrapped) exactly for the top page. */
 	end = (va | mask) + 1;
-	if (__builtin_expect(!b || (flags & ~ADD_KNOWN_FLAGS) || end == 0, 0))
+	/* flags > ADD_KNOWN_FLAGS: the known ones are the low bits. */
+	if (__builtin_expect(!b || flags > ADD_KNOWN_FLAGS || end == 0 || b->backend != be, 0))
 		return add_page_general(b, s, va, flags);
-	/* Bound to @be by an earlier add (the common case), or still unbound. */
-	if (__builtin_expect(b->backend != be, 0) && b->backend)
-		return add_page_general(b, s, va, flags);
-	batch_queue_on(be, b, s, va & ~mask, end, flags);
+	batch_queue_bound(be, b, s, va & ~mask, end, flags);
 	return TLBB_OK;
 }
 
@@ -544,7 +573,8 @@ void tlbb_flush(struct tlbb_batch *b)
 	b->writable = false;
 	b->nr_adds = 0;
 	b->backend = NULL;
-	tlbb_cpumask_clear(&b->cpus);
+	if (b->cpus)
+		tlbb_cpumask_clear(b->cpus);
 }
 
 void tlbb_flush_dirty(struct tlbb_batch *b)

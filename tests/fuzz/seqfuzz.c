@@ -151,7 +151,7 @@ static void chk_space_init(const struct tlbb_backend *be, struct tlbb_space *s)
 		zero &= s->arch[i] == 0;
 	contract(__atomic_load_n(&s->backend, __ATOMIC_RELAXED) == NULL,
 		 "space_init: space published before its backend state was set up");
-	contract(zero && tlbb_cpumask_empty(&s->cpus) && !tlbb_space_has_pending(s),
+	contract(zero && s->cpus == NULL && !tlbb_space_has_pending(s),
 		 "space_init: space not reset first");
 	space_inits++;
 	(void)be;
@@ -207,6 +207,7 @@ struct world {
 	unsigned cur;                   /* CPU the program runs on */
 	struct tlbb_sim_space ss[NSPACE];
 	struct tlbb_batch b[NBATCH];
+	tlbb_cpumask_t bmask[NBATCH]; /* the port's batch masks: exact rounds */
 	/* reference */
 	struct ref_pte pte[NSPACE][NPAGES];
 	struct record rec[MAXREC];
@@ -905,6 +906,7 @@ static bool setup(struct world *w, struct input *in)
 		if (tlbb_space_init(&w->ss[s].space, &checked[w->space_backend[s]].be, 1 + s,
 				    &w->ss[s]) != TLBB_OK)
 			return false;
+		tlbb_space_set_cpumask(&w->ss[s].space, &w->ss[s].cpus); /* init reset it */
 		CHECK(w, space_inits == s + 1, "space_init hook not called");
 		/* small thresholds so whole-space fallbacks are common */
 		w->threshold[s] = 1 + ((t >> (4 * s)) & 0xf);
@@ -915,8 +917,10 @@ static bool setup(struct world *w, struct input *in)
 	}
 	/* batches live in uninitialised memory: init must set every field */
 	memset(w->b, 0xff, sizeof(w->b));
-	for (unsigned bi = 0; bi < NBATCH; bi++)
+	for (unsigned bi = 0; bi < NBATCH; bi++) {
 		tlbb_batch_init(&w->b[bi]);
+		tlbb_batch_set_cpumask(&w->b[bi], &w->bmask[bi]);
+	}
 	/* every CPU starts in space (c % 2) */
 	for (unsigned c = 0; c < w->ncpus; c++) {
 		tlbb_sim_switch_to(w->sim, c, &w->ss[c % NSPACE]);
