@@ -428,9 +428,9 @@ static void batch_gather(struct tlbb_batch *b, struct x86_batch *xb, const struc
 }
 
 /*
- * Everything but the common add (another page of the space of the batch's
- * newest add): the first add to an empty batch, another space, a
- * whole-space add.
+ * Everything but the common add (another page or range of the space of the
+ * batch's newest add, which the core marks TLBB_RANGE_SAME): the first add
+ * to an empty batch, another space, a whole-space add.
  */
 __attribute__((__noinline__, __cold__)) static void x86_add_other(struct tlbb_batch *b,
 							   struct x86_batch *xb,
@@ -447,7 +447,13 @@ __attribute__((__noinline__, __cold__)) static void x86_add_other(struct tlbb_ba
 		if (all)
 			xb->flags |= X86B_ALL;
 	} else if (xb->cur == (uintptr_t)s) {
-		xb->flags |= X86B_ALL; /* a whole-space add to the current space */
+		/* The current space, without the core's TLBB_RANGE_SAME. */
+		if (all)
+			xb->flags |= X86B_ALL;
+		if (start < xb->start)
+			xb->start = start;
+		if (end > xb->end)
+			xb->end = end;
 	} else {
 		batch_gather(b, xb, (const struct tlbb_space *)xb->cur);
 		xb->space = X86B_MULTI;
@@ -492,7 +498,12 @@ static inline void x86_add(const struct tlbb_backend *be, struct tlbb_batch *b,
 	 * that CPU reads this number and flushes the PCID as it loads it.
 	 */
 	g = __atomic_add_fetch(&xs(s)->gen, 1, __ATOMIC_SEQ_CST);
-	if (__builtin_expect(xb->cur != (uintptr_t)s || (flags & TLBB_RANGE_ALL), 0)) {
+	/*
+	 * TLBB_RANGE_SAME: the core says @s is the space of the newest add
+	 * (its b->last), which is our cur; on the core's shortest path the
+	 * flags are constants and this test folds away.
+	 */
+	if (__builtin_expect((flags & (TLBB_RANGE_SAME | TLBB_RANGE_ALL)) != TLBB_RANGE_SAME, 0)) {
 		x86_add_other(b, xb, s, start, end, flags, g);
 		return;
 	}
@@ -502,10 +513,8 @@ static inline void x86_add(const struct tlbb_backend *be, struct tlbb_batch *b,
 	 * X86B_ALL). Canonicality is checked at flush, on the merged range: it
 	 * covers every add, so a non-canonical add makes it non-canonical too.
 	 */
-	if (start < xb->start)
-		xb->start = start;
-	if (end > xb->end)
-		xb->end = end;
+	xb->start = start < xb->start ? start : xb->start; /* branch-free: any order */
+	xb->end = end > xb->end ? end : xb->end;
 	xb->gen_last = g;
 }
 

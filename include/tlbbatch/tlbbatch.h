@@ -258,7 +258,8 @@ struct tlbb_space {
 	uint8_t page_shift;        /* translation granule, log2 */
 	uint8_t flags;             /* TLBB_SPACE_* */
 	uint16_t reserved;
-	uint64_t page_mask;        /* (1 << page_shift) - 1 */
+	uint64_t page_size;        /* 1 << page_shift */
+	uint64_t page_base;        /* ~(page_size - 1): a page's first byte */
 	const struct tlbb_backend *backend;
 	void *owner;               /* the port's own object (its mm, VM, ...) */
 	/*
@@ -286,8 +287,18 @@ struct tlbb_batch {
 	 * that space's own mask. Broadcast backends (arm64) never read it.
 	 */
 	tlbb_cpumask_t *cpus;
+	/*
+	 * The space of the newest add since the last flush, or TLBB_NO_SPACE.
+	 * An add to that same space takes the core's shortest path: the space
+	 * was checked when it joined the batch and, by the life-of-a-space
+	 * rules, stays initialised until the batch is flushed.
+	 */
+	const struct tlbb_space *last;
 	uint64_t arch[TLBB_ARCH_BATCH_WORDS]; /* backend-private; all-zero = empty */
 };
+
+/* b->last of an empty batch: no space lives at this address. */
+#define TLBB_NO_SPACE ((const struct tlbb_space *)(uintptr_t)1)
 
 /* tlbb_add_*() flags. */
 #define TLBB_ADD_WRITABLE 0x1u  /* the cleared PTE was writable or dirty */
