@@ -44,6 +44,7 @@ static struct tlbb_x86_cpu x86_cpus[4];
 /* Own cache lines each, so only the sharing asked for happens. */
 struct space_slot {
 	_Alignas(128) struct tlbb_space lib;
+	_Alignas(128) tlbb_cpumask_t lib_cpus; /* the port's mask, on its own line as mm_cpumask is */
 	_Alignas(128) struct linux_mm mm;
 };
 
@@ -107,6 +108,8 @@ static int init_space(struct space_slot *sp, enum variant v)
 	linux_mm_init(&sp->mm);
 	if (tlbb_space_init(&sp->lib, be, 1, NULL) != TLBB_OK)
 		return -1;
+	tlbb_cpumask_clear(&sp->lib_cpus);
+	tlbb_space_set_cpumask(&sp->lib, &sp->lib_cpus);
 	for (unsigned c = 1; c < 4; c++) {
 		tlbb_space_cpu_enter(&sp->lib, c);
 		linux_mm_cpu_enter(&sp->mm, c);

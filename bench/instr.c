@@ -89,10 +89,17 @@ static space_t space_obj;
 static space_t *space = &space_obj;
 static batch_t batch;
 
+#if !defined(BENCH_V_LINUX)
+static tlbb_cpumask_t space_mask; /* the port's mask of the space (mm_cpumask) */
+#endif
+
 #if !defined(BENCH_V_VCPU)
 /* CPUs 1-3 may cache the space; the caller is CPU 0 (see port_stubs.c). */
 static void enter_cpus(void)
 {
+#if !defined(BENCH_V_LINUX)
+	tlbb_space_set_cpumask(space, &space_mask);
+#endif
 	for (unsigned c = 1; c < 4; c++)
 #if defined(BENCH_V_LINUX)
 		linux_mm_cpu_enter(space, c);
@@ -252,6 +259,7 @@ static int setup(void)
 	self = tlbb_vcpu_register(host);
 	if (!self || tlbb_vcpu_space_init(host, space, 1, NULL) != TLBB_OK)
 		return -1;
+	tlbb_space_set_cpumask(space, &space_mask);
 	tlbb_vcpu_enter_space(self, space);
 	return 0;
 }

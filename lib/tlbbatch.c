@@ -51,6 +51,9 @@ _Static_assert(sizeof(enum tlbb_status) == sizeof(int), "enum tlbb_status must s
 /* pending + guard bit must stay below the flushed field */
 _Static_assert(TLBB_GEN_MASK < (1u << TLBB_GEN_FLUSHED_SHIFT), "generation fields overlap");
 
+/* The layout this build has; objects built with another fail to link. */
+TLBB_API const char TLBB_ABI_SYMBOL = 0;
+
 #define TLBB_MIN_PAGE_SHIFT 12
 #define TLBB_MAX_PAGE_SHIFT 30
 
@@ -176,10 +179,12 @@ enum tlbb_status tlbb_space_init(struct tlbb_space *s, const struct tlbb_backend
 	s->id = id;
 	s->full_flush_pages = TLBB_DEFAULT_FULL_FLUSH_PAGES;
 	s->page_shift = TLBB_DEFAULT_PAGE_SHIFT;
+	s->page_size = (uint64_t)1 << TLBB_DEFAULT_PAGE_SHIFT;
+	s->page_base = ~(s->page_size - 1);
 	s->flags = 0;
 	s->reserved = 0;
 	s->owner = owner;
-	tlbb_cpumask_clear(&s->cpus);
+	s->cpus = NULL;
 	zero_words(s->arch, TLBB_ARCH_SPACE_WORDS);
 	hook_space_init(backend, s);
 	/* Publish the backend last: a space with a backend is ready. */
@@ -192,6 +197,8 @@ enum tlbb_status tlbb_space_set_granule(struct tlbb_space *s, unsigned page_shif
 	if (!s || page_shift < TLBB_MIN_PAGE_SHIFT || page_shift > TLBB_MAX_PAGE_SHIFT)
 		return TLBB_EINVAL;
 	s->page_shift = (uint8_t)page_shift;
+	s->page_size = (uint64_t)1 << page_shift;
+	s->page_base = ~(s->page_size - 1);
 	return TLBB_OK;
 }
 
@@ -211,6 +218,14 @@ enum tlbb_status tlbb_space_set_global(struct tlbb_space *s, bool global)
 	return TLBB_OK;
 }
 
+enum tlbb_status tlbb_space_set_cpumask(struct tlbb_space *s, tlbb_cpumask_t *cpus)
+{
+	if (!s)
+		return TLBB_EINVAL;
+	s->cpus = cpus;
+	return TLBB_OK;
+}
+
 void tlbb_batch_init(struct tlbb_batch *b)
 {
 	if (!b)
@@ -220,9 +235,20 @@ void tlbb_batch_init(struct tlbb_batch *b)
 	b->writable = false;
 	b->reserved = 0;
 	b->nr_adds = 0;
-	tlbb_cpumask_clear(&b->cpus);
+	b->cpus = NULL;
+	b->last = TLBB_NO_SPACE;
 	zero_words(b->arch, TLBB_ARCH_BATCH_WORDS);
 	b->release = NULL;
+}
+
+enum tlbb_status tlbb_batch_set_cpumask(struct tlbb_batch *b, tlbb_cpumask_t *cpus)
+{
+	if (!b || b->flush_required)
+		return TLBB_EINVAL;
+	if (cpus)
+		tlbb_cpumask_clear(cpus);
+	b->cpus = cpus;
+	return TLBB_OK;
 }
 
 static const struct tlbb_backend *space_backend(const struct tlbb_space *s)
@@ -258,7 +284,7 @@ static void space_bump_pending(struct tlbb_space *s)
 	uint32_t old = __atomic_load_n(&s->batch_gen, __ATOMIC_RELAXED);
 
 	for (;;) {
-		if (tlbb_gen_pending(old) > TLBB_GEN_PENDING_LARGE) {
+		if (__builtin_expect(tlbb_gen_pending(old) > TLBB_GEN_PENDING_LARGE, 0)) {
 			/* Release: our PTE clear and TLBI issue come before the reset. */
 			if (__atomic_compare_exchange_n(&s->batch_gen, &old, 1u, false,
 							__ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
@@ -318,26 +344,39 @@ enum tlbb_status tlbb_space_set_id(struct tlbb_space *s, uint32_t id)
 }
 
 /*
- * Queue one invalidation in @b, whose backend is known to be @be (or none
- * yet), and announce it. The one sequence every add goes through.
+ * Queue one invalidation in @b, already bound to @s's backend @be, and
+ * announce it. The one sequence every add goes through.
  */
-static inline void batch_queue_on(const struct tlbb_backend *be, struct tlbb_batch *b,
-				  struct tlbb_space *s, uint64_t start, uint64_t end,
-				  unsigned flags)
+static inline void batch_queue_bound(const struct tlbb_backend *be, struct tlbb_batch *b,
+				     struct tlbb_space *s, uint64_t start, uint64_t end,
+				     unsigned flags)
 {
-	b->backend = be;
 	hook_add(be, b, s, start, end, flags & (TLBB_ADD_WRITABLE | TLBB_ADD_LEAF_ONLY |
-						TLBB_RANGE_ALL));
+						TLBB_RANGE_ALL | TLBB_RANGE_SAME));
 	/*
 	 * The flags are the batch owner's private state; only the generation
 	 * word is shared. A compiler barrier is not enough in general, so the
 	 * bump below is a seq_cst RMW: nothing above may sink past it.
 	 */
 	b->flush_required = true;
-	if (flags & TLBB_ADD_WRITABLE)
-		b->writable = true;
+	b->writable |= (flags & TLBB_ADD_WRITABLE) != 0; /* no branch */
 	b->nr_adds++;
 	space_bump_pending(s);
+}
+
+/*
+ * The same for a batch bound to @be or to nothing yet (it binds here), from
+ * any path: it tells the backend whether @s is the batch's current space
+ * and makes it so.
+ */
+static void batch_queue_on(const struct tlbb_backend *be, struct tlbb_batch *b,
+			   struct tlbb_space *s, uint64_t start, uint64_t end, unsigned flags)
+{
+	b->backend = be;
+	if (b->last == s)
+		flags |= TLBB_RANGE_SAME;
+	batch_queue_bound(be, b, s, start, end, flags);
+	b->last = s;
 }
 
 static int batch_queue(struct tlbb_batch *b, struct tlbb_space *s, uint64_t start,
@@ -360,6 +399,8 @@ static int batch_queue(struct tlbb_batch *b, struct tlbb_space *s, uint64_t star
 }
 
 #define ADD_KNOWN_FLAGS (TLBB_ADD_WRITABLE | TLBB_ADD_LEAF_ONLY)
+_Static_assert((ADD_KNOWN_FLAGS & (ADD_KNOWN_FLAGS + 1)) == 0,
+	       "the add fast paths test flags > ADD_KNOWN_FLAGS: the known flags are the low bits");
 
 /*
  * Flag bits this library does not know may mean anything: read them the
@@ -459,9 +500,10 @@ enum tlbb_status tlbb_add_range(struct tlbb_batch *b, struct tlbb_space *s, uint
 }
 
 /*
- * tlbb_add_page() for every input its fast path leaves out: NULL batch,
- * batch of another backend, unknown flag bits, the top page. Out of line so
- * that the fast path needs no stack frame.
+ * tlbb_add_page() for every input its fast path leaves out: NULL batch, a
+ * batch not yet bound (its first add) or bound to another backend, unknown
+ * flag bits, the top page. Out of line so that the fast path needs no stack
+ * frame.
  */
 __attribute__((__noinline__, __cold__)) static int add_page_general(struct tlbb_batch *b,
 							     struct tlbb_space *s, uint64_t va,
@@ -483,22 +525,50 @@ __attribute__((__noinline__, __cold__)) static int add_page_general(struct tlbb_
  * one page never exceeds it. Every input the common case does not cover
  * takes add_page_general(), which answers it as batch_queue() does.
  */
-enum tlbb_status tlbb_add_page(struct tlbb_batch *b, struct tlbb_space *s, uint64_t va, unsigned flags)
+/*
+ * tlbb_add_page() for every call its shortest path leaves out: the first
+ * add of a space to the batch, and every bad input. Answers them all.
+ */
+__attribute__((__noinline__)) static int add_page_checked(struct tlbb_batch *b,
+							  struct tlbb_space *s, uint64_t va,
+							  unsigned flags)
 {
 	const struct tlbb_backend *be = space_backend(s);
-	uint64_t mask, end;
+	uint64_t start, end;
 
-	if (__builtin_expect(!be, 0))
+	if (!be)
 		return TLBB_EINVAL;
-	mask = ((uint64_t)1 << s->page_shift) - 1;
+	start = va & s->page_base;
 	/* The page's exclusive end; 0 (wrapped) exactly for the top page. */
-	end = (va | mask) + 1;
-	if (__builtin_expect(!b || (flags & ~ADD_KNOWN_FLAGS) || end == 0, 0))
+	end = start + s->page_size;
+	if (end == 0 || !b || flags > ADD_KNOWN_FLAGS || (b->backend && b->backend != be))
 		return add_page_general(b, s, va, flags);
-	/* Bound to @be by an earlier add (the common case), or still unbound. */
-	if (__builtin_expect(b->backend != be, 0) && b->backend)
-		return add_page_general(b, s, va, flags);
-	batch_queue_on(be, b, s, va & ~mask, end, flags);
+	batch_queue_on(be, b, s, start, end, flags);
+	return TLBB_OK;
+}
+
+/*
+ * The hot path (one call per reclaimed page): another page of the space the
+ * batch's newest add was for. That space passed every check when it joined
+ * the batch (initialised, of the batch's backend), and stays initialised
+ * until the batch is flushed (THE LIFE OF A SPACE: fini only after every
+ * batch holding its work was flushed), so what is left to answer here is
+ * the flags and the top page. b->last == s also rules out a NULL space:
+ * an empty batch holds TLBB_NO_SPACE. flags > ADD_KNOWN_FLAGS: the known
+ * ones are the low bits.
+ */
+enum tlbb_status tlbb_add_page(struct tlbb_batch *b, struct tlbb_space *s, uint64_t va, unsigned flags)
+{
+	uint64_t start, end;
+
+	if (__builtin_expect(!b || b->last != s || flags > ADD_KNOWN_FLAGS, 0))
+		return add_page_checked(b, s, va, flags);
+	start = va & s->page_base;
+	/* The page's exclusive end; 0 (wrapped) exactly for the top page. */
+	end = start + s->page_size;
+	if (__builtin_expect(end == 0, 0))
+		return add_page_checked(b, s, va, flags);
+	batch_queue_bound(b->backend, b, s, start, end, flags | TLBB_RANGE_SAME);
 	return TLBB_OK;
 }
 
@@ -606,7 +676,9 @@ void tlbb_flush(struct tlbb_batch *b)
 	b->writable = false;
 	b->nr_adds = 0;
 	b->backend = NULL;
-	tlbb_cpumask_clear(&b->cpus);
+	b->last = TLBB_NO_SPACE;
+	if (b->cpus)
+		tlbb_cpumask_clear(b->cpus);
 	batch_run_releases(b);
 }
 

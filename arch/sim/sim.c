@@ -200,8 +200,9 @@ static void ipi_round(struct tlbb_sim *sim, const tlbb_cpumask_t *mask, unsigned
 
 	if (faults_of(sim) & TLBB_SIM_FAULT_NO_IPI)
 		return;
-	for (unsigned c = tlbb_cpumask_next(mask, 0); c < sim->cfg.ncpus;
-	     c = tlbb_cpumask_next(mask, c + 1)) {
+	/* NULL: every CPU (a batch without the port's mask). */
+	for (unsigned c = mask ? tlbb_cpumask_next(mask, 0) : 0; c < sim->cfg.ncpus;
+	     c = mask ? tlbb_cpumask_next(mask, c + 1) : c + 1) {
 		if (c == self)
 			continue;
 		any = true;
@@ -225,8 +226,21 @@ static bool sim_should_defer(const struct tlbb_backend *be, const struct tlbb_sp
 
 	if (sim->cfg.model == TLBB_SIM_ARM64)
 		return !(sim->cfg.options & TLBB_SIM_OPT_REPEAT_TLBI_ERRATUM);
-	return tlbb_cpumask_any_but(&s->cpus, hook_cpu(sim, "tlbb_should_defer()"));
+	return !s->cpus || tlbb_cpumask_any_but(s->cpus, hook_cpu(sim, "tlbb_should_defer()"));
 }
+
+/*
+ * The x86 model's batch: which space it holds (or SIM_MULTI). With the
+ * port's batch mask the model gathers each space's mask at add time, as
+ * Linux does; without one, a batch of one space targets that space's mask
+ * at flush (a superset: the sim never clears a bit), and one of several
+ * spaces every CPU.
+ */
+TLBB_ARCH_STRUCT(sim_batch) {
+	uintptr_t space; /* const struct tlbb_space *, SIM_MULTI, or 0 = empty */
+};
+TLBB_ARCH_FITS(struct sim_batch, struct tlbb_batch);
+#define SIM_MULTI ((uintptr_t)1)
 
 static void sim_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct tlbb_space *s,
 		    uint64_t start, uint64_t end, unsigned flags)
@@ -235,8 +249,22 @@ static void sim_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct 
 	unsigned self = hook_cpu(sim, "tlbb_add_*()");
 
 	if (sim->cfg.model == TLBB_SIM_X86) {
-		/* No IPI yet: remember who may cache the space. */
-		tlbb_cpumask_or(&b->cpus, &s->cpus);
+		struct sim_batch *sb = TLBB_ARCH(b, struct sim_batch);
+
+		if (sb->space == 0)
+			sb->space = (uintptr_t)s;
+		else if (sb->space != (uintptr_t)s)
+			sb->space = SIM_MULTI;
+		/*
+		 * No IPI yet: remember who may cache the space, in the port's
+		 * batch mask. Without one the flush reaches every CPU.
+		 */
+		if (b->cpus && s->cpus) {
+			tlbb_cpumask_or(b->cpus, s->cpus);
+		} else if (b->cpus) {
+			for (unsigned c = 0; c < sim->cfg.ncpus; c++)
+				tlbb_cpumask_set(b->cpus, c); /* no mask: any CPU may */
+		}
 		return;
 	}
 	/* DSB ISHST: sim PTE stores are seq_cst, so walkers already see them. */
@@ -262,9 +290,16 @@ static void sim_flush(const struct tlbb_backend *be, struct tlbb_batch *b)
 		tlbb_sim_dsb(sim, self); /* completes only this CPU's TLBIs */
 		return;
 	}
-	if (tlbb_cpumask_test(&b->cpus, self))
-		local_flush(sim, self, all);
-	ipi_round(sim, &b->cpus, self, all);
+	{
+		uintptr_t one = TLBB_ARCH(b, struct sim_batch)->space;
+		const tlbb_cpumask_t *to = b->cpus;
+
+		if (!to && one && one != SIM_MULTI)
+			to = ((const struct tlbb_space *)one)->cpus;
+		if (!to || tlbb_cpumask_test(to, self))
+			local_flush(sim, self, all);
+		ipi_round(sim, to, self, all);
+	}
 }
 
 static void sim_flush_space(const struct tlbb_backend *be, struct tlbb_space *s)
@@ -284,10 +319,10 @@ static void sim_flush_space(const struct tlbb_backend *be, struct tlbb_space *s)
 		tlbb_sim_dsb(sim, self);
 		return;
 	}
-	if (tlbb_cpumask_test(&s->cpus, self) || (faults & TLBB_SIM_FAULT_BARE_BARRIER))
+	if (!s->cpus || tlbb_cpumask_test(s->cpus, self) || (faults & TLBB_SIM_FAULT_BARE_BARRIER))
 		local_flush(sim, self, op);
 	if (!(faults & TLBB_SIM_FAULT_BARE_BARRIER))
-		ipi_round(sim, &s->cpus, self, op);
+		ipi_round(sim, s->cpus, self, op);
 }
 
 /*
@@ -401,6 +436,10 @@ enum tlbb_status tlbb_sim_space_init(struct tlbb_sim *sim, struct tlbb_sim_space
 	ss->pte = calloc(npages, sizeof(*ss->pte));
 	ss->claim = calloc(npages, sizeof(*ss->claim));
 	rc = ss->pte && ss->claim ? tlbb_space_init(&ss->space, &sim->be, asid, ss) : TLBB_EINVAL;
+	if (rc == TLBB_OK) {
+		tlbb_cpumask_clear(&ss->cpus);
+		tlbb_space_set_cpumask(&ss->space, &ss->cpus);
+	}
 	if (rc != TLBB_OK) {
 		free(ss->pte);
 		free(ss->claim);

@@ -413,8 +413,8 @@ static void wait_for(struct tlbb_vcpu_host *h, const tlbb_cpumask_t *mask, struc
 	 * here drains our posts at online(). The acquire side of the load also
 	 * orders the vCPU's accesses before it went offline before our return.
 	 */
-	for (unsigned c = tlbb_cpumask_next(mask, 0); c < h->cfg.max_vcpus;
-	     c = tlbb_cpumask_next(mask, c + 1)) {
+	for (unsigned c = mask ? tlbb_cpumask_next(mask, 0) : 0; c < h->cfg.max_vcpus;
+	     c = mask ? tlbb_cpumask_next(mask, c + 1) : c + 1) {
 		if (self && c == self->id)
 			continue;
 		if (__atomic_load_n(&h->slot[c].state, __ATOMIC_SEQ_CST) == SLOT_ONLINE) {
@@ -449,13 +449,14 @@ static bool vcpu_should_defer(const struct tlbb_backend *be, const struct tlbb_s
 	const struct tlbb_vcpu *self = self_in(host_of(be));
 
 	/* As on x86: batching pays only if another vCPU may cache the space. */
-	return tlbb_cpumask_any_but(&s->cpus, self ? self->id : TLBB_MAX_CPUS);
+	return !s->cpus || tlbb_cpumask_any_but(s->cpus, self ? self->id : TLBB_MAX_CPUS);
 }
 
+/* A space without a mask (tlbb_space_set_cpumask()) may be cached by any vCPU. */
 static void snapshot(tlbb_cpumask_t *dst, const tlbb_cpumask_t *src)
 {
 	for (unsigned i = 0; i < TLBB_CPUMASK_WORDS; i++)
-		dst->bits[i] = __atomic_load_n(&src->bits[i], __ATOMIC_SEQ_CST);
+		dst->bits[i] = src ? __atomic_load_n(&src->bits[i], __ATOMIC_SEQ_CST) : ~(uint64_t)0;
 }
 
 static void vcpu_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct tlbb_space *s,
@@ -474,8 +475,9 @@ static void vcpu_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct
 	 */
 	if (!(faults_relaxed(h) & TLBB_VCPU_FAULT_NO_ADD_FENCE))
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	snapshot(&targets, &s->cpus);
-	tlbb_cpumask_or(&b->cpus, &targets);
+	snapshot(&targets, s->cpus);
+	if (b->cpus)
+		tlbb_cpumask_or(b->cpus, &targets);
 	if (!(flags & TLBB_RANGE_ALL)) {
 		uint64_t first = (uint64_t)start >> ps, last = ((uint64_t)end - 1) >> ps;
 
@@ -510,7 +512,7 @@ static void vcpu_flush(const struct tlbb_backend *be, struct tlbb_batch *b)
 	struct tlbb_vcpu *self = self_in(h);
 
 	STAT_ADD(h, batch_flushes);
-	wait_for(h, &b->cpus, self);
+	wait_for(h, b->cpus, self); /* no batch mask: every vCPU */
 	/* Our own TLB: applied inline, after the grace period (see wait_for). */
 	if (self)
 		drain(self);
@@ -530,7 +532,7 @@ static void vcpu_flush_space(const struct tlbb_backend *be, struct tlbb_space *s
 	/* Same shape as add + flush, for the whole ASID, from any thread. */
 	if (!(faults_relaxed(h) & TLBB_VCPU_FAULT_NO_SPACE_FENCE))
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	snapshot(&targets, &s->cpus);
+	snapshot(&targets, s->cpus);
 	/*
 	 * Counted after the snapshot, not before the fence: the counter is a
 	 * locked RMW on x86-64, a full barrier that would do the fence's work

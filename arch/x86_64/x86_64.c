@@ -39,23 +39,35 @@ TLBB_ARCH_FITS(struct x86_space, struct tlbb_space);
 
 /*
  * The batch: one space and the range covering everything added to it, or
- * MULTI (several spaces: flush everything on the targets). Packed into the
- * four words the core gives us; start is granule aligned (>= 4 KiB) so its
- * low 12 bits carry flags. The number of adds is the core's b->nr_adds.
+ * MULTI (several spaces: flush everything on the targets). The number of
+ * adds is the core's b->nr_adds.
+ *
+ * CPU masks are read when they are needed, not on every add: the CPUs a
+ * batch must reach are those in its space's mask when it is flushed (a
+ * batch of one space targets the space's own, live mask), or, for several
+ * spaces, the union of each space's mask read after that space's last add
+ * so far (gathered into the port's b->cpus as the batch moves from one
+ * space to the next, and at flush). Why a mask read after the adds is
+ * enough: every add took its number (seq_cst) before the read, so a CPU
+ * whose bit the read misses set it later and reads the generation after
+ * that (x86_add(), run_request()): it sees the number and flushes the PCID
+ * as it loads it.
  */
 TLBB_ARCH_STRUCT(x86_batch) {
 	uintptr_t space;    /* const struct tlbb_space *, X86B_MULTI, or 0 = empty */
-	uint64_t start;     /* | X86B_* flags */
+	uintptr_t cur;      /* the space of the newest add; 0 = empty */
+	uint64_t start;     /* the one space's range; X86B_ALL ignores it */
 	uint64_t end;
-	uint64_t gen_last;  /* generation of the newest add */
+	uint64_t gen_first; /* the one space's number at the batch's first add */
+	uint64_t gen_last;  /* number of the newest add */
+	uint64_t flags;     /* X86B_* */
 };
 TLBB_ARCH_FITS(struct x86_batch, struct tlbb_batch);
 
 #define X86B_MULTI ((uintptr_t)1)
-#define X86B_ALL ((uint64_t)1)      /* start: whole space */
-#define X86B_NONCONTIG ((uint64_t)2) /* start: another batch's number among ours */
-#define X86B_GLOBAL ((uint64_t)4)   /* start: some space had TLBB_SPACE_GLOBAL */
-#define X86B_FLAGS ((uint64_t)0xfff)
+#define X86B_ALL ((uint64_t)1)      /* whole space */
+#define X86B_GLOBAL ((uint64_t)2)   /* some space had TLBB_SPACE_GLOBAL */
+#define X86B_EVERYONE ((uint64_t)4) /* MULTI: a mask could not be gathered: every CPU */
 
 /* What one flush asks of every target CPU. Lives on the flusher's stack. */
 struct x86_req {
@@ -287,7 +299,7 @@ static void do_request(const struct x86_req *r, unsigned cpu, bool from_ipi)
 		 * Trim: leave the space's mask, so that its later flushes do not
 		 * interrupt this CPU (Linux clears mm_cpumask bits lazily the same
 		 * way). Why no change of the space can be missed:
-		 *   - adder:     bump gen to g (seq_cst), then read s->cpus;
+		 *   - flusher:   every add bumped gen (seq_cst), then the flush reads s->cpus;
 		 *   - switch-in: set our bit (seq_cst), then read gen as G.
 		 * An add that does see our bit interrupts us as before. One whose
 		 * mask read does not see it read the mask after this clear and
@@ -303,7 +315,8 @@ static void do_request(const struct x86_req *r, unsigned cpu, bool from_ipi)
 		 * Global spaces never get here (do_global): their entries live
 		 * under every PCID, so no CPU is ever "not running" them.
 		 */
-		tlbb_cpumask_unset(&r->space->cpus, cpu);
+		if (r->space->cpus)
+			tlbb_cpumask_unset(r->space->cpus, cpu);
 		if (i < 0 ||
 		    __atomic_load_n(&c->slot[i].gen, __ATOMIC_RELAXED) >= r->gen_last)
 			STAT_ADD(&c->st, skipped, 1); /* untracked, or already covered */
@@ -353,20 +366,29 @@ void tlbb_x86_ipi_handler(void *request)
 	ipi_entry(request);
 }
 
-/* One round to everyone in @mask but us, then our own part inline. */
+/*
+ * One round to everyone in @mask but us, then our own part inline. @mask is
+ * a space's live mask or the batch's gathered one, handed to the port as it
+ * is (no copy: at 4096 CPUs a copy is 512 bytes of stack); NULL is every
+ * CPU. The port skips the calling CPU and reads the words atomically; a bit
+ * that appears during the round belongs to a CPU that read the generation
+ * after our numbers were taken (it flushes at switch-in), one that vanishes
+ * to a CPU that trimmed itself (do_request()).
+ */
 static void run_request(struct x86_req *r, const tlbb_cpumask_t *mask)
 {
 	unsigned self = tlbb_port_cpu_id();
-	tlbb_cpumask_t targets;
 
-	/* Word by word with atomics: ports set bits in s->cpus concurrently. */
-	tlbb_cpumask_clear(&targets);
-	tlbb_cpumask_or(&targets, mask);
-	tlbb_cpumask_unset(&targets, self);
-	if (!tlbb_cpumask_empty(&targets))
-		tlbb_port_ipi_send_and_wait(&targets, ipi_entry, r);
+	/*
+	 * Every number of this request was taken (seq_cst) before here; the
+	 * fence orders those RMWs before the mask reads below and the port's,
+	 * the flusher's half of the store-buffering pair with switch-in.
+	 */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (mask ? tlbb_cpumask_any_but(mask, self) : r->x->ncpus > 1)
+		tlbb_port_ipi_send_and_wait(mask, ipi_entry, r);
 	/* A CPU beyond the mask cannot be in it, yet may have run the space. */
-	if (tlbb_cpumask_test(mask, self) || self >= TLBB_MAX_CPUS)
+	if (!mask || tlbb_cpumask_test(mask, self) || self >= TLBB_MAX_CPUS)
 		do_request(r, self, false);
 }
 
@@ -379,58 +401,66 @@ static struct tlbb_x86 *x86_of(const struct tlbb_backend *be)
 
 static bool x86_should_defer(const struct tlbb_backend *be, const struct tlbb_space *s)
 {
-	return tlbb_cpumask_any_but(&s->cpus, tlbb_port_cpu_id());
+	/* No mask: any CPU may run @s. */
+	return !s->cpus || tlbb_cpumask_any_but(s->cpus, tlbb_port_cpu_id());
 }
 
 /*
- * The batch's CPU mask is the private state of the one context that owns the
- * batch (tlbbatch.h: never shared): only that context's add, flush and the
- * core's clear after the flush touch b->cpus. Nothing reads it concurrently:
- * a flush copies it into the request's target mask on the flusher's own
- * stack before any IPI is sent, and the IPI handler (do_request) is handed
- * that request, never a batch. An IPI that interrupts the owner between the
- * load and the store below runs do_request(), which does not touch the batch
- * either. So a plain read-modify-write suffices here, with no lock prefix.
+ * Gather the mask of @s, the space the batch is leaving (or flushing), into
+ * the port's b->cpus. Called after every add of @s so far: each took its
+ * number before this read (the store-buffering pair of x86_add()).
  *
- * The space's mask is shared (switch-in sets bits, the trim clears them):
- * read with a seq_cst load, the second half of the store-buffering pair
- * "bump the number, then read the mask" described in x86_add().
+ * b->cpus is the private state of the one context that owns the batch
+ * (tlbbatch.h: never shared): only that context's add, flush and the core's
+ * clear after the flush touch it, and the IPI handler (do_request) is handed
+ * a request, never a batch. So a plain read-modify-write suffices, with no
+ * lock prefix. The space's mask is shared (switch-in sets bits, the trim
+ * clears them): read with seq_cst loads.
  */
-static void batch_mask_or(tlbb_cpumask_t *batch, const tlbb_cpumask_t *space)
+static void batch_gather(struct tlbb_batch *b, struct x86_batch *xb, const struct tlbb_space *s)
 {
+	if (!b->cpus || !s->cpus) {
+		xb->flags |= X86B_EVERYONE; /* nowhere to gather, or any CPU may run @s */
+		return;
+	}
 	for (unsigned i = 0; i < TLBB_CPUMASK_WORDS; i++)
-		batch->bits[i] |= __atomic_load_n(&space->bits[i], __ATOMIC_SEQ_CST);
+		b->cpus->bits[i] |= __atomic_load_n(&s->cpus->bits[i], __ATOMIC_SEQ_CST);
 }
 
 /*
- * Everything but the common add (another page of the space the batch already
- * holds): the first add to an empty batch, a second space, a whole-space add.
+ * Everything but the common add (another page or range of the space of the
+ * batch's newest add, which the core marks TLBB_RANGE_SAME): the first add
+ * to an empty batch, another space, a whole-space add.
  */
-__attribute__((__noinline__, __cold__)) static void x86_add_other(struct x86_batch *xb,
+__attribute__((__noinline__, __cold__)) static void x86_add_other(struct tlbb_batch *b,
+							   struct x86_batch *xb,
 							   struct tlbb_space *s, uint64_t start,
 							   uint64_t end, unsigned flags, uint64_t g)
 {
 	bool all = (flags & TLBB_RANGE_ALL) != 0;
 
-	if (all)
-		start = end = 0;
-	if (xb->space == 0) {
-		xb->space = (uintptr_t)s;
-		xb->start = start | (all ? X86B_ALL : 0);
-		xb->end = end;
-	} else if (xb->space == (uintptr_t)s) {
-		uint64_t f = xb->start & X86B_FLAGS;
-
-		/* Only a whole-space add comes here for the batch's own space. */
-		if (g != xb->gen_last + 1)
-			f |= X86B_NONCONTIG;
-		xb->start = f | X86B_ALL;
-		xb->end = 0;
+	if (xb->cur == 0) {
+		xb->space = xb->cur = (uintptr_t)s;
+		xb->start = all ? 0 : start;
+		xb->end = all ? 0 : end;
+		xb->gen_first = g;
+		if (all)
+			xb->flags |= X86B_ALL;
+	} else if (xb->cur == (uintptr_t)s) {
+		/* The current space, without the core's TLBB_RANGE_SAME. */
+		if (all)
+			xb->flags |= X86B_ALL;
+		if (start < xb->start)
+			xb->start = start;
+		if (end > xb->end)
+			xb->end = end;
 	} else {
+		batch_gather(b, xb, (const struct tlbb_space *)xb->cur);
 		xb->space = X86B_MULTI;
+		xb->cur = (uintptr_t)s;
 	}
 	if (s->flags & TLBB_SPACE_GLOBAL)
-		xb->start |= X86B_GLOBAL;
+		xb->flags |= X86B_GLOBAL;
 	xb->gen_last = g;
 }
 
@@ -448,8 +478,10 @@ __attribute__((__noinline__, __cold__)) static void x86_add_other(struct x86_bat
  * number resettable. Each is one lock-prefixed instruction on a line the
  * adder owns exclusively in the common case (the space's hot line).
  *
- * The batch's own fields, its mask included, are written with plain stores:
- * see batch_mask_or().
+ * No mask is read here (see struct x86_batch): the flush reads it, after
+ * every add's number. Whether the numbers of a one-space batch are all its
+ * own (no other batch's add among them) is decided at the flush from their
+ * span, not by a compare per add.
  */
 static inline void x86_add(const struct tlbb_backend *be, struct tlbb_batch *b,
 			   struct tlbb_space *s, uint64_t start, uint64_t end, unsigned flags)
@@ -459,39 +491,30 @@ static inline void x86_add(const struct tlbb_backend *be, struct tlbb_batch *b,
 
 	(void)be;
 	/*
-	 * Number first, mask second (both seq_cst), mirrored by switch-in's
-	 * "mask bit first, number second": either this add sees the switching
-	 * CPU's bit and will interrupt it, or that CPU reads our number and
-	 * flushes the PCID as it loads it.
+	 * The number, seq_cst: the first half of the store-buffering pair with
+	 * switch-in's "mask bit first, number second". The mask read that pairs
+	 * with it comes later, at the flush or when the batch moves to another
+	 * space: either it sees the switching CPU's bit and interrupts it, or
+	 * that CPU reads this number and flushes the PCID as it loads it.
 	 */
 	g = __atomic_add_fetch(&xs(s)->gen, 1, __ATOMIC_SEQ_CST);
-	batch_mask_or(&b->cpus, &s->cpus);
-
-	if (__builtin_expect(xb->space != (uintptr_t)s || (flags & TLBB_RANGE_ALL), 0)) {
-		x86_add_other(xb, s, start, end, flags, g);
+	/*
+	 * TLBB_RANGE_SAME: the core says @s is the space of the newest add
+	 * (its b->last), which is our cur; on the core's shortest path the
+	 * flags are constants and this test folds away.
+	 */
+	if (__builtin_expect((flags & (TLBB_RANGE_SAME | TLBB_RANGE_ALL)) != TLBB_RANGE_SAME, 0)) {
+		x86_add_other(b, xb, s, start, end, flags, g);
 		return;
 	}
 	/*
-	 * Another page or range of the batch's space: widen [start, end).
-	 * xb->start carries flags in its low 12 bits; @start is granule
-	 * aligned, so start < xb->start either lowers the range or (start
-	 * equal to the flagged minimum) rewrites the same value. In a batch
-	 * already whole-space (X86B_ALL) the bounds are ignored at flush.
-	 * Canonicality is checked at flush, on the merged range: it covers
-	 * every add, so a non-canonical add makes it non-canonical too.
+	 * Another page or range of the space of the newest add: widen
+	 * [start, end) (meaningless, and ignored, once the batch is MULTI or
+	 * X86B_ALL). Canonicality is checked at flush, on the merged range: it
+	 * covers every add, so a non-canonical add makes it non-canonical too.
 	 */
-	if (start < xb->start)
-		xb->start = start | (xb->start & X86B_FLAGS);
-	if (end > xb->end)
-		xb->end = end;
-	/*
-	 * Another batch's add between two of ours: the numbers
-	 * gen_first..gen_last are not all ours, and a CPU whose
-	 * generation a whole flush raised into that range would skip
-	 * that batch after catching up to gen_last. Claim nothing.
-	 */
-	if (g != xb->gen_last + 1)
-		xb->start |= X86B_NONCONTIG;
+	xb->start = start < xb->start ? start : xb->start; /* branch-free: any order */
+	xb->end = end > xb->end ? end : xb->end;
 	xb->gen_last = g;
 }
 
@@ -499,36 +522,45 @@ static void x86_flush(const struct tlbb_backend *be, struct tlbb_batch *b)
 {
 	struct x86_batch *xb = TLBB_ARCH(b, struct x86_batch);
 	struct x86_req r = { .x = x86_of(be) };
+	const tlbb_cpumask_t *targets;
 
+	if (!xb->cur)
+		return;
+	r.global = (xb->flags & X86B_GLOBAL) != 0;
 	if (xb->space != X86B_MULTI) {
 		r.space = (struct tlbb_space *)xb->space;
+		targets = r.space->cpus;
 		/*
 		 * The merged range covers every add; if any part of it is not
 		 * canonical, INVLPG of it would be a no-op: the whole space
 		 * (start == end).
 		 */
-		if (!(xb->start & X86B_ALL) &&
-		    range_canonical(r.x, xb->start & ~X86B_FLAGS, xb->end)) {
-			r.start = xb->start & ~X86B_FLAGS;
+		if (!(xb->flags & X86B_ALL) && range_canonical(r.x, xb->start, xb->end)) {
+			r.start = xb->start;
 			r.end = xb->end;
 		}
-		r.gen_last = xb->gen_last;
 		/*
-		 * The core counts the adds since the last flush (b->nr_adds, one
-		 * per add hook call): with no number of another batch among
-		 * ours, they are gen_last - nr_adds + 1 .. gen_last. A count
-		 * beyond 2^32 wraps nr_adds and makes gen_first too high, so
-		 * gen_first > local + 1 for every CPU below it: no catch-up,
-		 * which is always safe.
+		 * Our adds took distinct, increasing numbers gen_first ..
+		 * gen_last, b->nr_adds of them (the core counts one per add hook
+		 * call): they are all the numbers of that interval exactly when
+		 * the interval holds no more. Otherwise another batch's add is
+		 * among them, and a CPU whose generation a whole flush raised
+		 * into the interval would skip that batch after catching up to
+		 * gen_last: claim nothing. A count beyond 2^32 wraps nr_adds
+		 * below the span: no claim either, which is always safe.
 		 */
-		r.contiguous = !(xb->start & X86B_NONCONTIG);
-		r.gen_first = xb->gen_last - b->nr_adds + 1;
+		r.gen_first = xb->gen_first;
+		r.gen_last = xb->gen_last;
+		r.contiguous = xb->gen_last - xb->gen_first + 1 == (uint64_t)b->nr_adds;
+	} else {
+		batch_gather(b, xb, (const struct tlbb_space *)xb->cur);
+		targets = (xb->flags & X86B_EVERYONE) ? NULL : b->cpus;
 	}
-	r.global = (xb->start & X86B_GLOBAL) != 0;
-	if (r.space || xb->space == X86B_MULTI)
-		run_request(&r, &b->cpus);
-	xb->space = xb->start = xb->end = 0;
-	xb->gen_last = 0;
+	run_request(&r, targets);
+	xb->space = xb->cur = 0;
+	xb->start = xb->end = 0;
+	xb->gen_first = xb->gen_last = 0;
+	xb->flags = 0;
 }
 
 static void x86_flush_space(const struct tlbb_backend *be, struct tlbb_space *s)
@@ -544,7 +576,7 @@ static void x86_flush_space(const struct tlbb_backend *be, struct tlbb_space *s)
 		.global = (s->flags & TLBB_SPACE_GLOBAL) != 0,
 	};
 
-	run_request(&r, &s->cpus);
+	run_request(&r, s->cpus);
 }
 
 /* A number no space ever had: slots compare it, so a space born in the

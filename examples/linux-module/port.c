@@ -32,6 +32,7 @@
  * large for the stack, and a round runs with preemption off. */
 static cpumask_var_t *scratch;
 static atomic64_t rounds;
+static tlbb_cpumask_t kernel_space_cpus; /* the kernel space's mask */
 
 unsigned tlbb_port_cpu_id(void)
 {
@@ -45,12 +46,17 @@ void tlbb_port_ipi_send_and_wait(const tlbb_cpumask_t *targets, void (*fn)(void 
 
 	WARN_ONCE(preemptible(), "tlbbatch: flush with preemption enabled");
 	WARN_ONCE(irqs_disabled(), "tlbbatch: flush with interrupts disabled");
+	atomic64_inc(&rounds);
+	if (!targets) { /* every CPU: smp_call_function_many() leaves us out */
+		smp_call_function_many(cpu_online_mask, fn, arg, true);
+		return;
+	}
+	/* A snapshot of the live mask; smp_call_function_many() skips us. */
 	m = scratch[smp_processor_id()];
 	cpumask_clear(m);
 	for (c = tlbb_cpumask_next(targets, 0); c < TLBB_MAX_CPUS; c = tlbb_cpumask_next(targets, c + 1))
 		if (c < nr_cpu_ids)
 			cpumask_set_cpu(c, m);
-	atomic64_inc(&rounds);
 	smp_call_function_many(m, fn, arg, true);
 }
 
@@ -120,6 +126,8 @@ int tlbb_linux_kernel_space(struct tlbb_x86 *x, struct tlbb_space *s)
 	ret = tlbb_space_init(s, tlbb_x86_backend(x), 0, NULL);
 	if (ret == TLBB_OK)
 		ret = tlbb_space_set_global(s, true);
+	if (ret == TLBB_OK)
+		ret = tlbb_space_set_cpumask(s, &kernel_space_cpus);
 	if (ret != TLBB_OK)
 		return -EINVAL;
 	/*

@@ -311,7 +311,8 @@ static uint64_t ipi_rounds, ipis_sent, ipi_rounds_dropped;
 
 void tlbb_port_ipi_send_and_wait(const tlbb_cpumask_t *targets, void (*fn)(void *), void *arg)
 {
-	unsigned n = 0;
+	unsigned n = 0, self = tlbb_port_cpu_id();
+	tlbb_cpumask_t to;
 
 	if (negative) {
 		/*
@@ -328,12 +329,21 @@ void tlbb_port_ipi_send_and_wait(const tlbb_cpumask_t *targets, void (*fn)(void 
 		cpu_relax();
 	ipi_fn = fn;
 	ipi_arg = arg;
+	/*
+	 * @targets is a live mask (CPUs join it at switch-in, trim themselves
+	 * out in the handler) or NULL for every CPU: take one snapshot, without
+	 * ourselves, and count and send from it.
+	 */
+	tlbb_cpumask_clear(&to);
 	for (unsigned c = 0; c < ncpus; c++)
-		n += tlbb_cpumask_test(targets, c);
+		if (c != self && (!targets || tlbb_cpumask_test(targets, c))) {
+			tlbb_cpumask_set(&to, c);
+			n++;
+		}
 	ipi_sender_apic = lapic_read(LAPIC_ID) >> 24;
 	__atomic_store_n(&ipi_remaining, n, __ATOMIC_SEQ_CST);
 	for (unsigned c = 0; c < ncpus; c++)
-		if (tlbb_cpumask_test(targets, c))
+		if (tlbb_cpumask_test(&to, c))
 			lapic_send(apic_of_cpu[c], 0x4000 | FLUSH_VECTOR); /* fixed, assert */
 	/*
 	 * Return only when every target has returned from fn: the flush is
@@ -394,6 +404,7 @@ static bool global_mode;
  * reader in it reads no test page. The backend sees a CPU that left kspace.
  */
 static struct tlbb_space aspace;
+static tlbb_cpumask_t kspace_cpus, gspace_cpus, aspace_cpus; /* the port's masks */
 static bool trim_mode;
 static volatile unsigned readers_away; /* the BSP asks: 1 = be in aspace */
 static volatile unsigned readers_moved; /* switches the readers made */
@@ -879,6 +890,9 @@ void kmain(void)
 		qemu_exit(false);
 	}
 	tlbb_space_set_global(&gspace, true);
+	tlbb_space_set_cpumask(&kspace, &kspace_cpus);
+	tlbb_space_set_cpumask(&gspace, &gspace_cpus);
+	tlbb_space_set_cpumask(&aspace, &aspace_cpus);
 	if (global_mode)
 		tspace = &gspace;
 	/* PCID 1 from now on; the first switch flushes. */

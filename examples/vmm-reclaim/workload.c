@@ -24,6 +24,7 @@ struct vmm {
 	const struct vmm_cfg *cfg;
 	struct tlbb_vcpu_host *host;
 	struct tlbb_space space;
+	tlbb_cpumask_t space_cpus; /* the vCPUs that entered the space */
 	uint64_t *pte;           /* atomic: frame + 1, 0 = not present */
 	struct frame *frames;
 	pthread_mutex_t pool_lock;
@@ -326,6 +327,7 @@ int vmm_run(const struct vmm_cfg *cfg, struct vmm_result *out)
 	}
 	the_vmm = &m;
 	tlbb_vcpu_space_init(m.host, &m.space, GUEST_ASID, &m);
+	tlbb_space_set_cpumask(&m.space, &m.space_cpus);
 	for (unsigned n = 0; n < cfg->vcpus; n++) {
 		t[n] = (struct vcpu_thread){ .m = &m, .n = n };
 		pthread_create(&t[n].th, NULL, vcpu_main, &t[n]);

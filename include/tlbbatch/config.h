@@ -54,7 +54,12 @@ TLBB_TYPES_ASSERT((uint64_t)UINT64_MAX == (uint64_t)-1 && UINT64_C(1) << 63 != 0
 TLBB_TYPES_ASSERT((int64_t)-1 < 0 && (uint64_t)-1 > 0, "tlbbatch: int64_t must be signed");
 #undef TLBB_TYPES_ASSERT
 
-/* Largest CPU (or vCPU) number + 1 that a CPU mask can name. */
+/*
+ * Largest CPU (or vCPU) number + 1 that a CPU mask can name. Like the
+ * TLBB_ARCH_*_WORDS below, a plain decimal number: it is part of the ABI
+ * guard's symbol name (tlbbatch.h), so that objects built with different
+ * values cannot be linked together.
+ */
 #ifndef TLBB_MAX_CPUS
 #define TLBB_MAX_CPUS 64
 #endif
@@ -78,7 +83,7 @@ TLBB_TYPES_ASSERT((int64_t)-1 < 0 && (uint64_t)-1 > 0, "tlbbatch: int64_t must b
 #define TLBB_ARCH_SPACE_WORDS 4
 #endif
 #ifndef TLBB_ARCH_BATCH_WORDS
-#define TLBB_ARCH_BATCH_WORDS 4
+#define TLBB_ARCH_BATCH_WORDS 8
 #endif
 
 /* Symbol visibility for the shared library build (hidden by default). */

@@ -30,11 +30,21 @@ extern "C" {
 unsigned tlbb_port_cpu_id(void);
 
 /*
- * Run @fn(@arg) on every CPU in @targets (never the caller's own: the
+ * Run @fn(@arg) on every CPU in @targets except the calling one (the
  * backends do local work inline) in interrupt context, and return only once
  * every one of them has returned from @fn. One call is one "IPI round".
  * The port may send one multicast IPI or one per CPU; either way the batch
  * pays for one round of waiting.
+ *
+ * @targets is not a private copy: it is a space's live mask (the port's
+ * mm_cpumask, which switch-ins set and flush handlers trim while the round
+ * runs) or the batch's gathered one, so that no mask of TLBB_MAX_CPUS bits
+ * is ever copied onto the stack. NULL means every online CPU. Read each
+ * word once, atomically (tlbb_cpumask_next() does), as Linux's
+ * smp_call_function_many() does with its mask: a CPU whose bit is set for
+ * the whole call must run @fn; one whose bit appears or disappears during
+ * it may run @fn or not (the backend's generations cover both). The
+ * backend never calls with a mask that holds no CPU but the caller.
  */
 void tlbb_port_ipi_send_and_wait(const tlbb_cpumask_t *targets, void (*fn)(void *arg),
 				 void *arg);

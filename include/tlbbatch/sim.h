@@ -160,6 +160,7 @@ struct tlbb_sim_space {
 	uint64_t *pte;  /* npages PTEs, atomic */
 	uint64_t *claim; /* per page: PTE version below which entries are stale */
 	size_t npages;
+	tlbb_cpumask_t cpus; /* the space's CPU mask (space.cpus points here) */
 };
 
 /* Creation; returns NULL if the config is out of range or memory is short. */

@@ -76,12 +76,13 @@
  *
  *   init     tlbb_space_init(s, backend, id, owner) on memory no CPU and no
  *            batch uses; then tlbb_space_set_granule() / _set_threshold() /
- *            _set_global() before first use. The id must be clean: never
+ *            _set_global() / _set_cpumask() (mask backends: the port's
+ *            mm_cpumask) before first use. The id must be clean: never
  *            used, or released by tlbb_space_fini() / tlbb_space_set_id() of
  *            the space that had it (or by the port's own whole-TLB flush).
  *   CPU enter
  *            mask backends (x86-64): the port's context switch goes through
- *            the backend's switch hook, which sets the CPU's bit in s->cpus.
+ *            the backend's switch hook, which sets the CPU's bit in *s->cpus.
  *            Broadcast backends (arm64) need no mask.
  *   CPU leave
  *            the port does nothing. A CPU that no longer has @s loaded keeps
@@ -277,9 +278,17 @@ struct tlbb_space {
 	uint8_t page_shift;        /* translation granule, log2 */
 	uint8_t flags;             /* TLBB_SPACE_* */
 	uint16_t reserved;
+	uint64_t page_size;        /* 1 << page_shift */
+	uint64_t page_base;        /* ~(page_size - 1): a page's first byte */
 	const struct tlbb_backend *backend;
 	void *owner;               /* the port's own object (its mm, VM, ...) */
-	tlbb_cpumask_t cpus;       /* CPUs that may cache this space (port-maintained) */
+	/*
+	 * CPUs that may cache this space: the port's mask (Linux's
+	 * mm_cpumask()), set with tlbb_space_set_cpumask(). Only mask backends
+	 * (x86-64, the sim's x86 model, vcpu) read it; NULL there means "any
+	 * CPU may", which is always safe and reaches every CPU.
+	 */
+	tlbb_cpumask_t *cpus;
 	uint64_t arch[TLBB_ARCH_SPACE_WORDS]; /* backend-private */
 };
 
@@ -290,10 +299,27 @@ struct tlbb_batch {
 	uint16_t reserved;
 	uint32_t nr_adds;          /* add hook calls since the last flush (the x86-64
 				    * backend reads it in its flush hook) */
-	tlbb_cpumask_t cpus;       /* CPUs to reach at flush (mask backends) */
+	/*
+	 * Optional, the port's (tlbb_batch_set_cpumask()): where a mask backend
+	 * gathers the CPUs of a batch that spans several spaces, so that one
+	 * IPI round reaches exactly them. Without it such a batch's round goes
+	 * to every CPU. A batch of one space never needs it: its flush targets
+	 * that space's own mask. Broadcast backends (arm64) never read it.
+	 */
+	tlbb_cpumask_t *cpus;
+	/*
+	 * The space of the newest add since the last flush, or TLBB_NO_SPACE.
+	 * An add to that same space takes the core's shortest path: the space
+	 * was checked when it joined the batch and, by the life-of-a-space
+	 * rules, stays initialised until the batch is flushed.
+	 */
+	const struct tlbb_space *last;
 	uint64_t arch[TLBB_ARCH_BATCH_WORDS]; /* backend-private; all-zero = empty */
 	struct tlbb_release *release; /* after-flush releases, newest first */
 };
+
+/* b->last of an empty batch: no space lives at this address. */
+#define TLBB_NO_SPACE ((const struct tlbb_space *)(uintptr_t)1)
 
 /*
  * Flags of an invalidation, for tlbb_add_*() and tlbb_flush_range_sync()
@@ -343,13 +369,31 @@ TLBB_API enum tlbb_status tlbb_space_fini(struct tlbb_space *s);
  */
 TLBB_API enum tlbb_status tlbb_space_set_id(struct tlbb_space *s, uint32_t id);
 
-/* The port records which CPUs may cache @s (context switch in/out). */
+/*
+ * Give @s the port's CPU mask (mask backends: x86-64, vcpu; arm64 never
+ * reads it). The mask is the port's and must outlive the space; the port or
+ * the backend's switch hook sets bits in it, the x86-64 backend clears
+ * them lazily. NULL (the default) means any CPU may cache @s. Before first
+ * use, like the other setters. TLBB_EINVAL for a NULL space.
+ */
+TLBB_API enum tlbb_status tlbb_space_set_cpumask(struct tlbb_space *s, tlbb_cpumask_t *cpus);
+
+/* The port records which CPUs may cache @s (context switch in). */
 static inline void tlbb_space_cpu_enter(struct tlbb_space *s, unsigned cpu)
 {
-	tlbb_cpumask_set(&s->cpus, cpu);
+	if (s->cpus)
+		tlbb_cpumask_set(s->cpus, cpu);
 }
 
 TLBB_API void tlbb_batch_init(struct tlbb_batch *b);
+
+/*
+ * Give @b the port's scratch mask for batches over several spaces (see
+ * struct tlbb_batch). The mask is cleared here and after every flush; it
+ * must outlive the batch's use. Only while @b is empty; TLBB_EINVAL for a
+ * NULL or non-empty batch.
+ */
+TLBB_API enum tlbb_status tlbb_batch_set_cpumask(struct tlbb_batch *b, tlbb_cpumask_t *cpus);
 
 /*
  * Should an unmap of @s be batched at all? False means: clear the PTE and
@@ -491,6 +535,23 @@ static inline bool tlbb_space_has_pending(const struct tlbb_space *s)
 	uint32_t w = __atomic_load_n(&s->batch_gen, __ATOMIC_ACQUIRE);
 	return tlbb_gen_pending(w) != tlbb_gen_flushed(w);
 }
+
+/*
+ * THE ABI GUARD. Every object that includes this header refers to a symbol
+ * whose name spells the layout it was compiled with: TLBB_MAX_CPUS and the
+ * backend-private words of a space and a batch. The library defines only
+ * the one of its own build. An object compiled with another TLBB_MAX_CPUS
+ * or TLBB_ARCH_*_WORDS than the library therefore fails to link
+ * ("undefined reference to tlbb_abi_4_cpus128_s4_b8") instead of reading
+ * the library's structs at the wrong offsets. The three knobs must be plain
+ * decimal numbers for this (config.h).
+ */
+#define TLBB_ABI_NAME3_(v, c, s, b) tlbb_abi_##v##_cpus##c##_s##s##_b##b
+#define TLBB_ABI_NAME2_(v, c, s, b) TLBB_ABI_NAME3_(v, c, s, b)
+#define TLBB_ABI_SYMBOL                                                                    \
+	TLBB_ABI_NAME2_(4, TLBB_MAX_CPUS, TLBB_ARCH_SPACE_WORDS, TLBB_ARCH_BATCH_WORDS)
+extern TLBB_API const char TLBB_ABI_SYMBOL;
+static const char *const tlbb_abi_ref_ __attribute__((__used__)) = &TLBB_ABI_SYMBOL;
 
 #ifdef __cplusplus
 }

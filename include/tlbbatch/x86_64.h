@@ -6,10 +6,12 @@
  * executes INVLPG / INVPCID / a flushing CR3 write, so a remote CPU flushes
  * only when interrupted. The backend therefore:
  *
- *   add     bumps the space's TLB generation, then ORs the space's CPU mask
- *           into the batch. No IPI, no instruction.
+ *   add     bumps the space's generation and widens the batch's range. No
+ *           mask read, no IPI, no instruction.
  *   flush   ONE send-and-wait round (tlbb_port_ipi_send_and_wait) to the
- *           batch's CPUs other than this one, whatever the batch size; the
+ *           CPUs in the space's mask (read now, after every add's number),
+ *           other than this one, whatever the batch size (several spaces:
+ *           the union gathered in the port's batch mask, or every CPU); the
  *           local part inline. Each CPU keeps, per PCID it may hold, the
  *           generation it has flushed up to; a CPU already at the batch's
  *           generation does nothing. Up to `ceiling` pages (default 33) are
@@ -46,6 +48,10 @@
  *     as tlbb_x86_ipi_handler(), for ports that dispatch by name).
  *   - One struct tlbb_x86_cpu per CPU number, caller-owned, handed to
  *     tlbb_x86_init(). Each is touched only by its own CPU.
+ *   - Every space gets the port's CPU mask (tlbb_space_set_cpumask(), its
+ *     mm_cpumask) before first use; a space without one is flushed on
+ *     every CPU. Batches that span several spaces get the port's batch
+ *     mask (tlbb_batch_set_cpumask()) to keep their round to those CPUs.
  *   - Every CR3 load of a space goes through tlbb_x86_switch_space(), with
  *     interrupts disabled, including the first one on each CPU. It sets the
  *     CPU's bit in s->cpus, then decides whether the PCID must be flushed.

@@ -118,8 +118,11 @@ static void chk_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct 
 	uintptr_t mask = ((uintptr_t)1 << s->page_shift) - 1;
 
 	contract(b->backend == be && s->backend == be, "add: batch or space not bound to us");
-	contract(!(flags & ~(TLBB_ADD_WRITABLE | TLBB_ADD_LEAF_ONLY | TLBB_RANGE_ALL)),
+	contract(!(flags & ~(TLBB_ADD_WRITABLE | TLBB_ADD_LEAF_ONLY | TLBB_RANGE_ALL |
+			     TLBB_RANGE_SAME)),
 		 "add: unknown flags");
+	contract(((flags & TLBB_RANGE_SAME) != 0) == (b->last == s),
+		 "add: TLBB_RANGE_SAME is not exactly 'the space of the batch's previous add'");
 	if (flags & TLBB_RANGE_ALL)
 		contract(start == 0 && end == 0, "add: whole space with a range");
 	else
@@ -151,7 +154,7 @@ static void chk_space_init(const struct tlbb_backend *be, struct tlbb_space *s)
 		zero &= s->arch[i] == 0;
 	contract(__atomic_load_n(&s->backend, __ATOMIC_RELAXED) == NULL,
 		 "space_init: space published before its backend state was set up");
-	contract(zero && tlbb_cpumask_empty(&s->cpus) && !tlbb_space_has_pending(s),
+	contract(zero && s->cpus == NULL && !tlbb_space_has_pending(s),
 		 "space_init: space not reset first");
 	space_inits++;
 	(void)be;
@@ -207,6 +210,7 @@ struct world {
 	unsigned cur;                   /* CPU the program runs on */
 	struct tlbb_sim_space ss[NSPACE];
 	struct tlbb_batch b[NBATCH];
+	tlbb_cpumask_t bmask[NBATCH]; /* the port's batch masks: exact rounds */
 	/* reference */
 	struct ref_pte pte[NSPACE][NPAGES];
 	struct record rec[MAXREC];
@@ -905,6 +909,7 @@ static bool setup(struct world *w, struct input *in)
 		if (tlbb_space_init(&w->ss[s].space, &checked[w->space_backend[s]].be, 1 + s,
 				    &w->ss[s]) != TLBB_OK)
 			return false;
+		tlbb_space_set_cpumask(&w->ss[s].space, &w->ss[s].cpus); /* init reset it */
 		CHECK(w, space_inits == s + 1, "space_init hook not called");
 		/* small thresholds so whole-space fallbacks are common */
 		w->threshold[s] = 1 + ((t >> (4 * s)) & 0xf);
@@ -915,8 +920,10 @@ static bool setup(struct world *w, struct input *in)
 	}
 	/* batches live in uninitialised memory: init must set every field */
 	memset(w->b, 0xff, sizeof(w->b));
-	for (unsigned bi = 0; bi < NBATCH; bi++)
+	for (unsigned bi = 0; bi < NBATCH; bi++) {
 		tlbb_batch_init(&w->b[bi]);
+		tlbb_batch_set_cpumask(&w->b[bi], &w->bmask[bi]);
+	}
 	/* every CPU starts in space (c % 2) */
 	for (unsigned c = 0; c < w->ncpus; c++) {
 		tlbb_sim_switch_to(w->sim, c, &w->ss[c % NSPACE]);

@@ -28,6 +28,7 @@ struct call {
 
 struct recorder {
 	struct call calls[MAX_CALLS];
+	bool same[MAX_CALLS]; /* add calls: TLBB_RANGE_SAME was passed */
 	unsigned n;
 	bool defer;
 	/* Runs inside flush_space, after the invalidation: a racing adder. */
@@ -62,7 +63,10 @@ static void rec_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct 
 	} else {
 		assert_true(start == 0 && end == 0);
 	}
-	record('a', s, start, end, flags);
+	/* TLBB_RANGE_SAME exactly when @s is the space of the batch's previous add. */
+	assert_int_equal((flags & TLBB_RANGE_SAME) != 0, b->last == s);
+	rec.same[rec.n] = (flags & TLBB_RANGE_SAME) != 0;
+	record('a', s, start, end, flags & ~TLBB_RANGE_SAME);
 }
 
 static void rec_flush(const struct tlbb_backend *be, struct tlbb_batch *b)
@@ -627,6 +631,31 @@ static void unknown_add_flags_are_read_as_writable_all_levels(void **state)
 	assert_int_equal(rec.calls[4].kind, 'f');
 }
 
+/*
+ * The core tells the backend when an add is for the space of the batch's
+ * previous add (TLBB_RANGE_SAME, what x86-64's add keys its fast path on):
+ * not for the first add, not for another space, not after a flush.
+ */
+static void an_add_to_the_batchs_current_space_is_marked_same(void **state)
+{
+	assert_int_equal(tlbb_add_page(&B, &S, 0x1000, 0), TLBB_OK);
+	assert_int_equal(tlbb_add_page(&B, &S, 0x2000, 0), TLBB_OK);
+	assert_int_equal(tlbb_add_range(&B, &S, 0x4000, 0x6000, 0), TLBB_OK);
+	assert_int_equal(tlbb_add_page(&B, &T, 0x1000, 0), TLBB_OK);
+	assert_int_equal(tlbb_add_page(&B, &S, 0x3000, 0), TLBB_OK);
+	assert_int_equal(tlbb_add_space(&B, &S, 0), TLBB_OK);
+	tlbb_flush(&B);
+	assert_int_equal(tlbb_add_page(&B, &S, 0x1000, 0), TLBB_OK);
+	assert_false(rec.same[0]);
+	assert_true(rec.same[1]);
+	assert_true(rec.same[2]);
+	assert_false(rec.same[3]); /* another space */
+	assert_false(rec.same[4]); /* back: the newest add was T's */
+	assert_true(rec.same[5]);
+	assert_int_equal(rec.calls[6].kind, 'f');
+	assert_false(rec.same[7]); /* a flush empties the batch */
+}
+
 static void unknown_flags_do_not_hide_a_worse_status(void **state)
 {
 	assert_int_equal(tlbb_add_range(&B, &S, 0x9000, 0x1000, 0x40), TLBB_ERANGE);
@@ -820,6 +849,7 @@ int main(void)
 		T(cpumask_iterates_and_excludes_self),
 		T(unknown_add_flags_are_read_as_writable_all_levels),
 		T(unknown_flags_do_not_hide_a_worse_status),
+		T(an_add_to_the_batchs_current_space_is_marked_same),
 		T(fini_completes_outstanding_work_then_releases_the_id),
 		T(fini_without_backend_hook_flushes_the_space),
 		T(finished_space_refuses_every_call),

@@ -39,6 +39,16 @@ void t_space_init(struct tlbb_vcpu_host *h, struct t_space *sp, uint32_t asid)
 {
 	memset(sp, 0, sizeof(*sp));
 	tlbb_vcpu_space_init(h, &sp->s, asid, sp);
+	tlbb_space_set_cpumask(&sp->s, &sp->cpus);
+}
+
+void t_batch_init(struct tlbb_batch *b)
+{
+	static tlbb_cpumask_t pool[8];
+	static unsigned next;
+
+	tlbb_batch_init(b);
+	tlbb_batch_set_cpumask(b, &pool[next++ % 8]);
 }
 
 unsigned t_map(struct t_space *sp, unsigned vpn)

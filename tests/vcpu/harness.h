@@ -30,8 +30,12 @@ struct t_frame {
 
 struct t_space {
 	struct tlbb_space s;
+	tlbb_cpumask_t cpus;    /* the emulator's mask for s */
 	uint64_t pte[T_NPAGES]; /* atomic: frame + 1, 0 = not present */
 };
+
+/* tlbb_batch_init() with one of the harness's batch masks (a pool of 8). */
+void t_batch_init(struct tlbb_batch *b);
 
 enum t_access { T_HIT, T_WALK, T_FAULT, T_STALE };
 

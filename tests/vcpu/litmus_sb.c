@@ -62,6 +62,7 @@
 
 struct slot {
 	struct tlbb_space space;
+	tlbb_cpumask_t cpus;
 } __attribute__((aligned(64)));
 
 struct pte_line {
@@ -325,6 +326,7 @@ int main(int argc, char **argv)
 	for (unsigned s = 0; s < opt.nslots; s++) {
 		if (tlbb_vcpu_space_init(host, &slots[s].space, s + 1, NULL) != TLBB_OK)
 			return 2;
+		tlbb_space_set_cpumask(&slots[s].space, &slots[s].cpus);
 		ptes[s].pte = 1;
 	}
 	pick_cpus();
@@ -349,7 +351,7 @@ int main(int argc, char **argv)
 		for (unsigned j = 0; j < opt.batch; j++) {
 			unsigned s = (base + j) % opt.nslots;
 
-			__atomic_store_n(&slots[s].space.cpus.bits[0], 0, __ATOMIC_RELAXED);
+			__atomic_store_n(&slots[s].cpus.bits[0], 0, __ATOMIC_RELAXED);
 			__atomic_store_n(&ptes[s].pte, 1, __ATOMIC_RELAXED);
 			if (opt.mode == MODE_SPACE)
 				/* Mask empty: posts nothing, but leaves the space pending,

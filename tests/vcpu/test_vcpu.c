@@ -243,7 +243,7 @@ static void test_quiescent_while_offline_keeps_vcpu_offline(void **state)
 	tlbb_vcpu_offline(self);
 	tlbb_vcpu_quiescent(self); /* misuse: must be a no-op */
 	assert_false(tlbb_vcpu_is_online(self));
-	tlbb_batch_init(&b);
+	t_batch_init(&b);
 	tlbb_add_page(&b, &sp.s, VA(1), 0);
 	flusher_start(&fl, &b);
 	t0 = t_now_ns();
@@ -280,7 +280,7 @@ static void remote_flush_scenario(unsigned faults, bool expect_stale)
 	t_map(&sp, 5);
 	assert_true(t_vcpu_start(&a, h));
 	t_vcpu_cmd(&a, C_ENTER, &sp, 0);
-	tlbb_batch_init(&b);
+	t_batch_init(&b);
 	cache_then_unmap(&a, &sp, 5, &b);
 	tlbb_flush(&b);
 	/* After the flush returned, the vCPU must not translate page 5 any more. */
@@ -316,7 +316,7 @@ static void test_one_grace_period_per_batch_not_per_page(void **state)
 	assert_true(t_vcpu_start(&c, h));
 	t_vcpu_cmd(&a, C_ENTER, &sp, 0);
 	t_vcpu_cmd(&c, C_ENTER, &sp, 0);
-	tlbb_batch_init(&b);
+	t_batch_init(&b);
 	for (unsigned vpn = 0; vpn < T_NPAGES; vpn += 2) { /* not adjacent: no merging */
 		t_map(&sp, vpn);
 		t_vcpu_cmd(&a, C_ACCESS, &sp, VA(vpn));
@@ -359,7 +359,7 @@ static void test_adjacent_pages_are_posted_as_one_range(void **state)
 	t_vcpu_cmd(&a, C_ENTER, &sp, 0);
 	t_vcpu_cmd(&a, C_OFFLINE, NULL, 0); /* so nothing drains mid-way */
 	tlbb_vcpu_reset_stats(h);
-	tlbb_batch_init(&b);
+	t_batch_init(&b);
 	for (unsigned vpn = 10; vpn < 20; vpn++)
 		tlbb_add_page(&b, &sp.s, VA(vpn), 0);
 	tlbb_flush(&b);
@@ -408,7 +408,7 @@ static void inside_block_scenario_with(unsigned faults, bool expect_stale, bool 
 	assert_true(t_vcpu_start(&a, h));
 	t_vcpu_cmd(&a, C_ENTER, &sp, 0);
 	t_vcpu_hold(&a, &sp, VA(9)); /* translated; now inside the block */
-	tlbb_batch_init(&b);
+	t_batch_init(&b);
 	t_unmap(&sp, 9);
 	tlbb_add_page(&b, &sp.s, VA(9), TLBB_ADD_WRITABLE);
 	if (core_release)
@@ -487,7 +487,7 @@ static void offline_scenario(unsigned faults, bool expect_stale)
 	assert_int_equal(t_vcpu_cmd(&a, C_ACCESS, &sp, VA(2)), T_WALK);
 	t_vcpu_cmd(&a, C_OFFLINE, NULL, 0); /* idle: blocked on a condvar */
 	tlbb_vcpu_reset_stats(h);
-	tlbb_batch_init(&b);
+	t_batch_init(&b);
 	t_unmap(&sp, 2);
 	tlbb_add_page(&b, &sp.s, VA(2), 0);
 	tlbb_vcpu_defer(&b, &t_frame(f)->dnode, frame_freed);
@@ -541,14 +541,14 @@ static void test_vcpu_joining_during_batch_sees_cleared_pte(void **state)
 	t_map(&sp, 2);
 	assert_true(t_vcpu_start(&a, h));
 	t_vcpu_cmd(&a, C_ENTER, &sp, 0);
-	tlbb_batch_init(&b);
+	t_batch_init(&b);
 	cache_then_unmap(&a, &sp, 1, &b);
 	/* Joins after the add: not in the batch's mask, and needs not be. */
 	assert_true(t_vcpu_start(&late, h));
 	t_vcpu_cmd(&late, C_ENTER, &sp, 0);
 	assert_int_equal(t_vcpu_cmd(&late, C_ACCESS, &sp, VA(1)), T_FAULT);
 	assert_int_equal(t_vcpu_cmd(&late, C_ACCESS, &sp, VA(2)), T_WALK);
-	assert_false(tlbb_cpumask_test(&b.cpus, late.id));
+	assert_false(tlbb_cpumask_test(b.cpus, late.id));
 	tlbb_flush(&b);
 	assert_false(t_vcpu_cmd(&a, C_HAS, &sp, VA(1)));
 	assert_true(t_vcpu_cmd(&late, C_HAS, &sp, VA(2))); /* untouched page stays */
@@ -571,9 +571,9 @@ static void test_vcpu_leaving_during_batch_is_not_waited_for(void **state)
 	t_map(&sp, 4);
 	assert_true(t_vcpu_start(&a, h));
 	t_vcpu_cmd(&a, C_ENTER, &sp, 0);
-	tlbb_batch_init(&b);
+	t_batch_init(&b);
 	cache_then_unmap(&a, &sp, 4, &b);
-	assert_true(tlbb_cpumask_test(&b.cpus, a.id));
+	assert_true(tlbb_cpumask_test(b.cpus, a.id));
 	t_vcpu_stop(&a); /* leaves with the batch still open */
 	tlbb_vcpu_reset_stats(h);
 	flusher_start(&fl, &b);
@@ -610,7 +610,7 @@ static void test_frames_handed_back_only_after_batch_flush(void **state)
 	t_space_init(h, &sp, 8);
 	assert_true(t_vcpu_start(&a, h));
 	t_vcpu_cmd(&a, C_ENTER, &sp, 0);
-	tlbb_batch_init(&b);
+	t_batch_init(&b);
 	order_n = 0;
 	for (unsigned i = 0; i < 3; i++) {
 		f[i] = t_map(&sp, 20 + i * 2);
@@ -664,7 +664,7 @@ static void test_race_check_flushes_whole_space_on_every_vcpu(void **state)
 		t_vcpu_cmd(&c, C_ACCESS, &B, VA(vpn));
 	}
 	/* Reclaim cleared a PTE of A and has not flushed its batch yet. */
-	tlbb_batch_init(&reclaim);
+	t_batch_init(&reclaim);
 	t_unmap(&A, 0);
 	tlbb_add_page(&reclaim, &A.s, VA(0), TLBB_ADD_WRITABLE);
 	assert_true(tlbb_space_has_pending(&A.s));
@@ -702,7 +702,7 @@ static void test_flush_from_vcpu_thread_applies_own_tlb_inline(void **state)
 	t_vcpu_cmd(&a, C_ENTER, &sp, 0);
 	t_vcpu_cmd(&c, C_ENTER, &sp, 0);
 	t_vcpu_cmd(&c, C_ACCESS, &sp, VA(6));
-	tlbb_batch_init(&b);
+	t_batch_init(&b);
 	cache_then_unmap(&a, &sp, 6, &b);
 	/* vCPU a flushes its own batch (guest-initiated unmap): it must not wait
 	 * for itself, and its own entry is gone when tlbb_flush() returns. */
@@ -736,7 +736,7 @@ static void race_check_on_vcpu_scenario(unsigned faults, bool expect_stale)
 	assert_int_equal(t_vcpu_cmd(&a, C_ACCESS, &sp, VA(7)), T_WALK);
 	assert_int_equal(t_vcpu_cmd(&c, C_ACCESS, &sp, VA(7)), T_WALK);
 	/* Reclaim has a page of the space pending in an unflushed batch. */
-	tlbb_batch_init(&reclaim);
+	t_batch_init(&reclaim);
 	t_unmap(&sp, 3);
 	tlbb_add_page(&reclaim, &sp.s, VA(3), 0);
 	/* vCPU a changes page 7 (say, write-protects it): race check first. */
@@ -805,7 +805,7 @@ static void defer_empty_waits_for_block(bool null_batch)
 	__atomic_store_n(&table->state, FRAME_LIVE, __ATOMIC_SEQ_CST);
 	assert_true(t_vcpu_start(&a, h));
 	t_vcpu_hold_frame(&a, 50); /* inside the block, reading the table page */
-	tlbb_batch_init(&b);
+	t_batch_init(&b);
 	df.b = null_batch ? NULL : &b;
 	df.d = &table->dnode;
 	pthread_create(&df.th, NULL, deferrer_main, &df);
@@ -908,7 +908,7 @@ static void test_defer_on_other_backend_batch_flushes_it_first(void **state)
 	tlbb_sim_switch_to(other_be.sim, 1, &ss);
 	assert_int_equal(tlbb_sim_access(other_be.sim, 1, VA(2), false), TLBB_SIM_WALK);
 	tlbb_sim_cpu_enter(other_be.sim, 0);
-	tlbb_batch_init(&b);
+	t_batch_init(&b);
 	other_be.b = &b;
 	tlbb_sim_pte_clear(&ss, 2);
 	assert_int_equal(tlbb_add_page(&b, &ss.space, VA(2), 0), TLBB_OK);
@@ -944,7 +944,7 @@ static void test_mailbox_overflow_degrades_to_full_flush(void **state)
 	t_vcpu_cmd(&a, C_ENTER, &B, 0);
 	t_vcpu_cmd(&a, C_ACCESS, &B, VA(0));
 	t_vcpu_cmd(&a, C_OFFLINE, NULL, 0);
-	tlbb_batch_init(&b);
+	t_batch_init(&b);
 	for (unsigned vpn = 0; vpn < 20; vpn += 2)
 		tlbb_add_page(&b, &A.s, VA(vpn), 0);
 	tlbb_flush(&b);
@@ -1001,7 +1001,7 @@ static void test_consumer_tlb_callback_runs_on_vcpu_thread_at_safe_point(void **
 	assert_int_equal(__atomic_load_n(&log.n, __ATOMIC_SEQ_CST), 1);
 	assert_int_equal(log.asid[0], TLBB_VCPU_ALL_ASIDS);
 	t_vcpu_cmd(&a, C_ENTER, &sp, 0);
-	tlbb_batch_init(&b);
+	t_batch_init(&b);
 	tlbb_add_range(&b, &sp.s, VA(30), VA(33), 0);
 	tlbb_flush(&b);
 	/* The callback runs right after the vCPU's safe point, which may be just

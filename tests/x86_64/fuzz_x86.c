@@ -133,6 +133,8 @@ static struct {
 	unsigned cfgb;
 	unsigned nuser;
 	struct tlbb_batch b[NBATCH];
+	tlbb_cpumask_t mask[NSP];    /* the port's masks (mm_cpumask) */
+	tlbb_cpumask_t bmask[NBATCH]; /* the port's batch masks; the last batch has none */
 	bool b_writable[NBATCH];
 	struct bnum {            /* the generation numbers a batch's adds took */
 		int space;           /* -1 none yet, -2 several */
@@ -388,13 +390,17 @@ static bool cpu_busy(unsigned cpu)
 	       R.in_handler[cpu];
 }
 
-/* Can @mask's CPUs take a flush IPI now (the interrupted CPU may have them off)? */
+/*
+ * Can @mask's CPUs take a flush IPI now (the interrupted CPU may have them
+ * off)? NULL is every CPU (a space without a mask, a batch of several
+ * spaces without one).
+ */
 static bool mask_takes_ipis(const tlbb_cpumask_t *mask)
 {
 	for (unsigned c = 0; c < NCPU; c++)
-		if (tlbb_cpumask_test(mask, c) && (R.in_handler[c] || R.irq_off[c]))
+		if ((!mask || tlbb_cpumask_test(mask, c)) && (R.in_handler[c] || R.irq_off[c]))
 			return false;
-	if (F.op_irqoff && tlbb_cpumask_test(mask, F.op_cpu))
+	if (F.op_irqoff && (!mask || tlbb_cpumask_test(mask, F.op_cpu)))
 		return false;
 	return true;
 }
@@ -442,6 +448,20 @@ static int sync_id(void)
 #ifdef X86FUZZ_LIBFUZZER
 __attribute__((section("__libfuzzer_extra_counters"))) static uint8_t x86fuzz_features[1024];
 #endif
+
+/*
+ * Can the flush of batch @bi run its round now? A batch of one space
+ * targets that space's mask; one of several spaces its gathered mask, or
+ * every CPU: both taken as every CPU here.
+ */
+static bool batch_takes_ipis(int bi)
+{
+	const struct bnum *n = &F.bn[bi];
+
+	if (n->nadds == 0)
+		return true;
+	return mask_takes_ipis(n->space >= 0 ? space((unsigned)n->space)->cpus : NULL);
+}
 
 static void note_add(int bi, unsigned s)
 {
@@ -594,7 +614,7 @@ static void do_op(struct input *in, bool nested)
 		tr("CPU %u: %s %s page %u, add_page -> %s%s%s\n", cpu, remap ? "remap" : "clear",
 		   sp_name(s), p, bi == 3 ? "NULL batch" : "batch ", bi == 3 ? "" : bdig[bi],
 		   flags ? " writable" : "");
-		if (bi == 3 && nested && !mask_takes_ipis(&space(s)->cpus))
+		if (bi == 3 && nested && !mask_takes_ipis(space(s)->cpus))
 			goto out;
 		if (bi == 3) {
 			change_pages(s, p, 1, remap, sync_id());
@@ -615,7 +635,7 @@ static void do_op(struct input *in, bool nested)
 
 		tr("CPU %u: %s %s pages %u..%u, add_range -> %s%s\n", cpu, remap ? "remap" : "clear",
 		   sp_name(s), p, p + n - 1, bi == 3 ? "flush_range_sync" : "batch ", bi == 3 ? "" : bdig[bi]);
-		if (bi == 3 && nested && !mask_takes_ipis(&space(s)->cpus))
+		if (bi == 3 && nested && !mask_takes_ipis(space(s)->cpus))
 			goto out;
 		if (bi == 3) {
 			change_pages(s, p, n, remap, sync_id());
@@ -635,7 +655,7 @@ static void do_op(struct input *in, bool nested)
 
 		tr("CPU %u: %s %s pages mask %#x, add_space -> %s%s\n", cpu, remap ? "remap" : "clear",
 		   sp_name(s), m, bi == 3 ? "NULL batch" : "batch ", bi == 3 ? "" : bdig[bi]);
-		if (bi == 3 && nested && !mask_takes_ipis(&space(s)->cpus))
+		if (bi == 3 && nested && !mask_takes_ipis(space(s)->cpus))
 			goto out;
 		for (unsigned p = 0; p < NPAGES; p++)
 			if ((m >> (p & 7)) & 1)
@@ -656,7 +676,7 @@ static void do_op(struct input *in, bool nested)
 
 		if (bi == 3)
 			bi = 0;
-		if (nested && (bi == F.op_batch || !mask_takes_ipis(&F.b[bi].cpus)))
+		if (nested && (bi == F.op_batch || !batch_takes_ipis(bi)))
 			goto out;
 		tr("CPU %u: flush%s batch %d\n", cpu, dirty ? "_dirty" : "", bi);
 		if (!dirty || F.b_writable[bi]) {
@@ -686,7 +706,7 @@ static void do_op(struct input *in, bool nested)
 		uint32_t start = F.seq;
 		bool flushed;
 
-		if (nested && !mask_takes_ipis(&space(s)->cpus))
+		if (nested && !mask_takes_ipis(space(s)->cpus))
 			goto out;
 		flushed = tlbb_flush_pending(space(s));
 		tr("CPU %u: flush_pending(%s) -> %s\n", cpu, sp_name(s), flushed ? "flushed" : "nothing");
@@ -716,7 +736,7 @@ static void do_op(struct input *in, bool nested)
 			if (R.tlb[cpu][i].valid && R.tlb[cpu][i].va >= lo && R.tlb[cpu][i].va < hi)
 				goto out; /* it may still hold entries of s: the bit must stay */
 		tr("port: CPU %u leaves %s's mask\n", cpu, sp_name(s));
-		tlbb_cpumask_unset(&space(s)->cpus, cpu);
+		tlbb_cpumask_unset(space(s)->cpus, cpu);
 		snprintf(what, sizeof(what), "mask clear");
 		break;
 	}
@@ -755,6 +775,9 @@ static void do_op(struct input *in, bool nested)
 		discharge_batch(OWNER_DEATH);
 		if (tlbb_space_init(space(s), tlbb_x86_backend(&F.x), id, NULL) != TLBB_OK)
 			rec_fail("tlbb_space_init");
+		/* A new mm, a new mask: the dead one's bits go with it. */
+		tlbb_cpumask_clear(&F.mask[s]);
+		tlbb_space_set_cpumask(space(s), &F.mask[s]);
 		if (F.cfgb & 0x80)
 			tlbb_space_set_threshold(space(s), 16);
 		F.armed = armed;
@@ -870,6 +893,8 @@ static void setup(struct input *in)
 		/* PCIDs 1, 2, 3; with bit 6 user spaces 0 and 1 share PCID 1. */
 		tlbb_space_init(&F.sp[s], tlbb_x86_backend(&F.x),
 				s == KSP ? 0 : (s == 1 && (cfgb & 0x40)) ? 1 : s + 1, NULL);
+		tlbb_cpumask_clear(&F.mask[s]);
+		tlbb_space_set_cpumask(&F.sp[s], &F.mask[s]);
 		if (cfgb & 0x80)
 			tlbb_space_set_threshold(&F.sp[s], 16);
 		for (unsigned p = 0; p < NPAGES; p++) {
@@ -886,6 +911,8 @@ static void setup(struct input *in)
 	}
 	for (unsigned b = 0; b < NBATCH; b++) {
 		tlbb_batch_init(&F.b[b]);
+		if (b + 1 < NBATCH)
+			tlbb_batch_set_cpumask(&F.b[b], &F.bmask[b]);
 		F.bn[b].space = -1;
 	}
 	F.op_batch = -1;

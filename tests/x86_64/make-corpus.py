@@ -118,6 +118,19 @@ def crafted():
     p += flush(0, 2)                          # must still INVLPG page 20
     write(os.path.join(d, "interleave"), p)
     write(os.path.join(HERE, "corpus", "seed-interleave-4cf5afc"), p)
+    # The same bug where the batch's first number sits right after the
+    # CPUs' own: batch a takes 1 and 3, batch b 2 in between. A flush of a
+    # that claimed contiguity would raise CPUs at 0 to 3 over b's 2.
+    p = header(CEIL[33], [U0, U0, U0, U0])
+    for c in range(4):
+        p += touch(c, 20)
+    p += add_page(0, 1, U0, 36)               # a: gen 1
+    p += add_page(0, 2, U0, 20)               # b: gen 2
+    p += add_page(0, 1, U0, 38)               # a: gen 3
+    p += flush(0, 1)                          # CPUs at 0: must not claim 2
+    p += flush(0, 2)                          # must still INVLPG page 20
+    write(os.path.join(d, "interleave-first"), p)
+    write(os.path.join(HERE, "corpus", "seed-interleave-first"), p)
     # Mutant catchup-edge: a catch-up that ignores where the CPU stands
     # (raises to gen_last although local + 1 < gen_first) skips batch 1.
     p = header(CEIL[33], [U0, U0, U0, U0])

@@ -33,7 +33,8 @@ import sys
 
 MUTANTS = {
     "interleave": (
-        r"\n[ \t]*if \(g != xb->gen_last \+ 1\)\n[ \t]*xb->start \|= X86B_NONCONTIG;", ""),
+        r"r\.contiguous = xb->gen_last - xb->gen_first \+ 1 == \(uint64_t\)b->nr_adds;",
+        "r.contiguous = true;"),
     "catchup-edge": (
         r"if \(r->contiguous && local \+ 1 == r->gen_first\)", "if (r->contiguous)"),
     "gen-read-after-flush": (

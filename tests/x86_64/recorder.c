@@ -164,22 +164,35 @@ unsigned tlbb_port_cpu_id(void)
 void tlbb_port_ipi_send_and_wait(const tlbb_cpumask_t *targets, void (*fn)(void *), void *arg)
 {
 	unsigned self = R.cur;
+	tlbb_cpumask_t to;
 
-	/* Port-level invariants, checked on every round. */
-	if (tlbb_cpumask_test(targets, self))
-		rec_fail("port: an IPI to self");
-	if (tlbb_cpumask_empty(targets))
+	/*
+	 * The backend hands over a live mask (a space's, which handlers trim
+	 * while the round runs) or NULL for every CPU; like Linux's
+	 * smp_call_function_many() the port takes its own copy and leaves
+	 * the caller out.
+	 */
+	tlbb_cpumask_clear(&to);
+	if (targets) {
+		tlbb_cpumask_or(&to, targets);
+	} else {
+		for (unsigned c = 0; c < NCPU; c++)
+			tlbb_cpumask_set(&to, c);
+	}
+	tlbb_cpumask_unset(&to, self);
+	/* Port-level invariant, checked on every round: no round for nobody. */
+	if (tlbb_cpumask_empty(&to))
 		rec_fail("port: an empty round");
 	if (R.nrounds >= MAX_ROUNDS) {
 		if (!R.ring)
 			rec_fail("recorder: round record full");
 		R.nrounds = 0;
 	}
-	R.rounds[R.nrounds++] = (struct round){ self, *targets };
+	R.rounds[R.nrounds++] = (struct round){ self, to };
 	if (R.drop_ipis)
 		return;
-	for (unsigned c = tlbb_cpumask_next(targets, 0); c < TLBB_MAX_CPUS;
-	     c = tlbb_cpumask_next(targets, c + 1)) {
+	for (unsigned c = tlbb_cpumask_next(&to, 0); c < TLBB_MAX_CPUS;
+	     c = tlbb_cpumask_next(&to, c + 1)) {
 		if (c >= NCPU)
 			rec_fail("port: a round to a CPU the recorder does not run");
 		bool off;

@@ -56,6 +56,18 @@ static struct tlbb_space A, B, K; /* two user spaces, one global kernel space */
 /* CR4 of every model CPU at the next setup (then back to 0): its paging mode. */
 static uint64_t next_setup_cr4;
 
+/* The port's masks (Linux's mm_cpumask): one per space, and per batch. */
+static tlbb_cpumask_t MA, MB, MK, MC;
+static tlbb_cpumask_t batch_masks[8];
+static unsigned next_batch_mask;
+
+/* A batch with the port's mask for batches over several spaces. */
+static void batch_init(struct tlbb_batch *b)
+{
+	tlbb_batch_init(b);
+	assert_int_equal(tlbb_batch_set_cpumask(b, &batch_masks[next_batch_mask++ % 8]), TLBB_OK);
+}
+
 /* @ncpus < NCPU: the port runs more CPUs than it gave the backend. */
 static void setup_backend_ncpus(unsigned features, unsigned ceiling, unsigned ncpus)
 {
@@ -72,6 +84,12 @@ static void setup_backend_ncpus(unsigned features, unsigned ceiling, unsigned nc
 	assert_int_equal(tlbb_space_init(&B, tlbb_x86_backend(&X), 2, NULL), TLBB_OK);
 	assert_int_equal(tlbb_space_init(&K, tlbb_x86_backend(&X), 0, NULL), TLBB_OK);
 	tlbb_space_set_global(&K, true);
+	memset(&MA, 0, sizeof(MA));
+	memset(&MB, 0, sizeof(MB));
+	memset(&MK, 0, sizeof(MK));
+	tlbb_space_set_cpumask(&A, &MA);
+	tlbb_space_set_cpumask(&B, &MB);
+	tlbb_space_set_cpumask(&K, &MK);
 }
 
 static void setup_backend(unsigned features, unsigned ceiling)
@@ -120,7 +138,7 @@ static void flush_n_pages(unsigned n)
 {
 	struct tlbb_batch b;
 
-	tlbb_batch_init(&b);
+	batch_init(&b);
 	for (unsigned i = 0; i < n; i++)
 		tlbb_add_page(&b, &A, VA(i), 0);
 	tlbb_flush(&b);
@@ -149,7 +167,7 @@ static void test_one_ipi_round_per_batch_whatever_its_size(void **state)
 		struct tlbb_batch b;
 
 		four_cpus_on_A(0, 0);
-		tlbb_batch_init(&b);
+		batch_init(&b);
 		for (unsigned i = 0; i < sizes[k]; i++)
 			assert_int_equal(tlbb_add_page(&b, &A, VA(i % 700), 0), TLBB_OK);
 		assert_int_equal(R.nrounds, 0); /* add never interrupts anyone */
@@ -173,7 +191,7 @@ static void test_target_mask_is_the_union_of_the_spaces_minus_self(void **state)
 	run_on(5, &B, ROOT_B);
 	run_on(6, &B, ROOT_B);
 	R.cur = 0;
-	tlbb_batch_init(&b);
+	batch_init(&b);
 	tlbb_add_page(&b, &A, VA(1), 0);
 	tlbb_add_page(&b, &B, VA(2), 0);
 	tlbb_flush(&b);
@@ -193,7 +211,7 @@ static void test_never_an_ipi_to_self_local_part_inline(void **state)
 
 	four_cpus_on_A(0, 0);
 	R.cur = 2; /* flush from CPU 2, which also runs A */
-	tlbb_batch_init(&b);
+	batch_init(&b);
 	tlbb_add_page(&b, &A, VA(7), 0);
 	tlbb_flush(&b);
 	assert_int_equal(R.nrounds, 1);
@@ -212,7 +230,7 @@ static void test_no_round_when_only_this_cpu_caches_the_space(void **state)
 	run_on(0, &A, ROOT_A);
 	R.cur = 0;
 	assert_false(tlbb_should_defer(&A));
-	tlbb_batch_init(&b);
+	batch_init(&b);
 	tlbb_add_page(&b, &A, VA(3), 0);
 	tlbb_flush(&b);
 	assert_int_equal(R.nrounds, 0);
@@ -240,8 +258,8 @@ static void test_cpus_already_at_the_generation_do_no_work(void **state)
 	unsigned mark;
 
 	four_cpus_on_A(0, 0);
-	tlbb_batch_init(&old);
-	tlbb_batch_init(&big);
+	batch_init(&old);
+	batch_init(&big);
 	for (unsigned i = 0; i < 40; i++)
 		tlbb_add_page(&big, &A, VA(100 + i), 0); /* 1..40 */
 	tlbb_add_page(&old, &A, VA(1), 0);               /* 41 */
@@ -262,11 +280,11 @@ static void test_consecutive_batches_catch_cpus_up_without_full_flushes(void **s
 	unsigned mark;
 
 	four_cpus_on_A(0, 0);
-	tlbb_batch_init(&b1);
+	batch_init(&b1);
 	tlbb_add_page(&b1, &A, VA(1), 0); /* 1 */
 	tlbb_add_page(&b1, &A, VA(2), 0); /* 2 */
 	tlbb_flush(&b1);                  /* covers exactly 1..2: CPUs at 2 */
-	tlbb_batch_init(&b2);
+	batch_init(&b2);
 	tlbb_add_page(&b2, &A, VA(3), 0); /* 3 */
 	tlbb_flush(&b2);                  /* covers 3: CPUs at 3 */
 	for (unsigned c = 0; c < 4; c++) {
@@ -274,8 +292,8 @@ static void test_consecutive_batches_catch_cpus_up_without_full_flushes(void **s
 		assert_int_equal(PC[c].st.full, 0);
 	}
 	/* A batch interleaved with another's adds may not claim their numbers. */
-	tlbb_batch_init(&b1);
-	tlbb_batch_init(&late);
+	batch_init(&b1);
+	batch_init(&late);
 	tlbb_add_page(&late, &A, VA(9), 0); /* 4 */
 	tlbb_add_page(&b1, &A, VA(5), 0);   /* 5 */
 	tlbb_flush(&b1);                    /* INVLPG 5, but 4 is not ours */
@@ -296,7 +314,7 @@ static void test_a_full_flush_claims_only_the_generation_read_before_it(void **s
 		assert_int_equal(PC[c].slot[PC[c].loaded].gen, 40);
 	for (unsigned c = 0; c < 4; c++)
 		touch(c, VA(7), false);
-	tlbb_batch_init(&b);
+	batch_init(&b);
 	tlbb_add_page(&b, &A, VA(7), 0);    /* 41: newer than any flush */
 	tlbb_flush(&b);
 	assert_int_equal(usable_holders(&A, VA(7)), 0);
@@ -308,9 +326,9 @@ static void test_a_catch_up_never_claims_an_interleaved_batchs_number(void **sta
 	struct tlbb_batch w, a, b;
 
 	four_cpus_on_A(0, 0);
-	tlbb_batch_init(&w);
-	tlbb_batch_init(&a);
-	tlbb_batch_init(&b);
+	batch_init(&w);
+	batch_init(&a);
+	batch_init(&b);
 	for (unsigned i = 0; i < 40; i++)
 		tlbb_add_page(&w, &A, VA(100 + i), 0); /* 1..40 */
 	tlbb_add_page(&a, &A, VA(1), 0);           /* 41 */
@@ -355,8 +373,8 @@ static void test_a_flush_interrupted_by_another_round_keeps_the_higher_generatio
 	 * lower its generation to 2: the update is one atomic "raise".
 	 */
 	four_cpus_on_A(0, 0);
-	tlbb_batch_init(&mine);
-	tlbb_batch_init(&other_flusher);
+	batch_init(&mine);
+	batch_init(&other_flusher);
 	tlbb_add_page(&mine, &A, VA(1), 0); /* 1 */
 	tlbb_add_page(&mine, &A, VA(2), 0); /* 2 */
 	R.cur = 1;
@@ -414,7 +432,7 @@ static void test_ceiling_counts_the_covering_range_not_the_adds(void **state)
 
 	/* Two pages 100 pages apart: INVLPG would cover 101 pages: full flush. */
 	four_cpus_on_A(0, 0);
-	tlbb_batch_init(&b);
+	batch_init(&b);
 	tlbb_add_page(&b, &A, VA(0), 0);
 	tlbb_add_page(&b, &A, VA(100), 0);
 	tlbb_flush(&b);
@@ -427,7 +445,7 @@ static void test_whole_space_add_is_not_narrowed_by_later_pages(void **state)
 	struct tlbb_batch b;
 
 	four_cpus_on_A(0, 0);
-	tlbb_batch_init(&b);
+	batch_init(&b);
 	tlbb_add_space(&b, &A, 0);
 	tlbb_add_page(&b, &A, 0x1000, 0); /* a low page must not shrink "all" */
 	tlbb_add_page(&b, &A, 0x2000, 0);
@@ -495,6 +513,8 @@ static void test_pcid_reused_by_another_space_is_flushed_at_switch(void **state)
 
 	setup_backend(TLBB_X86_PCID, 0);
 	assert_int_equal(tlbb_space_init(&C, tlbb_x86_backend(&X), A.id, NULL), TLBB_OK);
+	memset(&MC, 0, sizeof(MC));
+	tlbb_space_set_cpumask(&C, &MC);
 	run_on(0, &A, ROOT_A);
 	run_on(0, &B, ROOT_B);
 	assert_true(run_on(0, &C, ROOT_A)); /* same PCID, other space */
@@ -518,7 +538,7 @@ static void test_non_canonical_address_becomes_a_full_flush(void **state)
 	struct tlbb_batch b;
 
 	four_cpus_on_A(0, 0);
-	tlbb_batch_init(&b);
+	batch_init(&b);
 	tlbb_add_page(&b, &A, 0x0000800000000000ull, 0); /* first non-canonical page */
 	tlbb_flush(&b);
 	assert_int_equal(count_ev(NCPU, EV_INVLPG, 0), 0);
@@ -530,7 +550,7 @@ static void test_range_across_the_hole_becomes_a_full_flush(void **state)
 	struct tlbb_batch b;
 
 	four_cpus_on_A(0, 0);
-	tlbb_batch_init(&b);
+	batch_init(&b);
 	/* Both ends canonical, the middle is not: ends in different halves. */
 	tlbb_add_page(&b, &A, 0x00007ffffffff000ull, 0);
 	tlbb_add_page(&b, &A, 0xffff800000000000ull, 0);
@@ -546,7 +566,7 @@ static void test_la57_widens_the_canonical_range(void **state)
 	struct tlbb_batch b;
 
 	four_cpus_on_A(TLBB_X86_LA57, 0);
-	tlbb_batch_init(&b);
+	batch_init(&b);
 	tlbb_add_page(&b, &A, 0x0000800000000000ull, 0); /* canonical with 57 bits */
 	tlbb_flush(&b);
 	assert_int_equal(count_ev(NCPU, EV_INVLPG, 0), 4);
@@ -569,7 +589,7 @@ static void test_la57_is_taken_from_cr4_at_init(void **state)
 	assert_true(X.cfg.features & TLBB_X86_LA57);
 	for (unsigned c = 0; c < 4; c++)
 		touch(c, LA57_VA(3), false);
-	tlbb_batch_init(&b);
+	batch_init(&b);
 	tlbb_add_page(&b, &A, LA57_VA(3), 0);
 	tlbb_add_page(&b, &A, LA57_VA(4), 0);
 	tlbb_flush(&b);
@@ -609,7 +629,7 @@ static void test_race_check_flushes_the_whole_space_on_its_mask(void **state)
 	struct tlbb_batch b;
 
 	four_cpus_on_A(TLBB_X86_PCID | TLBB_X86_INVPCID, 0);
-	tlbb_batch_init(&b);
+	batch_init(&b);
 	tlbb_add_page(&b, &A, VA(1), 0);
 	R.nev = 0;
 	assert_true(tlbb_flush_pending(&A)); /* another path changing A's PTEs */
@@ -633,7 +653,7 @@ static void test_batch_of_two_spaces_flushes_loaded_and_defers_others(void **sta
 	run_on(2, &B, ROOT_B);
 	R.cur = 0;
 	R.nev = 0;
-	tlbb_batch_init(&b);
+	batch_init(&b);
 	tlbb_add_page(&b, &A, VA(1), 0);
 	tlbb_add_page(&b, &B, VA(1), 0);
 	tlbb_flush(&b);
@@ -658,7 +678,7 @@ static void test_global_space_full_flush_drops_global_entries(void **state)
 	four_cpus_on_A(TLBB_X86_PCID | TLBB_X86_INVPCID, 0);
 	for (unsigned c = 0; c < 4; c++)
 		tlbb_space_cpu_enter(&K, c);
-	tlbb_batch_init(&b);
+	batch_init(&b);
 	tlbb_add_space(&b, &K, 0);
 	tlbb_flush(&b);
 	for (unsigned c = 0; c < 4; c++) {
@@ -671,7 +691,7 @@ static void test_global_space_full_flush_drops_global_entries(void **state)
 		tlbb_space_cpu_enter(&K, c);
 		R.cr4[c] = CR4_PGE;
 	}
-	tlbb_batch_init(&b);
+	batch_init(&b);
 	tlbb_add_space(&b, &K, 0);
 	tlbb_flush(&b);
 	for (unsigned c = 0; c < 4; c++) {
@@ -684,7 +704,7 @@ static void test_global_space_full_flush_drops_global_entries(void **state)
 		tlbb_space_cpu_enter(&K, c);
 		touch(c, 0xffffffff80001000ull, true);
 	}
-	tlbb_batch_init(&b);
+	batch_init(&b);
 	tlbb_add_page(&b, &A, VA(1), 0);
 	tlbb_add_page(&b, &K, 0xffffffff80001000ull, 0);
 	tlbb_flush(&b);
@@ -748,7 +768,7 @@ static void global_small_range(unsigned features)
 	struct tlbb_batch b;
 
 	kernel_on_four_cpus(features);
-	tlbb_batch_init(&b);
+	batch_init(&b);
 	tlbb_add_page(&b, &K, KVA(1), 0);
 	tlbb_add_page(&b, &K, KVA(2), 0);
 	tlbb_flush(&b);
@@ -783,7 +803,7 @@ static void test_global_space_above_the_ceiling_is_invpcid_all_contexts(void **s
 	struct tlbb_batch b;
 
 	kernel_on_four_cpus(TLBB_X86_PCID | TLBB_X86_INVPCID);
-	tlbb_batch_init(&b);
+	batch_init(&b);
 	for (unsigned i = 0; i < 34; i++)
 		tlbb_add_page(&b, &K, KVA(i), 0);
 	tlbb_flush(&b);
@@ -805,7 +825,7 @@ static void test_global_space_above_the_ceiling_toggles_cr4_pge_without_invpcid(
 	struct tlbb_batch b;
 
 	kernel_on_four_cpus(TLBB_X86_PCID);
-	tlbb_batch_init(&b);
+	batch_init(&b);
 	for (unsigned i = 0; i < 34; i++)
 		tlbb_add_page(&b, &K, KVA(i), 0);
 	tlbb_flush(&b);
@@ -840,8 +860,8 @@ static void test_global_space_is_never_skipped_by_generation(void **state)
 	 * a whole flush still does its INVLPG on every CPU.
 	 */
 	kernel_on_four_cpus(TLBB_X86_PCID | TLBB_X86_INVPCID);
-	tlbb_batch_init(&old);
-	tlbb_batch_init(&big);
+	batch_init(&old);
+	batch_init(&big);
 	tlbb_add_page(&old, &K, KVA(1), 0); /* 1 */
 	for (unsigned i = 0; i < 40; i++)
 		tlbb_add_page(&big, &K, KVA(i), 0); /* 2..41 */
@@ -891,7 +911,7 @@ static void test_untracked_cpu_switch_always_writes_a_flushing_cr3(void **state)
 	assert_int_equal(R.ev[0].cpu, UNTRACKED);
 	assert_int_equal(R.ev[0].kind, EV_CR3);
 	assert_int_equal(R.ev[0].a, ROOT_A | A.id); /* no no-flush bit */
-	assert_true(tlbb_cpumask_test(&A.cpus, UNTRACKED)); /* flushes reach it */
+	assert_true(tlbb_cpumask_test(A.cpus, UNTRACKED)); /* flushes reach it */
 	touch(UNTRACKED, VA(1), false);
 	run_on(UNTRACKED, &B, ROOT_B);
 	/* Back to A: it cannot know A is unchanged, so it flushes again. */
@@ -970,7 +990,7 @@ static void test_cpu_that_switched_away_without_pcid_skips_the_request(void **st
 	assert_int_equal(holders(&A, VA(1)), 0); /* the switch's CR3 write */
 	R.cur = 0;
 	mark = R.nev;
-	tlbb_batch_init(&b);
+	batch_init(&b);
 	tlbb_add_page(&b, &A, VA(1), 0);
 	tlbb_flush(&b);
 	assert_int_equal(R.nrounds, 1);
@@ -1022,12 +1042,14 @@ static void reborn_in_place(uint64_t l)
 	run_on(0, &B, ROOT_B);           /* nobody runs A now */
 	assert_int_equal(tlbb_space_fini(&A), TLBB_OK);
 	assert_int_equal(tlbb_space_init(&A, tlbb_x86_backend(&X), 1, NULL), TLBB_OK);
+	memset(&MA, 0, sizeof(MA)); /* a new mm, a new mask */
+	tlbb_space_set_cpumask(&A, &MA);
 	run_on(0, &A, ROOT_A);
 	R.cur = 0;
 	if (l)
 		flush_n_pages((unsigned)l);
 	assert_int_equal(tlbb_x86_space_gen(&A), l);
-	assert_false(tlbb_cpumask_test(&A.cpus, 1));
+	assert_false(tlbb_cpumask_test(A.cpus, 1));
 	assert_int_equal(entries(1, 1, VA(1)), 1); /* the dead space's entry, PCID 1 */
 	R.nev = 0;
 	assert_true(run_on(1, &A, ROOT_A));
@@ -1103,7 +1125,7 @@ static void test_space_fini_sends_no_ipi(void **state)
 	run_on(1, &B, ROOT_B);
 	run_on(2, &B, ROOT_B);
 	R.cur = 0;
-	tlbb_batch_init(&b);
+	batch_init(&b);
 	tlbb_add_page(&b, &A, VA(1), 0);
 	/* Flushed (fini's precondition) but delivered nowhere, so CPUs 1 and 2
 	 * keep their bits; the word still shows the batch's number as pending. */
@@ -1141,13 +1163,13 @@ static void trimmed_cpu_switches_back(void)
 	assert_true(tlbb_cpumask_test(&R.rounds[0].mask, 2));
 	assert_int_equal(PC[1].st.ipis, 1);
 	assert_int_equal(PC[1].st.trimmed, 1);
-	assert_false(tlbb_cpumask_test(&A.cpus, 1));
-	assert_true(tlbb_cpumask_test(&A.cpus, 2)); /* CPU 2 runs A: stays */
-	assert_true(tlbb_cpumask_test(&A.cpus, 0));
+	assert_false(tlbb_cpumask_test(A.cpus, 1));
+	assert_true(tlbb_cpumask_test(A.cpus, 2)); /* CPU 2 runs A: stays */
+	assert_true(tlbb_cpumask_test(A.cpus, 0));
 	{
 		struct tlbb_batch b;
 
-		tlbb_batch_init(&b);
+		batch_init(&b);
 		tlbb_add_page(&b, &A, VA(1), 0);
 		tlbb_flush(&b);
 	}
@@ -1164,7 +1186,7 @@ static void test_a_cpu_that_switched_away_takes_one_ipi_then_is_trimmed(void **s
 	trimmed_cpu_switches_back();
 	assert_true(run_on(1, &A, ROOT_A));
 	assert_int_equal(R.ev[R.nev - 1].a, ROOT_A | A.id); /* no no-flush bit */
-	assert_true(tlbb_cpumask_test(&A.cpus, 1));          /* back in the mask */
+	assert_true(tlbb_cpumask_test(A.cpus, 1));          /* back in the mask */
 	assert_int_equal(usable_holders(&A, VA(1)), 0);
 	/* Back in the mask: the next flush reaches it again. */
 	R.cur = 0;
@@ -1203,8 +1225,8 @@ static void test_the_flushing_cpu_trims_itself_when_not_running_the_space(void *
 	flush_n_pages(1);
 	assert_int_equal(PC[0].st.local, 1);
 	assert_int_equal(PC[0].st.trimmed, 1);
-	assert_false(tlbb_cpumask_test(&A.cpus, 0));
-	assert_true(tlbb_cpumask_test(&A.cpus, 1));
+	assert_false(tlbb_cpumask_test(A.cpus, 0));
+	assert_true(tlbb_cpumask_test(A.cpus, 1));
 	flush_n_pages(1);
 	assert_int_equal(PC[0].st.local, 1); /* no longer in the mask */
 	assert_true(run_on(0, &A, ROOT_A));
@@ -1220,13 +1242,13 @@ static void test_a_global_space_is_never_trimmed(void **state)
 	R.cur = 0;
 	for (unsigned k = 0; k < 3; k++) {
 		R.nrounds = 0;
-		tlbb_batch_init(&b);
+		batch_init(&b);
 		tlbb_add_page(&b, &K, KVA(1), 0);
 		tlbb_flush(&b);
 		assert_int_equal(R.nrounds, 1);
 		for (unsigned c = 1; c < 4; c++) {
 			assert_true(tlbb_cpumask_test(&R.rounds[0].mask, c));
-			assert_true(tlbb_cpumask_test(&K.cpus, c));
+			assert_true(tlbb_cpumask_test(K.cpus, c));
 		}
 	}
 	for (unsigned c = 0; c < 4; c++)
@@ -1263,7 +1285,7 @@ static void test_cr4_pge_toggle_runs_with_interrupts_off(void **state)
 	struct tlbb_batch b;
 
 	kernel_on_four_cpus(TLBB_X86_PCID);
-	tlbb_batch_init(&b);
+	batch_init(&b);
 	tlbb_add_space(&b, &K, 0);
 	tlbb_flush(&b);
 	/* CPU 0 flushes inline with interrupts on: off for the toggle, on after. */
@@ -1294,21 +1316,21 @@ static unsigned reclaim_scenario(unsigned features)
 			touch(c, VA(i), false);
 	run_on(3, &B, ROOT_B);
 	/* Small batch: INVLPG path. */
-	tlbb_batch_init(&b);
+	batch_init(&b);
 	for (unsigned i = 0; i < 5; i++)
 		tlbb_add_page(&b, &A, VA(i), TLBB_ADD_WRITABLE);
 	tlbb_flush_dirty(&b);
 	for (unsigned i = 0; i < 5; i++)
 		stale += usable_holders(&A, VA(i));
 	/* Big batch: whole-PCID path. */
-	tlbb_batch_init(&b);
+	batch_init(&b);
 	for (unsigned i = 5; i < 39; i++)
 		tlbb_add_page(&b, &A, VA(i), 0);
 	tlbb_flush(&b);
 	for (unsigned i = 5; i < 39; i++)
 		stale += usable_holders(&A, VA(i));
 	/* A page left in a batch, found by the race check (mprotect). */
-	tlbb_batch_init(&b);
+	batch_init(&b);
 	tlbb_add_page(&b, &A, VA(39), TLBB_ADD_WRITABLE);
 	tlbb_flush_pending(&A);
 	stale += usable_holders(&A, VA(39));
@@ -1402,7 +1424,7 @@ static void test_negative_a_la57_address_without_la57_is_a_whole_flush(void **st
 	struct tlbb_batch b;
 
 	four_cpus_on_A(0, 0);
-	tlbb_batch_init(&b);
+	batch_init(&b);
 	tlbb_add_page(&b, &A, LA57_VA(3), 0);
 	tlbb_flush(&b);
 	assert_int_equal(count_ev(NCPU, EV_INVLPG, 0), 0);
@@ -1450,7 +1472,7 @@ static void test_beyond_switch_in_is_reported_and_flushes(void **state)
 	assert_true(run_on(BEYOND, &A, ROOT_A));
 	assert_int_equal(R.ev[R.nev - 1].a, ROOT_A | A.id); /* no no-flush bit */
 	assert_int_equal(R.debug_fails, DEBUG_REPORTS);
-	assert_false(tlbb_cpumask_test(&A.cpus, BEYOND));
+	assert_false(tlbb_cpumask_test(A.cpus, BEYOND));
 	touch(BEYOND, VA(1), false);
 	R.cur = 0;
 	R.nrounds = 0;
@@ -1475,7 +1497,7 @@ static void test_beyond_flushing_cpu_flushes_itself(void **state)
 	touch(BEYOND, VA(1), false);
 	R.cur = BEYOND;
 	R.debug_fails = 0;
-	tlbb_batch_init(&b);
+	batch_init(&b);
 	tlbb_add_page(&b, &A, VA(1), 0);
 	tlbb_flush(&b);
 	assert_int_equal(R.nrounds, 1);
