@@ -11,7 +11,9 @@
  *   bit 4 the repeat-TLBI erratum       bit 5 max_tlbi_ops = 8
  *   bit 6 core threshold 16 pages       bit 7 FEAT_LPA2 (TCR_EL1.DS = 1)
  * Byte 1: the user space each of CPUs 0..3 starts on (2 bits each; beyond
- * the user spaces: idle). Then up to MAXOPS operations (do_op()).
+ * the user spaces: idle). Byte 2: bit 0 puts K in the TTBR0 half (where
+ * range ops can name its addresses: RVAAE1IS/RVAALE1IS). Then up to MAXOPS
+ * operations (do_op()).
  *
  * Tasks: batch b belongs to task b, which runs on one CPU (task_cpu[b]); its
  * adds and flushes run there, and only a migration moves it (with the
@@ -76,6 +78,7 @@ static const uint64_t base_4k[NSP] = {
 	0xffffffff80000000ull,
 };
 static const uint16_t asid_of[NSP] = { 2, 4, 6, 0 };
+#define K_LOW 0x8000000000ull /* K's base with byte 2 bit 0 */
 
 static struct {
 	struct tlbb_arm64_config cfg;
@@ -83,6 +86,7 @@ static struct {
 	struct tlbb_space sp[NSP];
 	bool have[NSP];
 	unsigned nuser, cfgb;
+	bool k_low;               /* K in the TTBR0 half */
 	uint64_t page;            /* granule bytes */
 	struct tlbb_batch b[NBATCH];
 	bool b_writable[NBATCH];
@@ -100,6 +104,9 @@ static struct {
 	unsigned depth;
 	unsigned step;
 	int drop;                 /* run-time control (libFuzzer): 1 tlbi, 2 dsb, 3 switch */
+	bool no_sync;             /* libFuzzer, A64FUZZ_NO_SYNC: no synchronous calls
+				   * (a bare-DSB flush_space is then reachable only
+				   * through the race check and space_fini) */
 } F;
 
 static bool trace;
@@ -164,8 +171,10 @@ static unsigned byte(struct input *in)
 
 static uint64_t va_of(unsigned s, unsigned p)
 {
+	uint64_t base = s == KSP && F.k_low ? K_LOW : base_4k[s];
+
 	/* Bases scale with the granule so that alignments keep their meaning. */
-	return base_4k[s] / 4096 * F.page + p * F.page;
+	return base / 4096 * F.page + p * F.page;
 }
 
 static unsigned leaf_key(unsigned s, unsigned p)
@@ -193,7 +202,7 @@ static bool asid_of_space(unsigned s, uint16_t asid)
 	return asid == asid_of[s];
 }
 
-static void check(const char *after)
+ORACLE_NOCOV static void check(const char *after)
 {
 	for (unsigned c = 0; c < FCPU; c++)
 		for (unsigned i = 0; i < A64M_TLB; i++) {
@@ -288,6 +297,21 @@ static bool cpu_busy(unsigned cpu)
 
 static void do_op(struct input *in, bool nested);
 
+/*
+ * An operation changing PTEs of @s takes @s's page-table lock (PTL): an
+ * interrupting one cannot while the operation it interrupts holds it
+ * (two CPUs storing the same PTE unordered is not a program the contract
+ * allows). The race check takes it too (its case below).
+ */
+static bool ptl_taken(unsigned s, bool nested)
+{
+	if (!nested) {
+		F.op_space = (int)s;
+		return false;
+	}
+	return F.op_space == (int)s;
+}
+
 static void at_insn(enum tlbb_a64_insn insn, bool after)
 {
 	struct input sub;
@@ -336,8 +360,12 @@ static void do_op(struct input *in, bool nested)
 	unsigned wflag = ((a >> 5) & 1) ? TLBB_ADD_WRITABLE : 0;
 	bool leaf = (a >> 6) & 1;
 	/* adds, flushes and table changes into a batch: on its task's CPU */
-	bool batched = bi != 3 && ((op >= 1 && op <= 4) || op == 10);
+	bool batched;
 	char what[96];
+
+	if (F.no_sync && bi == 3)
+		bi = 0;
+	batched = bi != 3 && ((op >= 1 && op <= 4) || op == 10);
 
 	/* Anything but a walk runs on a CPU that is free; the walker may fill any
 	 * CPU at any time, the interrupted one too. */
@@ -376,8 +404,8 @@ static void do_op(struct input *in, bool nested)
 	case 1: { /* a PTE change + add_page */
 		unsigned s = pick_space(byte(in)), p = byte(in) % NPAGES;
 		unsigned flags = wflag | (leaf ? TLBB_ADD_LEAF_ONLY : 0);
-		if (!nested)
-			F.op_space = (int)s;
+		if (ptl_taken(s, nested))
+			goto out;
 
 		tr("CPU %u: %s %s page %u, add_page -> %s%d%s%s\n", cpu, remap ? "remap" : "clear",
 		   sp_name(s), p, bi == 3 ? "NULL batch" : "batch ", bi == 3 ? -1 : bi,
@@ -397,8 +425,8 @@ static void do_op(struct input *in, bool nested)
 		unsigned s = pick_space(byte(in)), p = byte(in) % NPAGES, n = byte(in) % 80 + 1;
 		unsigned flags = wflag | (leaf ? TLBB_ADD_LEAF_ONLY : 0);
 		uint64_t start = va_of(s, p), end = start + n * F.page;
-		if (!nested)
-			F.op_space = (int)s;
+		if (ptl_taken(s, nested))
+			goto out;
 
 		tr("CPU %u: %s %s pages %u..%u, add_range -> %s%d%s\n", cpu,
 		   remap ? "remap" : "clear", sp_name(s), p, p + n - 1,
@@ -418,8 +446,8 @@ static void do_op(struct input *in, bool nested)
 	}
 	case 3: { /* PTE changes + add_space */
 		unsigned s = pick_space(byte(in)), m = byte(in);
-		if (!nested)
-			F.op_space = (int)s;
+		if (ptl_taken(s, nested))
+			goto out;
 
 		tr("CPU %u: %s %s pages mask %#x, add_space -> %s%d\n", cpu,
 		   remap ? "remap" : "clear", sp_name(s), m, bi == 3 ? "NULL batch " : "batch ",
@@ -515,8 +543,8 @@ static void do_op(struct input *in, bool nested)
 	case 10: { /* a page table freed (or replaced): table + leaf changes, not leaf-only */
 		unsigned s = pick_space(byte(in)), r = byte(in) % NREG;
 		uint64_t start = va_of(s, r * REGION), end = start + REGION * F.page;
-		if (!nested)
-			F.op_space = (int)s;
+		if (ptl_taken(s, nested))
+			goto out;
 
 		tr("CPU %u: %s %s table %u, add_range -> %s%d\n", cpu, remap ? "replace" : "free",
 		   sp_name(s), r, bi == 3 ? "flush_range_sync " : "batch ", bi == 3 ? -1 : bi);
@@ -601,6 +629,7 @@ static void setup(struct input *in)
 			     : !strcmp(e, "switch") ? 3 : 0;
 		}
 		F.drop = drop;
+		F.no_sync = getenv("A64FUZZ_NO_SYNC") != NULL;
 	}
 #endif
 #ifdef A64FUZZ_DROP_TLBI
@@ -614,6 +643,7 @@ static void setup(struct input *in)
 #endif
 	cfgb = byte(in);
 	loads = byte(in);
+	F.k_low = byte(in) & 1;
 	F.cfgb = cfgb;
 	F.page = 4096;
 	a64m_reset(12, (cfgb & 0x80) != 0);
@@ -655,10 +685,11 @@ static void setup(struct input *in)
 
 		F.loaded[c] = s < F.nuser ? (int)s : -1;
 	}
-	tr("config: %s%s%s%s, max ops %u, %u user spaces%s%s\n", F.cfg.range_ops ? "range ops" : "no range ops",
+	tr("config: %s%s%s%s, max ops %u, %u user spaces%s%s%s\n", F.cfg.range_ops ? "range ops" : "no range ops",
 	   F.cfg.lpa2 ? " LPA2" : "", F.cfg.kpti_paired_asids ? " KPTI pairs" : "",
 	   F.cfg.repeat_tlbi_erratum ? " repeat-TLBI erratum" : "", F.cfg.max_tlbi_ops ? F.cfg.max_tlbi_ops : 512,
-	   F.nuser, F.have[KSP] ? ", global space K" : "", cfgb & 0x40 ? ", core threshold 16" : "");
+	   F.nuser, F.have[KSP] ? ", global space K" : "", F.have[KSP] && F.k_low ? " (TTBR0 half)" : "",
+	   cfgb & 0x40 ? ", core threshold 16" : "");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -21,12 +21,13 @@ IDLE = 3
 SYNC = 3  # batch number 3: the synchronous path (NULL batch / flush_range_sync)
 
 
-def header(cfg, loads):
-    """loads: the user space each of CPUs 0..3 runs (IDLE: none)."""
+def header(cfg, loads, k_low=False):
+    """loads: the user space each of CPUs 0..3 runs (IDLE: none);
+    k_low: the global space K in the TTBR0 half (range ops reach it)."""
     b = 0
     for c, s in enumerate(loads):
         b |= s << (2 * c)
-    return bytes([cfg, b])
+    return bytes([cfg, b, 1 if k_low else 0])
 
 
 def a(cpu, batch=0, remap=0, wr=0, leaf=0):
@@ -175,10 +176,19 @@ def seeds():
     p += arm(1, 1, migrate(2, 3) + read(0, 2, kernel=True)) + add_page(1, 2, 2)
     p += arm(0, 1, add_page(2, U0, 4)) + flush(0) + flush(1) + flush(2)
     write(os.path.join(d, "seed-interrupts"), p)
+    # Range ops on a global space in the TTBR0 half (RVAAE1IS, RVAALE1IS),
+    # odd counts (a single VAE1IS first, then ranges from the next page).
+    p = header(RANGE | KSPACE, [U0, U1, U0, U1], k_low=True)
+    for c in range(4):
+        p += read8(c, 0) + read(c, 1, kernel=True) + read(c, 9, kernel=True)
+        p += read(c, 40, kernel=True) + read(c, 70, kernel=True)
+    p += add_range(0, 2, 1, 9) + add_range(1, 2, 40, 33, leaf=1) + add_range(2, U0, 0, 5, cpu=2)
+    p += add_range(SYNC, U1, 3, 7, cpu=3) + flush(0) + flush(1) + flush(2)
+    write(os.path.join(d, "seed-range-global-odd"), p)
     rng = random.Random(20261201)
     for k in range(32):
         cfg = rng.randrange(256)
-        p = header(cfg, [rng.randrange(4) for _ in range(4)])
+        p = header(cfg, [rng.randrange(4) for _ in range(4)], k_low=rng.randrange(2))
         for _ in range(rng.randrange(30, 160)):
             op = rng.randrange(12)
             cpu = rng.randrange(4)

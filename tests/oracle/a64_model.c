@@ -6,6 +6,7 @@
 #include <tlbbatch/port.h>
 
 #include "a64_model.h"
+#include "refrule.h" /* ORACLE_NOCOV */
 
 struct a64m a64m;
 
@@ -20,14 +21,22 @@ void a64m_reset(unsigned page_shift, bool lpa2)
 
 /* ---- page-table stores and the walker ------------------------------------------- */
 
-static void publish(unsigned cpu)
+/*
+ * Stores to one PTE are ordered by the PTL (coherence order = version
+ * order): a store published late never hides a newer one already visible.
+ */
+static void make_visible(const struct a64m_store *s)
 {
-	for (unsigned i = 0; i < a64m.nsb[cpu]; i++) {
-		const struct a64m_store *s = &a64m.sb[cpu][i];
+	if (s->version < a64m.vis_version[s->key])
+		return;
+	a64m.vis_version[s->key] = s->version;
+	a64m.vis_present[s->key] = s->present;
+}
 
-		a64m.vis_version[s->key] = s->version;
-		a64m.vis_present[s->key] = s->present;
-	}
+ORACLE_NOCOV static void publish(unsigned cpu)
+{
+	for (unsigned i = 0; i < a64m.nsb[cpu]; i++)
+		make_visible(&a64m.sb[cpu][i]);
 	a64m.nsb[cpu] = 0;
 }
 
@@ -37,10 +46,7 @@ void a64m_store(unsigned cpu, unsigned key, uint32_t version, bool present)
 		a64m_fail("model: store out of range");
 	if (a64m.nsb[cpu] == A64M_STORES) {
 		/* A store may become visible at any time; the oldest goes first. */
-		struct a64m_store s = a64m.sb[cpu][0];
-
-		a64m.vis_version[s.key] = s.version;
-		a64m.vis_present[s.key] = s.present;
+		make_visible(&a64m.sb[cpu][0]);
 		memmove(&a64m.sb[cpu][0], &a64m.sb[cpu][1],
 			(A64M_STORES - 1) * sizeof(a64m.sb[cpu][0]));
 		a64m.nsb[cpu]--;
@@ -62,7 +68,7 @@ static bool asid_match(const struct a64m_entry *e, bool global, uint16_t asid)
  * visible before the TLBI (DSB ISHST) the refill reads the new entry; without
  * it, the old one, which then outlives the invalidation.
  */
-static bool performed_early(const struct a64m_entry *e)
+ORACLE_NOCOV static bool performed_early(const struct a64m_entry *e)
 {
 	if (a64m.drop_tlbi)
 		return false;
@@ -206,7 +212,7 @@ bool a64m_tlbi_matches(enum tlbb_a64_insn insn, uint64_t op, const struct a64m_e
 
 /* ---- instructions ---------------------------------------------------------------- */
 
-static void complete(unsigned cpu)
+ORACLE_NOCOV static void complete(unsigned cpu)
 {
 	for (unsigned t = 0; t < a64m.npend[cpu]; t++) {
 		const struct a64m_tlbi *x = &a64m.pend[cpu][t];

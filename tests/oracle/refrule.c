@@ -46,7 +46,7 @@ bool rr_retire(unsigned key, bool present, int owner)
 	return true;
 }
 
-void rr_discharge_owner(int owner)
+ORACLE_NOCOV void rr_discharge_owner(int owner)
 {
 	for (unsigned i = 0; i < RR.nkeys; i++)
 		for (unsigned v = 0; v < RR.k[i].cur; v++)
@@ -60,7 +60,7 @@ void rr_discharge_owner(int owner)
  * retired by a synchronous call still running elsewhere is that call's to
  * complete.
  */
-void rr_discharge_space(unsigned space, uint32_t start)
+ORACLE_NOCOV void rr_discharge_space(unsigned space, uint32_t start)
 {
 	unsigned first = space * RR.per_space;
 
