@@ -185,6 +185,14 @@ def seeds():
     p += add_range(0, 2, 1, 9) + add_range(1, 2, 40, 33, leaf=1) + add_range(2, U0, 0, 5, cpu=2)
     p += add_range(SYNC, U1, 3, 7, cpu=3) + flush(0) + flush(1) + flush(2)
     write(os.path.join(d, "seed-range-global-odd"), p)
+    # Leaf-only adds through the general path (KPTI pairs: VALE1IS twice per
+    # page; several pages at once), cached under both halves of the pair.
+    p = header(KPTI, [U0, U0, U1, U1])
+    for c in range(4):
+        p += read8(c, 0) + read8(c, 0) + bytes([9, c | 8, 0])
+    p += add_page(0, U0, 3, leaf=1) + add_range(1, U0, 4, 3, leaf=1, cpu=1)
+    p += add_range(2, U1, 0, 2, leaf=1, cpu=2) + flush(0) + flush(1) + flush(2)
+    write(os.path.join(d, "seed-leaf-kpti"), p)
     rng = random.Random(20261201)
     for k in range(32):
         cfg = rng.randrange(256)
