@@ -193,6 +193,19 @@ def seeds():
     p += add_page(0, U0, 3, leaf=1) + add_range(1, U0, 4, 3, leaf=1, cpu=1)
     p += add_range(2, U1, 0, 2, leaf=1, cpu=2) + flush(0) + flush(1) + flush(2)
     write(os.path.join(d, "seed-leaf-kpti"), p)
+    # Leaf-only single pages on the plain configuration (the backend's common
+    # add: VALE1IS, and VAALE1IS for a global space), cached on every CPU.
+    p = header(KSPACE, [U0, U0, U0, U0])
+    for c in range(4):
+        p += read(c, 6) + read(c, 6, kernel=True)
+    p += add_page(0, U0, 6, leaf=1) + add_page(1, 2, 6, leaf=1, cpu=1) + flush(0) + flush(1)
+    write(os.path.join(d, "seed-leaf-single"), p)
+    # A walker on CPU 1 right after the synchronous path's TLBI on CPU 0
+    # (point 2: after its DSB ISHST, which must have made the clear visible).
+    p = header(0, [U0, U0, U0, U0]) + read(1, 5) + read(0, 5)
+    p += arm(0, 2, read(1, 5)) + add_page(SYNC, U0, 5)
+    p += arm(0, 2, read(1, 9)) + read(1, 9) + add_range(SYNC, U0, 9, 2)
+    write(os.path.join(d, "seed-sync-walker"), p)
     rng = random.Random(20261201)
     for k in range(32):
         cfg = rng.randrange(256)
