@@ -15,9 +15,13 @@ TLBB_ARCH_STRUCT(a64_batch) {
 	uint32_t queued;    /* 1: TLBIs issued on cpu and not yet completed by a DSB ISH */
 	uint32_t need_isb;  /* a global (kernel) space was added: ISB after the DSB */
 	uint32_t cpu_plus1; /* TLBB_DEBUG: CPU that issued `queued` + 1; 0 = none */
-	uint32_t unused;
+	uint32_t plain;     /* A64B_PLAIN / A64B_NOT_PLAIN: the configuration, read once
+			     * per batch (0 = not read yet; the core zeroes it at flush) */
 };
 TLBB_ARCH_FITS(struct a64_batch, struct tlbb_batch);
+
+#define A64B_PLAIN 1u
+#define A64B_NOT_PLAIN 2u
 
 static const struct tlbb_arm64_config a64_default_config = {
 	.max_tlbi_ops = TLBB_ARM64_DEFAULT_MAX_TLBI_OPS,
@@ -357,10 +361,21 @@ __attribute__((__noinline__)) static void a64_add_general(const struct tlbb_arm6
 		ab->need_isb = 1;
 }
 
+/*
+ * A configuration in which a one-page add is exactly DSB ISHST + one TLBI
+ * (no range ops, no paired ASIDs, no erratum, no counters): the general
+ * path would issue the same, since one page is one single-page TLBI in
+ * every plan.
+ */
+static bool a64_plain(const struct tlbb_arm64_config *cfg)
+{
+	return !cfg->range_ops && !cfg->kpti_paired_asids && !cfg->repeat_tlbi_erratum &&
+	       !cfg->stats;
+}
+
 static void a64_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct tlbb_space *s,
 		    uint64_t start, uint64_t end, unsigned flags)
 {
-	const struct tlbb_arm64_config *cfg = a64_cfg(be);
 	struct a64_batch *ab = TLBB_ARCH(b, struct a64_batch);
 	const bool global = s->flags & TLBB_SPACE_GLOBAL;
 	const bool leaf = flags & TLBB_ADD_LEAF_ONLY;
@@ -370,15 +385,12 @@ static void a64_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct 
 			     "tlbb_arm64_context_switch(): the first CPU's TLBIs would "
 			     "never be completed by the flush");
 #endif
-	/*
-	 * The common add: one page, plain configuration (no range ops, no
-	 * paired ASIDs, no erratum, no counters). The general path below would
-	 * issue exactly this (one page is one single-page TLBI in every plan),
-	 * so this is the same sequence without the planning: DSB ISHST, TLBI.
-	 */
-	if (__builtin_expect(!(flags & TLBB_RANGE_ALL) && end - start == (uint64_t)1 << s->page_shift &&
-				     !cfg->range_ops && !cfg->kpti_paired_asids &&
-				     !cfg->repeat_tlbi_erratum && !cfg->stats,
+	/* The configuration is const: read it once per batch, not per add. */
+	if (__builtin_expect(ab->plain == 0, 0))
+		ab->plain = a64_plain(a64_cfg(be)) ? A64B_PLAIN : A64B_NOT_PLAIN;
+	/* The common add: one page in a plain configuration: DSB ISHST, TLBI. */
+	if (__builtin_expect(ab->plain == A64B_PLAIN && !(flags & TLBB_RANGE_ALL) &&
+				     end - start == s->page_size,
 			     1)) {
 		/* The PTE stores before the TLBI: see a64_add_general(). */
 		tlbb_a64_dsb_ishst();
@@ -395,7 +407,7 @@ static void a64_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct 
 		ab->queued = 1;
 		return;
 	}
-	a64_add_general(cfg, ab, s, start, end, flags);
+	a64_add_general(a64_cfg(be), ab, s, start, end, flags);
 }
 
 static void a64_flush(const struct tlbb_backend *be, struct tlbb_batch *b)
@@ -421,7 +433,7 @@ static void a64_flush(const struct tlbb_backend *be, struct tlbb_batch *b)
 	ab->queued = 0;
 	ab->need_isb = 0;
 	ab->cpu_plus1 = 0;
-	ab->unused = 0;
+	ab->plain = 0;
 }
 
 /*
