@@ -102,18 +102,35 @@ TLBB_A64_TLBI(tlbb_a64_tlbi_ipas2le1is, TLBB_A64_TLBI_IPAS2LE1IS, "tlbi ipas2le1
 TLBB_A64_TLBI(tlbb_a64_tlbi_ripas2e1is, TLBB_A64_TLBI_RIPAS2E1IS, "sys #4, c8, c0, #2")
 TLBB_A64_TLBI(tlbb_a64_tlbi_ripas2le1is, TLBB_A64_TLBI_RIPAS2LE1IS, "sys #4, c8, c0, #6")
 
-/* VMALLE1IS, VMALLS12E1IS and ALLE1IS take no register. */
+/* VMALLE1IS, VMALLS12E1IS and ALLE1IS take no register. Written out (no
+ * macro): each asm statement is a point of tools/mutate, run on the images. */
 #ifdef TLBB_ARM64_RECORD
-#define TLBB_A64_TLBI_NOREG(fn, id, text)                                         \
-	static inline void fn(void) { tlbb_a64_record(id, 0); }
+static inline void tlbb_a64_tlbi_vmalle1is(void)
+{
+	tlbb_a64_record(TLBB_A64_TLBI_VMALLE1IS, 0);
+}
+static inline void tlbb_a64_tlbi_vmalls12e1is(void)
+{
+	tlbb_a64_record(TLBB_A64_TLBI_VMALLS12E1IS, 0);
+}
+static inline void tlbb_a64_tlbi_alle1is(void)
+{
+	tlbb_a64_record(TLBB_A64_TLBI_ALLE1IS, 0);
+}
 #else
-#define TLBB_A64_TLBI_NOREG(fn, id, text)                                         \
-	static inline void fn(void) { __asm__ volatile(text ::: "memory"); }
+static inline void tlbb_a64_tlbi_vmalle1is(void)
+{
+	__asm__ volatile("tlbi vmalle1is" ::: "memory");
+}
+static inline void tlbb_a64_tlbi_vmalls12e1is(void)
+{
+	__asm__ volatile("tlbi vmalls12e1is" ::: "memory");
+}
+static inline void tlbb_a64_tlbi_alle1is(void)
+{
+	__asm__ volatile("tlbi alle1is" ::: "memory");
+}
 #endif
-TLBB_A64_TLBI_NOREG(tlbb_a64_tlbi_vmalle1is, TLBB_A64_TLBI_VMALLE1IS, "tlbi vmalle1is")
-TLBB_A64_TLBI_NOREG(tlbb_a64_tlbi_vmalls12e1is, TLBB_A64_TLBI_VMALLS12E1IS, "tlbi vmalls12e1is")
-TLBB_A64_TLBI_NOREG(tlbb_a64_tlbi_alle1is, TLBB_A64_TLBI_ALLE1IS, "tlbi alle1is")
-#undef TLBB_A64_TLBI_NOREG
 
 /* VTTBR_EL2 (EL2 only). A write takes effect for later instructions only
  * after a context synchronization event (ISB): the caller issues it. */

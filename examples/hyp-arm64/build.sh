@@ -30,7 +30,7 @@ cflags=(-std=c11 -O2 -g -Wall -Wextra -ffreestanding -fno-builtin -nostdlib
   -DTLBB_MAX_CPUS=8 -DTLBB_DEBUG=1 -I"$src/include")
 # The negative controls need no 100,000 retargets to show stale reads.
 small=(-DRETARGETS_BATCHED=8000u -DRETARGETS_RANGE=1600u -DRETARGETS_PER_IPA=1600u
-  -DRETARGETS_RACE=1600u)
+  -DRETARGETS_RACE=1600u -DRETARGETS_OVERFLOW=800u)
 for variant in "" "-novmalle1is" "-noflush" "-noracecheck"; do
   defs=()
   case "$variant" in

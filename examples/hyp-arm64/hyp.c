@@ -35,6 +35,10 @@
  * tlbb_flush_pending(), finds the entries clear, maps fresh frames and
  * publishes their generation; the balloon flushes only afterwards).
  *
+ * "overflow": each batch also holds a page of three other guests (VMIDs 2-4):
+ * four VMIDs, one more than a batch remembers, so the flush is one TLBI
+ * ALLE1IS.
+ *
  * Negative controls (build flags; each must see stale reads):
  *   CONTROL_NO_VMALLE1IS  the batch flush completes the IPA invalidations
  *                         (DSB ISH) but never issues TLBI VMALLE1IS: the
@@ -69,6 +73,9 @@
 #endif
 #ifndef RETARGETS_RACE
 #define RETARGETS_RACE 4000u
+#endif
+#ifndef RETARGETS_OVERFLOW
+#define RETARGETS_OVERFLOW 1600u
 #endif
 
 #define POISON UINT64_C(0xdeaddeaddeaddead)
@@ -311,8 +318,10 @@ static void el2_stage2_on(uint64_t vttbr)
 
 /* ---- the shared page: the hypervisor's control and the guests' reports -------------- */
 
-enum { PH_WARMUP, PH_BATCHED, PH_RANGE, PH_PER_IPA, PH_RACE, PH_STOP, NPHASE = PH_STOP };
-static const char *const phase_name[NPHASE] = {"warmup", "batched", "range", "per-ipa", "race"};
+enum { PH_WARMUP, PH_BATCHED, PH_RANGE, PH_PER_IPA, PH_RACE, PH_OVERFLOW, PH_STOP,
+       NPHASE = PH_STOP };
+static const char *const phase_name[NPHASE] = {"warmup", "batched", "range", "per-ipa", "race",
+					       "overflow"};
 
 struct reader_stats {
 	uint64_t reads, ok, faults, stale_poison, stale_wrong_page, stale_old_gen, corrupt;
@@ -432,6 +441,10 @@ static struct tlbb_arm64_s2_stats bstats;
 static struct tlbb_arm64_s2_config bcfg = {.stats = &bstats};
 static struct tlbb_backend backend;
 static struct tlbb_space vm;
+/* Three more guests (VMIDs 2-4, empty stage-2 tables) whose balloon pages
+ * share the overflow phase's batches: four VMIDs, one more than a batch
+ * holds, so those flushes take the TLBI ALLE1IS path. */
+static struct tlbb_space other_vm[3];
 static struct tlbb_batch batch;
 static volatile uint64_t guest_vttbr;
 
@@ -524,7 +537,7 @@ static void guests_wait_two(const uint64_t *seen)
 			}
 }
 
-enum mode { MODE_BATCHED, MODE_RANGE, MODE_PER_IPA, MODE_RACE };
+enum mode { MODE_BATCHED, MODE_RANGE, MODE_PER_IPA, MODE_RACE, MODE_OVERFLOW };
 
 /*
  * Retarget all window pages: the balloon's reclaim sequence. Clear each
@@ -550,6 +563,9 @@ static void retarget_window(enum mode mode)
 	if (mode == MODE_RANGE)
 		tlbb_add_range(&batch, &vm, WIN_IPA, WIN_IPA + WIN_PAGES * PAGE,
 			       TLBB_ADD_LEAF_ONLY | TLBB_ADD_WRITABLE);
+	if (mode == MODE_OVERFLOW)
+		for (unsigned g = 0; g < 3; g++)
+			tlbb_add_page(&batch, &other_vm[g], WIN_IPA, TLBB_ADD_LEAF_ONLY);
 	if (mode == MODE_RACE) {
 		/*
 		 * The racing changer: another hypervisor path (here on CPU 0,
@@ -686,6 +702,9 @@ void hyp_main(void)
 	backend.flush = flush_without_vmalle1is;
 #endif
 	tlbb_arm64_s2_space_init(&vm, &backend, VMID, (uint64_t)(uintptr_t)s2_l1, NULL);
+	for (unsigned g = 0; g < 3; g++)
+		tlbb_arm64_s2_space_init(&other_vm[g], &backend, (uint16_t)(VMID + 1 + g),
+					 (uint64_t)(uintptr_t)s2_idle_l1, NULL);
 	tlbb_batch_init(&batch);
 	__atomic_store_n(&guest_vttbr, tlbb_arm64_s2_vttbr(&vm), __ATOMIC_RELEASE);
 	/* CPU 0 runs no guest: VMID 0 with an empty stage-2 table. */
@@ -716,6 +735,7 @@ void hyp_main(void)
 	run_phase(PH_PER_IPA, RETARGETS_PER_IPA, MODE_PER_IPA);
 	dsb_per_ipa = bstats.insn.dsb_ish - mark.insn.dsb_ish;
 	run_phase(PH_RACE, RETARGETS_RACE, MODE_RACE);
+	run_phase(PH_OVERFLOW, RETARGETS_OVERFLOW, MODE_OVERFLOW);
 	__atomic_store_n(&shared.phase, PH_STOP, __ATOMIC_RELEASE);
 	for (unsigned spin = 0; shared.guests_done < nguests && spin < 100000000u; spin++)
 		;
@@ -731,7 +751,8 @@ void hyp_main(void)
 				min_ok = r->ok;
 		}
 	}
-	retargets = RETARGETS_BATCHED + RETARGETS_RANGE + RETARGETS_PER_IPA + RETARGETS_RACE;
+	retargets = RETARGETS_BATCHED + RETARGETS_RANGE + RETARGETS_PER_IPA + RETARGETS_RACE +
+		    RETARGETS_OVERFLOW;
 	puts_("total retargets: ");
 	putu(retargets);
 	puts_("\nstale reads: ");

@@ -5,6 +5,7 @@
 # Usage: hyp-arm64-run.sh EXPECT CPU IMAGE
 #   EXPECT clean        >= 100,000 retargets, no stale read, every phase ran with
 #                       the instruction counts of its sequence
+#                       (the overflow phase: one TLBI ALLE1IS per batch)
 #          range        clean, and the range phase used RIPAS2LE1IS (FEAT_TLBIRANGE)
 #          novmalle1is  control: the batched phase MUST see stale reads and
 #                       must have issued no whole-VMID TLBI
@@ -60,6 +61,12 @@ case "$expect" in
     for ph in batched range per-ipa race; do
       [ "$(phase_field $ph alle1is)" = 0 ] || { echo "FAIL: $ph phase fell back to ALLE1IS"; exit 1; }
     done
+    # overflow: four VMIDs per batch, one more than it holds: one ALLE1IS per
+    # batch and no other whole invalidation
+    o=$(phase_field overflow retargets)
+    [ -n "$o" ] && [ "$(phase_field overflow alle1is)" = $((o / 16)) ] &&
+      [ "$(phase_field overflow tlbi_whole)" = $((o / 16)) ] ||
+      { echo "FAIL: the overflow phase did not flush with one ALLE1IS per batch"; exit 1; }
     if [ "$expect" = range ]; then
       g=$(phase_field range retargets)
       [ "$(phase_field range range_ops)" = 1 ] && [ "$(phase_field range tlbi)" = $((g / 8)) ] ||
@@ -77,7 +84,7 @@ case "$expect" in
   noracecheck)
     need_stale
     need_phase_stale race "a changer without the race check left nothing stale: the race phase cannot fail"
-    for ph in batched range per-ipa; do
+    for ph in batched range per-ipa overflow; do
       o=$(phase_stale $ph)
       [ "${o:-1}" -eq 0 ] || { echo "FAIL: stale reads in the $ph phase ($o): the control broke more than the race check"; exit 1; }
     done ;;
