@@ -8,7 +8,7 @@
 #include <tlbbatch/arm64.h>
 #include <tlbbatch/port.h>
 
-#include "tlbi.h"
+#include "a64_shared.h"
 
 /* Per-batch state in b->arch. All-zero means empty (the core's contract). */
 TLBB_ARCH_STRUCT(a64_batch) {
@@ -37,32 +37,21 @@ static uint32_t a64_max_ops(const struct tlbb_arm64_config *cfg)
 	return cfg->max_tlbi_ops ? cfg->max_tlbi_ops : TLBB_ARM64_DEFAULT_MAX_TLBI_OPS;
 }
 
-static void a64_count(uint64_t *counter)
-{
-	__atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
-}
-
-/* ---- barriers, counted ---------------------------------------------------- */
+/* ---- barriers, counted (a64_shared.h) ------------------------------------ */
 
 static void a64_dsb_ishst(const struct tlbb_arm64_config *cfg)
 {
-	tlbb_a64_dsb_ishst();
-	if (cfg->stats)
-		a64_count(&cfg->stats->dsb_ishst);
+	tlbb_a64_dsb_ishst_counted(cfg->stats);
 }
 
 static void a64_dsb_ish(const struct tlbb_arm64_config *cfg)
 {
-	tlbb_a64_dsb_ish();
-	if (cfg->stats)
-		a64_count(&cfg->stats->dsb_ish);
+	tlbb_a64_dsb_ish_counted(cfg->stats);
 }
 
 static void a64_isb(const struct tlbb_arm64_config *cfg)
 {
-	tlbb_a64_isb();
-	if (cfg->stats)
-		a64_count(&cfg->stats->isb);
+	tlbb_a64_isb_counted(cfg->stats);
 }
 
 /* ---- TLBIs ----------------------------------------------------------------- */
@@ -105,11 +94,7 @@ static void a64_tlbi_counted(const struct tlbb_arm64_config *cfg, enum a64_tlbi_
 			     bool global, uint64_t op)
 {
 	a64_tlbi_raw(kind, global, op);
-	if (cfg->stats) {
-		a64_count(&cfg->stats->tlbi);
-		if (kind == A64_ASID || kind == A64_ALL)
-			a64_count(&cfg->stats->tlbi_asid);
-	}
+	tlbb_a64_count_tlbi(cfg->stats, kind == A64_ASID || kind == A64_ALL);
 }
 
 /*
@@ -187,21 +172,8 @@ static uint64_t a64_range_op(const struct tlbb_arm64_config *cfg, const struct t
 }
 
 /*
- * Range plan (FEAT_TLBIRANGE) for [start, end). One op covers
- * (NUM+1) * 2^(5*SCALE+1) granules from its base, so an even count is its
- * base-32 digits (of count/2), one op per nonzero digit; counts beyond 2^21
- * take whole max-size ops first.
- *
- * Without LPA2: low scales first, an odd count first takes one plain
- * single-page TLBI, so the base only moves up from @start.
- *
- * With LPA2 every range op's base must be 64 KiB aligned (BaseADDR has no
- * bits below VA[16]). The start is aligned down to 64 KiB and the pages
- * below @start are counted in (over-invalidation is harmless; dropping them
- * would leave [start, start rounded up) uncovered). Then high scales first:
- * every op of SCALE >= 1 covers a multiple of 64 granules (>= 256 KiB), so
- * the base stays 64 KiB aligned up to the last range op (SCALE 0); a last
- * odd page goes as a single-page TLBI, whose VA operand needs no alignment.
+ * The range plan for [start, end) (a64_shared.h: tlbb_a64_rplan, shared with
+ * the stage-2 backend), issued as TLBIs of @s.
  *
  * Returns the TLBI instructions the plan issues (pairs count twice); with
  * @issue false it only counts, so the op limit can be checked before
@@ -212,71 +184,16 @@ static uint64_t a64_range_plan(const struct tlbb_arm64_config *cfg, const struct
 {
 	const enum a64_tlbi_kind single = leaf ? A64_VA_LEAF : A64_VA;
 	const enum a64_tlbi_kind ranged = leaf ? A64_RANGE_LEAF : A64_RANGE;
-	const unsigned shift = s->page_shift;
-	uint64_t va = cfg->lpa2 ? start & ~(uint64_t)0xffff : start;
-	uint64_t pages = (end - va) >> shift;
+	struct tlbb_a64_rplan plan;
+	struct tlbb_a64_rop op;
 	uint64_t ops = 0;
 
-	if (cfg->lpa2) {
-		while (pages >= TLBB_ARM64_RANGE_MAX_PAGES) {
-			if (issue)
-				a64_tlbi_for(cfg, s, ranged, a64_range_op(cfg, s, 3, 31, va));
-			va += TLBB_ARM64_RANGE_MAX_PAGES << shift;
-			pages -= TLBB_ARM64_RANGE_MAX_PAGES;
-			ops++;
-		}
-		for (int sc = 3; sc >= 0; sc--) {
-			unsigned digit = (unsigned)(pages >> (5 * sc + 1)) & 31;
-			uint64_t covered;
-
-			if (!digit)
-				continue;
-			covered = tlbb_arm64_range_pages((unsigned)sc, digit - 1);
-			if (issue)
-				a64_tlbi_for(cfg, s, ranged,
-					     a64_range_op(cfg, s, (unsigned)sc, digit - 1, va));
-			va += covered << shift;
-			pages -= covered;
-			ops++;
-		}
-		if (pages) { /* exactly one: the digits took every even part */
-			if (issue)
-				a64_tlbi_for(cfg, s, single, tlbb_arm64_va_operand(0, va));
-			ops++;
-		}
-		return ops * a64_tlbis_per_op(cfg, s);
-	}
-
-	unsigned scale = 0;
-
-	while (pages) {
-		unsigned sc, num;
-		uint64_t covered;
-
-		if (pages & 1) {
-			if (issue)
-				a64_tlbi_for(cfg, s, single, tlbb_arm64_va_operand(0, va));
-			va += (uint64_t)1 << shift;
-			pages--;
-			ops++;
-			continue;
-		}
-		if (scale <= 3) {
-			unsigned digit = (unsigned)(pages >> (5 * scale + 1)) & 31;
-
-			sc = scale++;
-			if (!digit)
-				continue;
-			num = digit - 1;
-		} else {
-			sc = 3; /* only whole multiples of the largest range remain */
-			num = 31;
-		}
-		covered = tlbb_arm64_range_pages(sc, num);
-		if (issue)
-			a64_tlbi_for(cfg, s, ranged, a64_range_op(cfg, s, sc, num, va));
-		va += covered << shift;
-		pages -= covered;
+	tlbb_a64_rplan_init(&plan, start, end, s->page_shift, cfg->lpa2);
+	while (tlbb_a64_rplan_next(&plan, &op)) {
+		if (issue && op.range)
+			a64_tlbi_for(cfg, s, ranged, a64_range_op(cfg, s, op.scale, op.num, op.va));
+		else if (issue)
+			a64_tlbi_for(cfg, s, single, tlbb_arm64_va_operand(0, op.va));
 		ops++;
 	}
 	return ops * a64_tlbis_per_op(cfg, s);

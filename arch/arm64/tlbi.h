@@ -8,10 +8,15 @@
  * test defines, so the backend's exact sequence can be asserted on any host.
  * The backend source is compiled unchanged either way.
  *
- * All instructions are EL1, Inner Shareable (broadcast to every CPU in the
- * inner-shareable domain). Range TLBIs (FEAT_TLBIRANGE, Armv8.4) are written
- * as SYS #0, C8, C2, #op2 so that the file assembles with a plain
- * -march=armv8-a toolchain; the CPU must still implement them.
+ * All TLBIs are Inner Shareable (broadcast to every CPU in the
+ * inner-shareable domain). The stage-1 backend (arm64.c) uses the EL1 forms;
+ * the stage-2 backend (stage2.c, run at EL2) uses the by-IPA and by-VMID
+ * forms, which act on the VMID in VTTBR_EL2 when they execute, and reads and
+ * writes VTTBR_EL2 through the two accessors below (recorded too: the
+ * switch is part of the sequence the tests assert). Range TLBIs
+ * (FEAT_TLBIRANGE, Armv8.4) are written as SYS #op1, C8, Cm, #op2 so that
+ * the file assembles with a plain -march=armv8-a toolchain; the CPU must
+ * still implement them.
  */
 #ifndef TLBBATCH_ARCH_ARM64_TLBI_H
 #define TLBBATCH_ARCH_ARM64_TLBI_H
@@ -32,12 +37,23 @@ enum tlbb_a64_insn {
 	TLBB_A64_TLBI_RVALE1IS,
 	TLBB_A64_TLBI_RVAAE1IS,
 	TLBB_A64_TLBI_RVAALE1IS,
+	/* stage 2 (EL2 only; the VMID is VTTBR_EL2's at execution) */
+	TLBB_A64_TLBI_IPAS2E1IS,
+	TLBB_A64_TLBI_IPAS2LE1IS,
+	TLBB_A64_TLBI_RIPAS2E1IS,
+	TLBB_A64_TLBI_RIPAS2LE1IS,
+	TLBB_A64_TLBI_VMALLS12E1IS,
+	TLBB_A64_TLBI_ALLE1IS,
+	TLBB_A64_MSR_VTTBR, /* operand: the value written */
 };
 
 #ifdef TLBB_ARM64_RECORD
 
 /* Defined by the test program: one call per instruction, in program order. */
 void tlbb_a64_record(enum tlbb_a64_insn insn, uint64_t operand);
+/* Defined by a test that uses the stage-2 backend: what MRS VTTBR_EL2 reads
+ * (the test models the register; the read itself is not recorded). */
+uint64_t tlbb_a64_record_read_vttbr(void);
 
 #define TLBB_A64_BARRIER(fn, id)                                                  \
 	static inline void fn(void) { tlbb_a64_record(id, 0); }
@@ -79,16 +95,65 @@ TLBB_A64_TLBI(tlbb_a64_tlbi_rvale1is, TLBB_A64_TLBI_RVALE1IS, "sys #0, c8, c2, #
 TLBB_A64_TLBI(tlbb_a64_tlbi_rvaae1is, TLBB_A64_TLBI_RVAAE1IS, "sys #0, c8, c2, #3")
 TLBB_A64_TLBI(tlbb_a64_tlbi_rvaale1is, TLBB_A64_TLBI_RVAALE1IS, "sys #0, c8, c2, #7")
 
-/* VMALLE1IS takes no register. */
+/* Stage 2 (Arm ARM C5.5.14 TLBI IPAS2E1IS: op1 4, CRn 8, CRm 0, op2 1;
+ * IPAS2LE1IS op2 5; C5.5.22 TLBI RIPAS2E1IS op2 2; RIPAS2LE1IS op2 6). */
+TLBB_A64_TLBI(tlbb_a64_tlbi_ipas2e1is, TLBB_A64_TLBI_IPAS2E1IS, "tlbi ipas2e1is")
+TLBB_A64_TLBI(tlbb_a64_tlbi_ipas2le1is, TLBB_A64_TLBI_IPAS2LE1IS, "tlbi ipas2le1is")
+TLBB_A64_TLBI(tlbb_a64_tlbi_ripas2e1is, TLBB_A64_TLBI_RIPAS2E1IS, "sys #4, c8, c0, #2")
+TLBB_A64_TLBI(tlbb_a64_tlbi_ripas2le1is, TLBB_A64_TLBI_RIPAS2LE1IS, "sys #4, c8, c0, #6")
+
+/* VMALLE1IS, VMALLS12E1IS and ALLE1IS take no register. Written out (no
+ * macro): each asm statement is a point of tools/mutate, run on the images. */
 #ifdef TLBB_ARM64_RECORD
 static inline void tlbb_a64_tlbi_vmalle1is(void)
 {
 	tlbb_a64_record(TLBB_A64_TLBI_VMALLE1IS, 0);
 }
+static inline void tlbb_a64_tlbi_vmalls12e1is(void)
+{
+	tlbb_a64_record(TLBB_A64_TLBI_VMALLS12E1IS, 0);
+}
+static inline void tlbb_a64_tlbi_alle1is(void)
+{
+	tlbb_a64_record(TLBB_A64_TLBI_ALLE1IS, 0);
+}
 #else
 static inline void tlbb_a64_tlbi_vmalle1is(void)
 {
 	__asm__ volatile("tlbi vmalle1is" ::: "memory");
+}
+static inline void tlbb_a64_tlbi_vmalls12e1is(void)
+{
+	__asm__ volatile("tlbi vmalls12e1is" ::: "memory");
+}
+static inline void tlbb_a64_tlbi_alle1is(void)
+{
+	__asm__ volatile("tlbi alle1is" ::: "memory");
+}
+#endif
+
+/* VTTBR_EL2 (EL2 only). A write takes effect for later instructions only
+ * after a context synchronization event (ISB): the caller issues it. */
+#ifdef TLBB_ARM64_RECORD
+static inline uint64_t tlbb_a64_read_vttbr(void)
+{
+	return tlbb_a64_record_read_vttbr();
+}
+static inline void tlbb_a64_write_vttbr(uint64_t v)
+{
+	tlbb_a64_record(TLBB_A64_MSR_VTTBR, v);
+}
+#else
+static inline uint64_t tlbb_a64_read_vttbr(void)
+{
+	uint64_t v;
+
+	__asm__ volatile("mrs %0, vttbr_el2" : "=r"(v));
+	return v;
+}
+static inline void tlbb_a64_write_vttbr(uint64_t v)
+{
+	__asm__ volatile("msr vttbr_el2, %0" : : "r"(v) : "memory");
 }
 #endif
 

@@ -232,9 +232,10 @@ static void read_page(unsigned cpu, unsigned s, unsigned p, uint16_t asid)
 {
 	const bool g = s == KSP;
 	const unsigned r = p / REGION;
+	/* stage-1 entries of VMID 0 (the EL1 kernel runs with no stage 2) */
 	struct a64m_walk tw = { va_of(s, r * REGION), REGION * F.page, true, g, asid,
-				table_key(s, r) };
-	struct a64m_walk lw = { va_of(s, p), F.page, false, g, asid, leaf_key(s, p) };
+				table_key(s, r), 0, 1 };
+	struct a64m_walk lw = { va_of(s, p), F.page, false, g, asid, leaf_key(s, p), 0, 1 };
 	uint32_t v;
 
 	if (!a64m_walk(cpu, &tw, &v))

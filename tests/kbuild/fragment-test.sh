@@ -1,13 +1,13 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Usage: fragment-test.sh make|cmake SRCROOT WORKDIR CC
-#        fragment-test.sh lists SRCROOT WORKDIR CORE X86_64 ARM64
-#        fragment-test.sh lists-negative-control SRCROOT WORKDIR CORE X86_64 ARM64
+#        fragment-test.sh lists SRCROOT WORKDIR CORE X86_64 ARM64 ARM64_S2
+#        fragment-test.sh lists-negative-control SRCROOT WORKDIR CORE X86_64 ARM64 ARM64_S2
 # make / cmake: build tests/kbuild/consumer (core + the host's hardware
 #   backend, TLBB_MAX_CPUS=128, its own types header) with mk/tlbbatch.mk or
 #   the tree's CMakeLists.txt, and run it.
 # lists: every fragment (mk/tlbbatch.mk, mk/tlbbatch.cmake, mk/tlbbatch.kbuild)
-#   names exactly the source files meson builds (CORE, X86_64, ARM64, given
+#   names exactly the source files meson builds (CORE, X86_64, ARM64, ARM64_S2, given
 #   by meson as paths). The negative control runs the same check on a copy
 #   of the tree whose kbuild fragment names a wrong file, and must see it fail.
 set -u
@@ -23,18 +23,18 @@ host_backend() {
   esac
 }
 
-check_lists() { # tree core x86 arm64
+check_lists() { # tree core x86 arm64 arm64_s2
   tree=$1; rc=0
   # make: print the variables after including the fragment
-  printf 'include %s/mk/tlbbatch.mk\nall:\n\t@echo core $(TLBBATCH_SRCS)\n\t@echo x86_64 $(TLBBATCH_SRCS_x86_64)\n\t@echo arm64 $(TLBBATCH_SRCS_arm64)\n' "$tree" \
+  printf 'include %s/mk/tlbbatch.mk\nall:\n\t@echo core $(TLBBATCH_SRCS)\n\t@echo x86_64 $(TLBBATCH_SRCS_x86_64)\n\t@echo arm64 $(TLBBATCH_SRCS_arm64)\n\t@echo arm64_s2 $(TLBBATCH_SRCS_arm64_s2)\n' "$tree" \
     | make -s -f - TLBBATCH_DIR="$tree" >"$work/make.lst" || rc=1
   # kbuild: the objects, relative to $(src), back to sources
-  printf 'src := %s\nTLBBATCH_REL := .\ninclude %s/mk/tlbbatch.kbuild\nall:\n\t@echo core $(addprefix $(src)/,$(TLBBATCH_KBUILD_OBJS:.o=.c))\n\t@echo x86_64 $(addprefix $(src)/,$(TLBBATCH_KBUILD_OBJS_x86_64:.o=.c))\n\t@echo arm64 $(addprefix $(src)/,$(TLBBATCH_KBUILD_OBJS_arm64:.o=.c))\n' "$tree" "$tree" \
+  printf 'src := %s\nTLBBATCH_REL := .\ninclude %s/mk/tlbbatch.kbuild\nall:\n\t@echo core $(addprefix $(src)/,$(TLBBATCH_KBUILD_OBJS:.o=.c))\n\t@echo x86_64 $(addprefix $(src)/,$(TLBBATCH_KBUILD_OBJS_x86_64:.o=.c))\n\t@echo arm64 $(addprefix $(src)/,$(TLBBATCH_KBUILD_OBJS_arm64:.o=.c))\n\t@echo arm64_s2 $(addprefix $(src)/,$(TLBBATCH_KBUILD_OBJS_arm64_s2:.o=.c))\n' "$tree" "$tree" \
     | make -s -f - >"$work/kbuild.lst" || rc=1
-  printf 'include(%s/mk/tlbbatch.cmake)\nmessage("core ${TLBBATCH_SRCS}")\nmessage("x86_64 ${TLBBATCH_SRCS_x86_64}")\nmessage("arm64 ${TLBBATCH_SRCS_arm64}")\n' "$tree" >"$work/p.cmake"
+  printf 'include(%s/mk/tlbbatch.cmake)\nmessage("core ${TLBBATCH_SRCS}")\nmessage("x86_64 ${TLBBATCH_SRCS_x86_64}")\nmessage("arm64 ${TLBBATCH_SRCS_arm64}")\nmessage("arm64_s2 ${TLBBATCH_SRCS_arm64_s2}")\n' "$tree" >"$work/p.cmake"
   cmake -P "$work/p.cmake" >"$work/cmake.lst" 2>&1 || rc=1
   for frag in make kbuild cmake; do
-    for want in "core $2" "x86_64 $3" "arm64 $4"; do
+    for want in "core $2" "x86_64 $3" "arm64 $4" "arm64_s2 $5"; do
       name=${want%% *}; file=${want#* }
       got=$(awk -v n="$name" '$1 == n {print $2}' "$work/$frag.lst")
       # the same file, however each tool spells the path
@@ -72,7 +72,7 @@ case "$mode" in
     cp -r "$src/mk" "$src/lib" "$src/arch" "$src/include" "$work/tree/"
     sed -i 's|arch/x86_64/x86_64.o|arch/x86_64/x86_insn.o|' "$work/tree/mk/tlbbatch.kbuild"
     t=$work/tree
-    if check_lists "$t" "$t/lib/tlbbatch.c" "$t/arch/x86_64/x86_64.c" "$t/arch/arm64/arm64.c"; then
+    if check_lists "$t" "$t/lib/tlbbatch.c" "$t/arch/x86_64/x86_64.c" "$t/arch/arm64/arm64.c" "$t/arch/arm64/stage2.c"; then
       echo "result: a wrong kbuild list passed the check"; exit 1
     fi
     echo "result: the wrong kbuild list was caught" ;;

@@ -54,6 +54,11 @@ void a64m_store(unsigned cpu, unsigned key, uint32_t version, bool present)
 	a64m.sb[cpu][a64m.nsb[cpu]++] = (struct a64m_store){ key, version, present };
 }
 
+static unsigned stage_of(unsigned stage)
+{
+	return stage ? stage : 1;
+}
+
 static bool asid_match(const struct a64m_entry *e, bool global, uint16_t asid)
 {
 	return e->global || (!global && e->asid == asid);
@@ -76,7 +81,7 @@ ORACLE_NOCOV static bool performed_early(const struct a64m_entry *e)
 		for (unsigned t = 0; t < a64m.npend[c]; t++) {
 			const struct a64m_tlbi *x = &a64m.pend[c][t];
 
-			if (x->seq > e->seq && a64m_tlbi_matches(x->insn, x->op, e))
+			if (x->seq > e->seq && a64m_tlbi_matches_vmid(x->insn, x->op, x->vmid, e))
 				return true;
 		}
 	return false;
@@ -94,7 +99,8 @@ bool a64m_walk(unsigned cpu, const struct a64m_walk *w, uint32_t *version)
 				free_e = e;
 			continue;
 		}
-		if (e->table == w->table && e->va == w->va && asid_match(e, w->global, w->asid)) {
+		if (e->table == w->table && e->va == w->va && asid_match(e, w->global, w->asid) &&
+		    stage_of(e->stage) == stage_of(w->stage) && e->vmid == w->vmid) {
 			if (performed_early(e)) {
 				e->valid = false; /* ... and walked again below */
 				if (!free_e)
@@ -115,8 +121,50 @@ bool a64m_walk(unsigned cpu, const struct a64m_walk *w, uint32_t *version)
 		.valid = true, .global = w->global, .table = w->table,
 		.asid = w->global ? 0 : w->asid, .va = w->va, .span = w->span,
 		.key = w->key, .version = a64m.vis_version[w->key], .seq = ++a64m.seq,
+		.stage = stage_of(w->stage), .vmid = w->vmid,
 	};
 	*version = free_e->version;
+	return true;
+}
+
+bool a64m_walk_s12(unsigned cpu, uint64_t va, uint64_t ipa, uint16_t vmid, unsigned key,
+		   uint32_t *version)
+{
+	const uint64_t page = UINT64_C(1) << a64m.page_shift;
+	struct a64m_walk s2 = { ipa, page, false, true, 0, key, vmid, 2 };
+	struct a64m_entry *free_e = NULL;
+	uint32_t v;
+
+	for (unsigned i = 0; i < A64M_TLB; i++) {
+		struct a64m_entry *e = &a64m.tlb[cpu][i];
+
+		if (!e->valid) {
+			if (!free_e)
+				free_e = e;
+			continue;
+		}
+		if (e->stage == 12 && e->va == va && e->vmid == vmid) {
+			if (performed_early(e)) {
+				e->valid = false;
+				if (!free_e)
+					free_e = e;
+				continue;
+			}
+			*version = e->version;
+			return true;
+		}
+	}
+	/* Miss: the stage-2 translation of the IPA, from a stage-2-only entry
+	 * if one is cached (however old), else from the visible tables. */
+	if (!a64m_walk(cpu, &s2, &v))
+		return false;
+	if (!free_e)
+		free_e = &a64m.tlb[cpu][((va >> a64m.page_shift) + 1) % A64M_TLB];
+	*free_e = (struct a64m_entry){
+		.valid = true, .global = true, .table = false, .va = va, .span = page,
+		.key = key, .version = v, .seq = ++a64m.seq, .stage = 12, .vmid = vmid,
+	};
+	*version = v;
 	return true;
 }
 
@@ -145,11 +193,81 @@ static bool overlaps(const struct a64m_entry *e, uint64_t lo, uint64_t len)
 	return e->va < lo + len && lo < e->va + e->span;
 }
 
+/* The range an RVA* or RIPAS2* operand covers, in the model's granule; false if
+ * its TG names another granule (nothing matches then). */
+static bool range_of(uint64_t op, uint64_t *base, uint64_t *len, unsigned *ttl)
+{
+	unsigned tg = (unsigned)(op >> 46) & 3, scale = (unsigned)(op >> 44) & 3;
+	unsigned num = (unsigned)(op >> 39) & 31;
+	uint64_t base_field = op & ((UINT64_C(1) << 37) - 1);
+	unsigned g = tg_shift(tg);
+
+	if (!g || g != a64m.page_shift)
+		return false;
+	*ttl = (unsigned)(op >> 37) & 3;
+	*base = base_field << (a64m.lpa2 ? 16 : g);
+	*len = ((uint64_t)(num + 1) << (5 * scale + 1)) << g;
+	return true;
+}
+
+/* Stage-2 TLBIs (C5.5.14, C5.5.22) and the by-VMID ones. */
+static bool s2_matches(enum tlbb_a64_insn insn, uint64_t op, uint16_t vmid,
+		       const struct a64m_entry *e)
+{
+	const unsigned stage = stage_of(e->stage);
+	uint64_t base, len;
+	unsigned ttl;
+
+	switch (insn) {
+	case TLBB_A64_TLBI_ALLE1IS:
+		return true;
+	case TLBB_A64_TLBI_VMALLS12E1IS:
+		return e->vmid == vmid;
+	case TLBB_A64_TLBI_IPAS2E1IS:
+	case TLBB_A64_TLBI_IPAS2LE1IS: {
+		uint64_t ipa = (op & ((UINT64_C(1) << 40) - 1)) << 12;
+
+		if (stage != 2 || e->vmid != vmid)
+			return false;
+		if (insn == TLBB_A64_TLBI_IPAS2LE1IS && e->table)
+			return false;
+		if ((op >> 44) & 15) /* TTL hints: the backend never sets one */
+			a64m_fail("model: stage-2 TTL hint not modelled");
+		return ipa >= e->va && ipa < e->va + e->span;
+	}
+	case TLBB_A64_TLBI_RIPAS2E1IS:
+	case TLBB_A64_TLBI_RIPAS2LE1IS:
+		if (stage != 2 || e->vmid != vmid)
+			return false;
+		if (insn == TLBB_A64_TLBI_RIPAS2LE1IS && e->table)
+			return false;
+		if (!range_of(op, &base, &len, &ttl))
+			return false;
+		if (ttl && (e->table || ttl != LEAF_LEVEL))
+			return false;
+		return overlaps(e, base, len);
+	default:
+		a64m_fail("model: not a stage-2 TLBI");
+		return false;
+	}
+}
+
 bool a64m_tlbi_matches(enum tlbb_a64_insn insn, uint64_t op, const struct a64m_entry *e)
+{
+	return a64m_tlbi_matches_vmid(insn, op, 0, e);
+}
+
+bool a64m_tlbi_matches_vmid(enum tlbb_a64_insn insn, uint64_t op, uint16_t vmid,
+			    const struct a64m_entry *e)
 {
 	const uint16_t asid = (uint16_t)(op >> 48);
 	bool all_asids = false, leaf_only = false;
 
+	if (insn >= TLBB_A64_TLBI_IPAS2E1IS)
+		return s2_matches(insn, op, vmid, e);
+	/* The EL1 forms: stage-1 and combined entries of the current VMID. */
+	if (stage_of(e->stage) == 2 || e->vmid != vmid)
+		return false;
 	switch (insn) {
 	case TLBB_A64_TLBI_VMALLE1IS:
 		return true;
@@ -223,7 +341,8 @@ ORACLE_NOCOV static void complete(unsigned cpu)
 			for (unsigned i = 0; i < A64M_TLB; i++) {
 				struct a64m_entry *e = &a64m.tlb[c][i];
 
-				if (e->valid && e->seq < x->seq && a64m_tlbi_matches(x->insn, x->op, e))
+				if (e->valid && e->seq < x->seq &&
+				    a64m_tlbi_matches_vmid(x->insn, x->op, x->vmid, e))
 					e->valid = false;
 			}
 	}
@@ -243,7 +362,10 @@ static void issue(unsigned cpu, enum tlbb_a64_insn insn, uint64_t op)
 		a64m.npend[cpu] = keep - 1;
 		a64m.n_early++;
 	}
-	a64m.pend[cpu][a64m.npend[cpu]++] = (struct a64m_tlbi){ insn, op, ++a64m.seq };
+	if (a64m.vttbr[cpu] != a64m.vttbr_written[cpu])
+		a64m_fail("model: TLBI after MSR VTTBR_EL2 without an ISB: its VMID is not defined");
+	a64m.pend[cpu][a64m.npend[cpu]++] =
+		(struct a64m_tlbi){ insn, op, ++a64m.seq, (uint16_t)(a64m.vttbr[cpu] >> 48) };
 	a64m.n_tlbi++;
 }
 
@@ -266,7 +388,9 @@ void tlbb_a64_record(enum tlbb_a64_insn insn, uint64_t op)
 	static const char *const name[] = {
 		"?", "DSB ISHST", "DSB ISH", "ISB", "TLBI VAE1IS", "TLBI VALE1IS", "TLBI VAAE1IS",
 		"TLBI VAALE1IS", "TLBI ASIDE1IS", "TLBI VMALLE1IS", "TLBI RVAE1IS",
-		"TLBI RVALE1IS", "TLBI RVAAE1IS", "TLBI RVAALE1IS",
+		"TLBI RVALE1IS", "TLBI RVAAE1IS", "TLBI RVAALE1IS", "TLBI IPAS2E1IS",
+		"TLBI IPAS2LE1IS", "TLBI RIPAS2E1IS", "TLBI RIPAS2LE1IS", "TLBI VMALLS12E1IS",
+		"TLBI ALLE1IS", "MSR VTTBR_EL2",
 	};
 
 	hook(insn, false);
@@ -286,12 +410,21 @@ void tlbb_a64_record(enum tlbb_a64_insn insn, uint64_t op)
 			complete(cpu);
 		break;
 	case TLBB_A64_ISB:
+		a64m.vttbr[cpu] = a64m.vttbr_written[cpu];
+		break;
+	case TLBB_A64_MSR_VTTBR:
+		a64m.vttbr_written[cpu] = op;
 		break;
 	default:
 		issue(cpu, insn, op);
 		break;
 	}
 	hook(insn, true);
+}
+
+uint64_t tlbb_a64_record_read_vttbr(void)
+{
+	return a64m.cur < A64M_NCPU ? a64m.vttbr_written[a64m.cur] : 0;
 }
 
 unsigned a64m_pending(unsigned cpu)

@@ -34,7 +34,27 @@
  *   DSB ISHST    this CPU's page-table stores become visible to every walker.
  *   DSB ISH      the same, then every TLBI this CPU issued completes. A DSB
  *                on another CPU completes none of them.
- *   ISB          no TLB effect (the model has no instruction fetch).
+ *   ISB          no TLB effect (the model has no instruction fetch); makes
+ *                the last MSR VTTBR_EL2 the CPU's current VMID.
+ *
+ * Stage 2 (the EL2 backend, arch/arm64/stage2.c; docs/stage2.md). Entries
+ * carry a stage: 1 (stage 1 only, also what the EL1 driver's entries are,
+ * VMID 0), 2 (stage-2 only: IPA -> PA, va holds the IPA) or 12 (combined
+ * VA -> PA, built from a stage-2 entry, keyed by that stage-2 entry). Every
+ * TLBI is tagged at issue with the issuing CPU's current VMID (VTTBR_EL2 as
+ * of its last ISB; a TLBI issued while an MSR VTTBR_EL2 awaits its ISB is a
+ * failure: the VMID it acts on is not defined). Decoded (Arm ARM C5.5):
+ *   IPAS2E1IS / IPAS2LE1IS   stage-2 entries of the VMID whose IPA range
+ *                holds IPA[51:12] (op[39:0]); L: leaf entries only. Combined
+ *                entries are NOT removed ("not required to apply to caching
+ *                structures that combine stage 1 and stage 2").
+ *   RIPAS2E1IS / RIPAS2LE1IS the same over the range (fields as RVAE1IS).
+ *   VMALLE1IS    stage-1 and combined entries of the VMID (not stage-2 only).
+ *   VMALLS12E1IS every entry of the VMID.
+ *   ALLE1IS      every entry of every VMID.
+ *   The stage-1 VA forms match stage-1 and combined entries of the VMID.
+ * MRS VTTBR_EL2 (tlbb_a64_record_read_vttbr(), defined here) reads the last
+ * value written.
  *
  * Page-table stores (a64m_store()) are buffered per CPU until that CPU's
  * next DSB: until then a walker on ANY CPU (the storing one too) reads the
@@ -74,12 +94,15 @@ struct a64m_entry {
 	unsigned key;     /* the driver's page-table entry */
 	uint32_t version; /* the version the walk read */
 	uint64_t seq;     /* when it was filled */
+	uint8_t stage;    /* 0/1 stage 1, 2 stage-2 only (va = IPA), 12 combined */
+	uint16_t vmid;
 };
 
 struct a64m_tlbi {
 	enum tlbb_a64_insn insn;
 	uint64_t op;
 	uint64_t seq; /* when it was issued */
+	uint16_t vmid; /* the issuing CPU's current VMID then */
 };
 
 struct a64m_store {
@@ -94,6 +117,8 @@ struct a64m_walk {
 	bool table, global;
 	uint16_t asid;     /* the ASID the CPU runs under (ignored if global) */
 	unsigned key;
+	uint16_t vmid;     /* stage 2 / combined walks */
+	uint8_t stage;     /* 0/1, 2 or 12 as in struct a64m_entry */
 };
 
 struct a64m {
@@ -108,6 +133,8 @@ struct a64m {
 	unsigned nsb[A64M_NCPU];
 	uint32_t vis_version[A64M_KEYS]; /* what a walker reads */
 	bool vis_present[A64M_KEYS];
+	uint64_t vttbr[A64M_NCPU];         /* VTTBR_EL2 in effect (after the ISB) */
+	uint64_t vttbr_written[A64M_NCPU]; /* the last MSR VTTBR_EL2 */
 	/* checker controls: the model itself broken, its crafted input must report */
 	bool drop_tlbi; /* TLBIs remove nothing */
 	bool dsb_completes_nothing; /* DSB ISH leaves the issued TLBIs pending */
@@ -135,6 +162,15 @@ void a64m_store(unsigned cpu, unsigned key, uint32_t version, bool present);
 bool a64m_walk(unsigned cpu, const struct a64m_walk *w, uint32_t *version);
 /* Does the (decoded) TLBI match the entry? Exposed for the rule tests. */
 bool a64m_tlbi_matches(enum tlbb_a64_insn insn, uint64_t op, const struct a64m_entry *e);
+/* A guest access on @cpu running VMID @vmid: VA @va, whose stage 1 (fixed,
+ * not modelled) gives IPA @ipa, whose stage-2 entry is @key. A combined
+ * entry hits, or the stage-2 translation (a stage-2-only entry, or a walk of
+ * the visible tables, cached as such) builds one. False: a stage-2 fault. */
+bool a64m_walk_s12(unsigned cpu, uint64_t va, uint64_t ipa, uint16_t vmid, unsigned key,
+		   uint32_t *version);
+/* a64m_tlbi_matches() for a TLBI issued under @vmid. */
+bool a64m_tlbi_matches_vmid(enum tlbb_a64_insn insn, uint64_t op, uint16_t vmid,
+			    const struct a64m_entry *e);
 /* Uncompleted TLBIs issued by @cpu. */
 unsigned a64m_pending(unsigned cpu);
 
