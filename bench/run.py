@@ -207,6 +207,27 @@ def main():
             r['idle_check_ratio_to_linux'] = round(
                 r['instructions_per_idle_check'] / base['instructions_per_idle_check'], 2)
 
+    # ---- the vcpu backend in an emulator's shape --------------------------------
+    vlook, vhold = {}, []
+    exe = os.path.join(a.dir, 'vcpu-lookup')
+    if os.path.exists(exe):
+        for label, wrapper in (('library', 'bench_lookup_lib'), ('inline', 'bench_lookup_inline')):
+            info, total, _ = count_instructions(exe, wrapper, a.calls)
+            r = {'benchmark': 'vcpu_tlb_lookup', 'variant': label,
+                 'instructions_per_lookup': round(total / info['lookups'], 2),
+                 'lookups': info['lookups'], 'hit_ratio': round(info['hits_inline'] / info['lookups'], 2),
+                 'note': 'tlbb_vcpu_tlb_lookup() through a noinline wrapper' if label == 'library'
+                         else 'tlbb_vcpu_tlb_lookup_inline() through a noinline wrapper'}
+            vlook[label] = r
+            results.append(r)
+    exe = os.path.join(a.dir, 'vcpu-lock-hold')
+    if os.path.exists(exe):
+        p = subprocess.run([exe, '--vcpus', '3', '--rounds', '50'], capture_output=True, text=True)
+        if p.returncode != 0:
+            fail('vcpu-lock-hold failed: ' + p.stderr)
+        vhold = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+        results += vhold
+
     # ---- indirect calls in the core -------------------------------------------
     ind = {}
     for label, fname in ARCHIVES:
@@ -237,7 +258,7 @@ def main():
         results += cont
 
     lines = [json.dumps(r) for r in results]
-    table = render_table(per, ind, cont, a, ncpus)
+    table = render_table(per, ind, cont, a, ncpus) + render_vcpu(vlook, vhold)
     with open(os.path.join(a.dir, 'results.jsonl'), 'w') as f:
         f.write('\n'.join(lines) + '\n')
     with open(os.path.join(a.dir, 'table.txt'), 'w') as f:
@@ -245,6 +266,26 @@ def main():
     print('\n'.join(lines))
     sys.stdout.flush()
     print(table, file=sys.stderr, end='')
+
+
+def render_vcpu(vlook, vhold):
+    out = []
+    if vlook:
+        out.append('')
+        out.append('vcpu TLB lookup, instructions per lookup (callgrind, wrapper included, '
+                   'hit ratio %.2f)' % vlook['inline']['hit_ratio'])
+        for label in ('library', 'inline'):
+            out.append('%-10s %8.1f   %s' % (label, vlook[label]['instructions_per_lookup'],
+                                           vlook[label]['note']))
+    if vhold:
+        out.append('')
+        out.append('vcpu race check that flushes: longest continuous hold of the page-table lock '
+                   'per round (vCPUs take the lock in every block)')
+        out.append('%-8s %6s %7s %12s %12s' % ('mode', 'vcpus', 'rounds', 'median us', 'max us'))
+        for r in vhold:
+            out.append('%-8s %6d %7d %12.1f %12.1f' % (r['mode'], r['vcpus'], r['rounds'],
+                                                    r['median_hold_us'], r['max_hold_us']))
+    return '\n'.join(out) + ('\n' if out else '')
 
 
 def render_table(per, ind, cont, a, ncpus):

@@ -25,7 +25,7 @@
  */
 #include <tlbbatch/maskgen.h>
 
-int tlbb_mg_init(struct tlbb_mg *mg, struct tlbb_mg_cpu *percpu, unsigned ncpus)
+enum tlbb_status tlbb_mg_init(struct tlbb_mg *mg, struct tlbb_mg_cpu *percpu, unsigned ncpus)
 {
 	if (!mg || !percpu || ncpus == 0 || ncpus > TLBB_MAX_CPUS)
 		return TLBB_EINVAL;

@@ -299,9 +299,9 @@ static void batch_gather(struct tlbb_batch *b, struct mg_batch *mb, const struct
 }
 
 /*
- * Everything but the common add (another page of the space of the batch's
- * newest add): the first add to an empty batch, another space, a
- * whole-space add.
+ * Everything but the common add (another page or range of the space of the
+ * batch's newest add, which the core marks TLBB_RANGE_SAME): the first add
+ * to an empty batch, another space, a whole-space add.
  */
 __attribute__((__noinline__, __cold__)) static void mg_add_other(struct tlbb_batch *b,
 							  struct mg_batch *mb,
@@ -318,7 +318,13 @@ __attribute__((__noinline__, __cold__)) static void mg_add_other(struct tlbb_bat
 		if (all)
 			mb->flags |= MGB_ALL;
 	} else if (mb->cur == (uintptr_t)s) {
-		mb->flags |= MGB_ALL; /* a whole-space add to the current space */
+		/* The current space, without the core's TLBB_RANGE_SAME. */
+		if (all)
+			mb->flags |= MGB_ALL;
+		if (start < mb->start)
+			mb->start = start;
+		if (end > mb->end)
+			mb->end = end;
 	} else {
 		batch_gather(b, mb, (const struct tlbb_space *)mb->cur);
 		mb->space = MGB_MULTI;
@@ -363,7 +369,12 @@ static inline void mg_add(const struct tlbb_backend *be, struct tlbb_batch *b,
 	 * that CPU reads this number and flushes the context as it loads it.
 	 */
 	g = __atomic_add_fetch(&mgs(s)->gen, 1, __ATOMIC_SEQ_CST);
-	if (__builtin_expect(mb->cur != (uintptr_t)s || (flags & TLBB_RANGE_ALL), 0)) {
+	/*
+	 * TLBB_RANGE_SAME: the core says @s is the space of the newest add
+	 * (its b->last), which is our cur; on the core's shortest path the
+	 * flags are constants and this test folds away.
+	 */
+	if (__builtin_expect((flags & (TLBB_RANGE_SAME | TLBB_RANGE_ALL)) != TLBB_RANGE_SAME, 0)) {
 		mg_add_other(b, mb, s, start, end, flags, g);
 		return;
 	}
@@ -373,10 +384,8 @@ static inline void mg_add(const struct tlbb_backend *be, struct tlbb_batch *b,
 	 * MGB_ALL). Whether the range can be invalidated page by page is
 	 * decided at flush, on the merged range (mg_arch_range_ok).
 	 */
-	if (start < mb->start)
-		mb->start = start;
-	if (end > mb->end)
-		mb->end = end;
+	mb->start = start < mb->start ? start : mb->start; /* branch-free: any order */
+	mb->end = end > mb->end ? end : mb->end;
 	mb->gen_last = g;
 }
 

@@ -46,6 +46,8 @@ _Static_assert(TLBB_DEFAULT_PAGE_SHIFT >= 12 && TLBB_DEFAULT_PAGE_SHIFT <= 30,
 _Static_assert(TLBB_DEFAULT_FULL_FLUSH_PAGES >= 1, "TLBB_DEFAULT_FULL_FLUSH_PAGES must be >= 1");
 _Static_assert(TLBB_ARCH_SPACE_WORDS >= 1 && TLBB_ARCH_BATCH_WORDS >= 1,
 	       "backends need some private storage");
+/* The int-sized ABI of the status returns (tlbbatch.h). */
+_Static_assert(sizeof(enum tlbb_status) == sizeof(int), "enum tlbb_status must stay int-sized");
 /* pending + guard bit must stay below the flushed field */
 _Static_assert(TLBB_GEN_MASK < (1u << TLBB_GEN_FLUSHED_SHIFT), "generation fields overlap");
 
@@ -164,7 +166,7 @@ static void hook_space_fini(const struct tlbb_backend *be, struct tlbb_space *s)
 }
 #endif
 
-int tlbb_space_init(struct tlbb_space *s, const struct tlbb_backend *backend, uint32_t id,
+enum tlbb_status tlbb_space_init(struct tlbb_space *s, const struct tlbb_backend *backend, uint32_t id,
 		    void *owner)
 {
 	if (!s)
@@ -177,7 +179,8 @@ int tlbb_space_init(struct tlbb_space *s, const struct tlbb_backend *backend, ui
 	s->id = id;
 	s->full_flush_pages = TLBB_DEFAULT_FULL_FLUSH_PAGES;
 	s->page_shift = TLBB_DEFAULT_PAGE_SHIFT;
-	s->page_mask = ((uint64_t)1 << TLBB_DEFAULT_PAGE_SHIFT) - 1;
+	s->page_size = (uint64_t)1 << TLBB_DEFAULT_PAGE_SHIFT;
+	s->page_base = ~(s->page_size - 1);
 	s->flags = 0;
 	s->reserved = 0;
 	s->owner = owner;
@@ -189,16 +192,17 @@ int tlbb_space_init(struct tlbb_space *s, const struct tlbb_backend *backend, ui
 	return TLBB_OK;
 }
 
-int tlbb_space_set_granule(struct tlbb_space *s, unsigned page_shift)
+enum tlbb_status tlbb_space_set_granule(struct tlbb_space *s, unsigned page_shift)
 {
 	if (!s || page_shift < TLBB_MIN_PAGE_SHIFT || page_shift > TLBB_MAX_PAGE_SHIFT)
 		return TLBB_EINVAL;
 	s->page_shift = (uint8_t)page_shift;
-	s->page_mask = ((uint64_t)1 << page_shift) - 1;
+	s->page_size = (uint64_t)1 << page_shift;
+	s->page_base = ~(s->page_size - 1);
 	return TLBB_OK;
 }
 
-int tlbb_space_set_threshold(struct tlbb_space *s, uint32_t pages)
+enum tlbb_status tlbb_space_set_threshold(struct tlbb_space *s, uint32_t pages)
 {
 	if (!s || pages == 0)
 		return TLBB_EINVAL;
@@ -206,7 +210,7 @@ int tlbb_space_set_threshold(struct tlbb_space *s, uint32_t pages)
 	return TLBB_OK;
 }
 
-int tlbb_space_set_global(struct tlbb_space *s, bool global)
+enum tlbb_status tlbb_space_set_global(struct tlbb_space *s, bool global)
 {
 	if (!s)
 		return TLBB_EINVAL;
@@ -214,7 +218,7 @@ int tlbb_space_set_global(struct tlbb_space *s, bool global)
 	return TLBB_OK;
 }
 
-int tlbb_space_set_cpumask(struct tlbb_space *s, tlbb_cpumask_t *cpus)
+enum tlbb_status tlbb_space_set_cpumask(struct tlbb_space *s, tlbb_cpumask_t *cpus)
 {
 	if (!s)
 		return TLBB_EINVAL;
@@ -232,10 +236,12 @@ void tlbb_batch_init(struct tlbb_batch *b)
 	b->reserved = 0;
 	b->nr_adds = 0;
 	b->cpus = NULL;
+	b->last = TLBB_NO_SPACE;
 	zero_words(b->arch, TLBB_ARCH_BATCH_WORDS);
+	b->release = NULL;
 }
 
-int tlbb_batch_set_cpumask(struct tlbb_batch *b, tlbb_cpumask_t *cpus)
+enum tlbb_status tlbb_batch_set_cpumask(struct tlbb_batch *b, tlbb_cpumask_t *cpus)
 {
 	if (!b || b->flush_required)
 		return TLBB_EINVAL;
@@ -278,7 +284,7 @@ static void space_bump_pending(struct tlbb_space *s)
 	uint32_t old = __atomic_load_n(&s->batch_gen, __ATOMIC_RELAXED);
 
 	for (;;) {
-		if (tlbb_gen_pending(old) > TLBB_GEN_PENDING_LARGE) {
+		if (__builtin_expect(tlbb_gen_pending(old) > TLBB_GEN_PENDING_LARGE, 0)) {
 			/* Release: our PTE clear and TLBI issue come before the reset. */
 			if (__atomic_compare_exchange_n(&s->batch_gen, &old, 1u, false,
 							__ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
@@ -311,7 +317,7 @@ static void space_release_id(const struct tlbb_backend *be, struct tlbb_space *s
 	hook_space_fini(be, s);
 }
 
-int tlbb_space_fini(struct tlbb_space *s)
+enum tlbb_status tlbb_space_fini(struct tlbb_space *s)
 {
 	const struct tlbb_backend *be = space_backend(s);
 
@@ -323,7 +329,7 @@ int tlbb_space_fini(struct tlbb_space *s)
 	return TLBB_OK;
 }
 
-int tlbb_space_set_id(struct tlbb_space *s, uint32_t id)
+enum tlbb_status tlbb_space_set_id(struct tlbb_space *s, uint32_t id)
 {
 	const struct tlbb_backend *be = space_backend(s);
 
@@ -346,25 +352,31 @@ static inline void batch_queue_bound(const struct tlbb_backend *be, struct tlbb_
 				     unsigned flags)
 {
 	hook_add(be, b, s, start, end, flags & (TLBB_ADD_WRITABLE | TLBB_ADD_LEAF_ONLY |
-						TLBB_RANGE_ALL));
+						TLBB_RANGE_ALL | TLBB_RANGE_SAME));
 	/*
 	 * The flags are the batch owner's private state; only the generation
 	 * word is shared. A compiler barrier is not enough in general, so the
 	 * bump below is a seq_cst RMW: nothing above may sink past it.
 	 */
 	b->flush_required = true;
-	if (flags & TLBB_ADD_WRITABLE)
-		b->writable = true;
+	b->writable |= (flags & TLBB_ADD_WRITABLE) != 0; /* no branch */
 	b->nr_adds++;
 	space_bump_pending(s);
 }
 
-/* The same for a batch bound to @be or to nothing yet (it binds here). */
+/*
+ * The same for a batch bound to @be or to nothing yet (it binds here), from
+ * any path: it tells the backend whether @s is the batch's current space
+ * and makes it so.
+ */
 static void batch_queue_on(const struct tlbb_backend *be, struct tlbb_batch *b,
 			   struct tlbb_space *s, uint64_t start, uint64_t end, unsigned flags)
 {
 	b->backend = be;
+	if (b->last == s)
+		flags |= TLBB_RANGE_SAME;
 	batch_queue_bound(be, b, s, start, end, flags);
+	b->last = s;
 }
 
 static int batch_queue(struct tlbb_batch *b, struct tlbb_space *s, uint64_t start,
@@ -387,6 +399,8 @@ static int batch_queue(struct tlbb_batch *b, struct tlbb_space *s, uint64_t star
 }
 
 #define ADD_KNOWN_FLAGS (TLBB_ADD_WRITABLE | TLBB_ADD_LEAF_ONLY)
+_Static_assert((ADD_KNOWN_FLAGS & (ADD_KNOWN_FLAGS + 1)) == 0,
+	       "the add fast paths test flags > ADD_KNOWN_FLAGS: the known flags are the low bits");
 
 /*
  * Flag bits this library does not know may mean anything: read them the
@@ -407,7 +421,7 @@ static int with_flags_status(int rc, bool unknown_flags)
 	return (rc == TLBB_OK && unknown_flags) ? TLBB_EFLAGS : rc;
 }
 
-int tlbb_add_space(struct tlbb_batch *b, struct tlbb_space *s, unsigned flags)
+enum tlbb_status tlbb_add_space(struct tlbb_batch *b, struct tlbb_space *s, unsigned flags)
 {
 	bool unknown = widen_unknown_flags(&flags);
 
@@ -475,7 +489,7 @@ static int queue_shaped(struct tlbb_batch *b, struct tlbb_space *s, struct shape
 	return rc == TLBB_OK ? r.status : rc;
 }
 
-int tlbb_add_range(struct tlbb_batch *b, struct tlbb_space *s, uint64_t start, uint64_t end,
+enum tlbb_status tlbb_add_range(struct tlbb_batch *b, struct tlbb_space *s, uint64_t start, uint64_t end,
 		   unsigned flags)
 {
 	bool unknown = widen_unknown_flags(&flags);
@@ -511,24 +525,54 @@ __attribute__((__noinline__, __cold__)) static int add_page_general(struct tlbb_
  * one page never exceeds it. Every input the common case does not cover
  * takes add_page_general(), which answers it as batch_queue() does.
  */
-int tlbb_add_page(struct tlbb_batch *b, struct tlbb_space *s, uint64_t va, unsigned flags)
+/*
+ * tlbb_add_page() for every call its shortest path leaves out: the first
+ * add of a space to the batch, and every bad input. Answers them all.
+ */
+__attribute__((__noinline__)) static int add_page_checked(struct tlbb_batch *b,
+							  struct tlbb_space *s, uint64_t va,
+							  unsigned flags)
 {
 	const struct tlbb_backend *be = space_backend(s);
-	uint64_t mask, end;
+	uint64_t start, end;
 
-	if (__builtin_expect(!be, 0))
+	if (!be)
 		return TLBB_EINVAL;
-	mask = s->page_mask;
+	start = va & s->page_base;
 	/* The page's exclusive end; 0 (wrapped) exactly for the top page. */
-	end = (va | mask) + 1;
-	/* flags > ADD_KNOWN_FLAGS: the known ones are the low bits. */
-	if (__builtin_expect(!b || flags > ADD_KNOWN_FLAGS || end == 0 || b->backend != be, 0))
+	end = start + s->page_size;
+	if (end == 0 || !b || flags > ADD_KNOWN_FLAGS || (b->backend && b->backend != be))
 		return add_page_general(b, s, va, flags);
-	batch_queue_bound(be, b, s, va & ~mask, end, flags);
+	batch_queue_on(be, b, s, start, end, flags);
 	return TLBB_OK;
 }
 
-int tlbb_flush_range_sync(struct tlbb_space *s, uint64_t start, uint64_t end, unsigned flags)
+/*
+ * The hot path (one call per reclaimed page): another page of the space the
+ * batch's newest add was for. That space passed every check when it joined
+ * the batch (initialised, of the batch's backend), and stays initialised
+ * until the batch is flushed (THE LIFE OF A SPACE: fini only after every
+ * batch holding its work was flushed), so what is left to answer here is
+ * the flags and the top page. b->last == s also rules out a NULL space:
+ * an empty batch holds TLBB_NO_SPACE. flags > ADD_KNOWN_FLAGS: the known
+ * ones are the low bits.
+ */
+enum tlbb_status tlbb_add_page(struct tlbb_batch *b, struct tlbb_space *s, uint64_t va, unsigned flags)
+{
+	uint64_t start, end;
+
+	if (__builtin_expect(!b || b->last != s || flags > ADD_KNOWN_FLAGS, 0))
+		return add_page_checked(b, s, va, flags);
+	start = va & s->page_base;
+	/* The page's exclusive end; 0 (wrapped) exactly for the top page. */
+	end = start + s->page_size;
+	if (__builtin_expect(end == 0, 0))
+		return add_page_checked(b, s, va, flags);
+	batch_queue_bound(b->backend, b, s, start, end, flags | TLBB_RANGE_SAME);
+	return TLBB_OK;
+}
+
+enum tlbb_status tlbb_flush_range_sync(struct tlbb_space *s, uint64_t start, uint64_t end, unsigned flags)
 {
 	const struct tlbb_backend *be = space_backend(s);
 	bool unknown = widen_unknown_flags(&flags);
@@ -554,12 +598,71 @@ int tlbb_flush_range_sync(struct tlbb_space *s, uint64_t start, uint64_t end, un
 	return r.status;
 }
 
+/* ---- frame hand-off: releases run after the flush ------------------------ */
+
+enum tlbb_status tlbb_batch_release(struct tlbb_batch *b, struct tlbb_release *r, tlbb_release_fn fn)
+{
+	if (!r || !fn)
+		return TLBB_EINVAL;
+	r->fn = fn;
+	r->next = NULL;
+	if (!b) {
+		/* No batch: the adds it answers for were synchronous, and done. */
+		fn(r);
+		return TLBB_EINVAL;
+	}
+	/* Newest first: one pointer in the batch, no tail; reversed at run. */
+	r->next = b->release;
+	b->release = r;
+	return TLBB_OK;
+}
+
+/*
+ * Run @b's releases, oldest first. Only after the backend's flush returned:
+ * a release frees a frame some TLB could still translate to until then. The
+ * list is detached first, so a release may queue into the emptied batch.
+ *
+ * Out of line, and named in tools/check-no-indirect: calling each release
+ * is the caller's own indirect call, made only when it queued releases, so
+ * the statically bound flush path stays free of the library's.
+ */
+__attribute__((__noinline__, __cold__)) static void batch_run_releases_slow(struct tlbb_batch *b)
+{
+	struct tlbb_release *r = b->release, *fifo = NULL;
+
+	b->release = NULL;
+	while (r) {
+		struct tlbb_release *next = r->next;
+
+		r->next = fifo;
+		fifo = r;
+		r = next;
+	}
+	while (fifo) {
+		struct tlbb_release *next = fifo->next;
+
+		fifo->next = NULL;
+		fifo->fn(fifo);
+		fifo = next;
+	}
+}
+
+static inline void batch_run_releases(struct tlbb_batch *b)
+{
+	if (__builtin_expect(b->release != NULL, 0))
+		batch_run_releases_slow(b);
+}
+
 void tlbb_flush(struct tlbb_batch *b)
 {
 	const struct tlbb_backend *be;
 
-	if (!b || !b->flush_required)
+	if (!b)
 		return;
+	if (!b->flush_required) {
+		batch_run_releases(b); /* nothing queued: nothing to wait for */
+		return;
+	}
 	be = b->backend;
 	hook_flush(be, b);
 	zero_words(b->arch, TLBB_ARCH_BATCH_WORDS);
@@ -573,8 +676,10 @@ void tlbb_flush(struct tlbb_batch *b)
 	b->writable = false;
 	b->nr_adds = 0;
 	b->backend = NULL;
+	b->last = TLBB_NO_SPACE;
 	if (b->cpus)
 		tlbb_cpumask_clear(b->cpus);
+	batch_run_releases(b);
 }
 
 void tlbb_flush_dirty(struct tlbb_batch *b)

@@ -510,7 +510,7 @@ const struct tlbb_backend tlbb_arm64_backend = {
 	.space_fini = a64_space_fini,
 };
 
-int tlbb_arm64_backend_init(struct tlbb_backend *be, const struct tlbb_arm64_config *cfg)
+enum tlbb_status tlbb_arm64_backend_init(struct tlbb_backend *be, const struct tlbb_arm64_config *cfg)
 {
 	if (!be)
 		return TLBB_EINVAL;

@@ -11,6 +11,7 @@
 #include <tlbbatch/sim.h>
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,7 +66,35 @@ static unsigned faults_of(const struct tlbb_sim *sim)
 
 unsigned tlbb_sim_current_cpu(const struct tlbb_sim *sim)
 {
-	return tl_sim == sim ? tl_cpu : 0;
+	return tl_sim == sim ? tl_cpu : TLBB_SIM_NO_CPU;
+}
+
+/*
+ * The CPU a hook runs on. A thread that never entered a CPU of @sim has
+ * none: an arm64 TLBI would have no issuing CPU whose DSB completes it and
+ * an x86 flush no "self" to skip, so any answer would be a guess that could
+ * hide a missing flush. The test is wrong; stop it, loudly.
+ */
+static unsigned hook_cpu(struct tlbb_sim *sim, const char *what)
+{
+	unsigned c = tlbb_sim_current_cpu(sim);
+
+	if (__builtin_expect(c != TLBB_SIM_NO_CPU, 1))
+		return c;
+	__atomic_fetch_add(&sim->st.no_cpu_calls, 1, __ATOMIC_RELAXED);
+	if (!sim->cfg.on_no_cpu) {
+		fprintf(stderr,
+			"tlbb_sim: %s on a thread that never called tlbb_sim_cpu_enter() "
+			"for this sim\n", what);
+		abort();
+	}
+	/*
+	 * The test's handler returned: the hook runs for no CPU, the widest
+	 * way (TLBIs complete at once everywhere, IPIs reach every CPU in the
+	 * mask), so the mistake can only over-flush.
+	 */
+	sim->cfg.on_no_cpu(sim, what);
+	return TLBB_SIM_NO_CPU;
 }
 
 /* ---- TLB maintenance primitives ---------------------------------------- */
@@ -109,9 +138,14 @@ static void apply_everywhere(struct tlbb_sim *sim, const struct sim_op *ops, uns
 /* arm64: @c issues a TLBI; it stays incomplete until @c's DSB. */
 static void issue_tlbi(struct tlbb_sim *sim, unsigned c, struct sim_op op)
 {
-	struct sim_cpu *cpu = &sim->cpu[c];
+	struct sim_cpu *cpu;
 
 	STAT_ADD(sim, tlbi_ops, 1);
+	if (c >= sim->cfg.ncpus) {
+		apply_everywhere(sim, &op, 1); /* no issuing CPU: complete at once */
+		return;
+	}
+	cpu = &sim->cpu[c];
 	pthread_mutex_lock(&cpu->oplock);
 	if (cpu->nops == sim->cfg.max_outstanding) {
 		/* Hardware may complete a TLBI early; only late is forbidden. */
@@ -125,9 +159,12 @@ static void issue_tlbi(struct tlbb_sim *sim, unsigned c, struct sim_op op)
 
 void tlbb_sim_dsb(struct tlbb_sim *sim, unsigned c)
 {
-	struct sim_cpu *cpu = &sim->cpu[c];
+	struct sim_cpu *cpu;
 
 	STAT_ADD(sim, dsb, 1);
+	if (c >= sim->cfg.ncpus)
+		return; /* no CPU: nothing of its is outstanding */
+	cpu = &sim->cpu[c];
 	pthread_mutex_lock(&cpu->oplock);
 	apply_everywhere(sim, cpu->ops, cpu->nops);
 	cpu->nops = 0;
@@ -138,6 +175,8 @@ unsigned tlbb_sim_outstanding(struct tlbb_sim *sim, unsigned c)
 {
 	unsigned n;
 
+	if (c >= sim->cfg.ncpus)
+		return 0;
 	pthread_mutex_lock(&sim->cpu[c].oplock);
 	n = sim->cpu[c].nops;
 	pthread_mutex_unlock(&sim->cpu[c].oplock);
@@ -147,6 +186,8 @@ unsigned tlbb_sim_outstanding(struct tlbb_sim *sim, unsigned c)
 /* x86: @c changes its own TLB (INVLPG / INVPCID / CR3). */
 static void local_flush(struct tlbb_sim *sim, unsigned c, struct sim_op op)
 {
+	if (c >= sim->cfg.ncpus)
+		return; /* no CPU: no local TLB */
 	STAT_ADD(sim, local_flushes, 1);
 	cpu_apply(sim, c, &op, 1);
 }
@@ -185,7 +226,7 @@ static bool sim_should_defer(const struct tlbb_backend *be, const struct tlbb_sp
 
 	if (sim->cfg.model == TLBB_SIM_ARM64)
 		return !(sim->cfg.options & TLBB_SIM_OPT_REPEAT_TLBI_ERRATUM);
-	return !s->cpus || tlbb_cpumask_any_but(s->cpus, tlbb_sim_current_cpu(sim));
+	return !s->cpus || tlbb_cpumask_any_but(s->cpus, hook_cpu(sim, "tlbb_should_defer()"));
 }
 
 /*
@@ -205,7 +246,7 @@ static void sim_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct 
 		    uint64_t start, uint64_t end, unsigned flags)
 {
 	struct tlbb_sim *sim = sim_of(be);
-	unsigned self = tlbb_sim_current_cpu(sim);
+	unsigned self = hook_cpu(sim, "tlbb_add_*()");
 
 	if (sim->cfg.model == TLBB_SIM_X86) {
 		struct sim_batch *sb = TLBB_ARCH(b, struct sim_batch);
@@ -239,7 +280,7 @@ static void sim_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct 
 static void sim_flush(const struct tlbb_backend *be, struct tlbb_batch *b)
 {
 	struct tlbb_sim *sim = sim_of(be);
-	unsigned self = tlbb_sim_current_cpu(sim);
+	unsigned self = hook_cpu(sim, "tlbb_flush()");
 	struct sim_op all = { OP_ALL, 0, 0 };
 
 	STAT_ADD(sim, batch_flushes, 1);
@@ -264,7 +305,7 @@ static void sim_flush(const struct tlbb_backend *be, struct tlbb_batch *b)
 static void sim_flush_space(const struct tlbb_backend *be, struct tlbb_space *s)
 {
 	struct tlbb_sim *sim = sim_of(be);
-	unsigned self = tlbb_sim_current_cpu(sim);
+	unsigned self = hook_cpu(sim, "a whole-space flush (race check, sync fallback, fini)");
 	unsigned faults = faults_of(sim);
 	struct sim_op op = { OP_ASID, s->id, 0 };
 
@@ -383,7 +424,7 @@ void tlbb_sim_set_faults(struct tlbb_sim *sim, unsigned faults)
 
 /* ---- spaces and page tables --------------------------------------------- */
 
-int tlbb_sim_space_init(struct tlbb_sim *sim, struct tlbb_sim_space *ss, uint32_t asid,
+enum tlbb_status tlbb_sim_space_init(struct tlbb_sim *sim, struct tlbb_sim_space *ss, uint32_t asid,
 			size_t npages)
 {
 	int rc;
@@ -548,17 +589,23 @@ void tlbb_sim_frame_recycle(struct tlbb_sim *sim, unsigned frame)
 
 /* ---- CPUs ---------------------------------------------------------------- */
 
-void tlbb_sim_cpu_enter(struct tlbb_sim *sim, unsigned cpu)
+enum tlbb_status tlbb_sim_cpu_enter(struct tlbb_sim *sim, unsigned cpu)
 {
+	if (!sim || cpu >= sim->cfg.ncpus) {
+		/* No CPU rather than a wrong one: the next hook stops the test. */
+		tl_sim = NULL;
+		return TLBB_EINVAL;
+	}
 	tl_sim = sim;
-	tl_cpu = cpu < sim->cfg.ncpus ? cpu : 0;
+	tl_cpu = cpu;
+	return TLBB_OK;
 }
 
-void tlbb_sim_migrate(struct tlbb_sim *sim, unsigned cpu, bool switch_barrier)
+enum tlbb_status tlbb_sim_migrate(struct tlbb_sim *sim, unsigned cpu, bool switch_barrier)
 {
 	if (switch_barrier)
-		tlbb_sim_dsb(sim, tlbb_sim_current_cpu(sim));
-	tlbb_sim_cpu_enter(sim, cpu);
+		tlbb_sim_dsb(sim, hook_cpu(sim, "tlbb_sim_migrate()'s switch barrier"));
+	return tlbb_sim_cpu_enter(sim, cpu);
 }
 
 void tlbb_sim_switch_to(struct tlbb_sim *sim, unsigned c, struct tlbb_sim_space *ss)

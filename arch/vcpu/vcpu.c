@@ -92,13 +92,8 @@ struct vcpu_op {
 	uint32_t npages; /* 0 = whole ASID */
 };
 
-struct vcpu_tlbe {
-	uint64_t vpn;
-	uint64_t payload;
-	uint32_t asid;
-	uint8_t valid;
-	uint8_t writable;
-};
+/* The entry is public (vcpu.h): tlbb_vcpu_tlb_lookup_inline() reads it. */
+#define vcpu_tlbe tlbb_vcpu_tlbe
 
 struct tlbb_vcpu {
 	/* --- owner thread only --- */
@@ -110,6 +105,8 @@ struct tlbb_vcpu {
 	/* counters: single writer, read with relaxed loads by get_stats */
 	uint64_t lookups, hits, fills, ops_applied, full_flushes, online_drains;
 	uint64_t seen_flush_seq;   /* host->flush_seq at our last drain decision */
+	void *invalidate_arg;      /* this vCPU's argument to cfg.invalidate */
+	bool urcu_shared;          /* the thread's urcu-qsbr registration is the consumer's */
 
 	/* --- shared --- */
 	int state;                 /* enum slot_state, atomic */
@@ -253,6 +250,14 @@ void tlbb_vcpu_tlb_fill(struct tlbb_vcpu *v, uint32_t asid, uint64_t va, uint64_
 					  .valid = 1, .writable = writable };
 }
 
+void tlbb_vcpu_tlb_view(const struct tlbb_vcpu *v, struct tlbb_vcpu_tlb_view *out)
+{
+	out->entries = v->tlb;
+	out->set_mask = v->host->set_mask;
+	out->ways = v->host->cfg.tlb_ways;
+	out->page_shift = v->host->cfg.page_shift;
+}
+
 unsigned tlbb_vcpu_tlb_count(const struct tlbb_vcpu *v, uint32_t asid)
 {
 	unsigned n = 0, total = (v->host->set_mask + 1) * v->host->cfg.tlb_ways;
@@ -327,7 +332,7 @@ static bool drain(struct tlbb_vcpu *v)
 		if (builtin_tlb(h))
 			tlb_flush_all(v);
 		if (h->cfg.invalidate)
-			h->cfg.invalidate(v, TLBB_VCPU_ALL_ASIDS, 0, 0, h->cfg.invalidate_arg);
+			h->cfg.invalidate(v, TLBB_VCPU_ALL_ASIDS, 0, 0, v->invalidate_arg);
 		OWN_INC(v->full_flushes);
 		return true;
 	}
@@ -336,7 +341,7 @@ static bool drain(struct tlbb_vcpu *v)
 			tlb_apply(v, &v->scratch[i]);
 		if (h->cfg.invalidate)
 			h->cfg.invalidate(v, v->scratch[i].asid, v->scratch[i].vpn,
-					  v->scratch[i].npages, h->cfg.invalidate_arg);
+					  v->scratch[i].npages, v->invalidate_arg);
 		OWN_INC(v->ops_applied);
 	}
 	return true;
@@ -639,7 +644,7 @@ const struct tlbb_backend *tlbb_vcpu_backend(struct tlbb_vcpu_host *h)
 	return h ? &h->be : NULL;
 }
 
-int tlbb_vcpu_space_init(struct tlbb_vcpu_host *h, struct tlbb_space *s, uint32_t asid, void *owner)
+enum tlbb_status tlbb_vcpu_space_init(struct tlbb_vcpu_host *h, struct tlbb_space *s, uint32_t asid, void *owner)
 {
 	int rc;
 
@@ -711,24 +716,49 @@ void tlbb_vcpu_reset_stats(struct tlbb_vcpu_host *h)
 
 /* ---- vCPU thread side ------------------------------------------------------ */
 
+/* Claim slot @c if free (under reg_lock): not yet translating, so not waited for. */
+static struct tlbb_vcpu *slot_claim(struct tlbb_vcpu_host *h, unsigned c)
+{
+	struct tlbb_vcpu *v = &h->slot[c];
+
+	if (__atomic_load_n(&v->state, __ATOMIC_ACQUIRE) != SLOT_FREE)
+		return NULL;
+	__atomic_store_n(&v->state, SLOT_OFFLINE, __ATOMIC_SEQ_CST);
+	return v;
+}
+
 struct tlbb_vcpu *tlbb_vcpu_register(struct tlbb_vcpu_host *h)
 {
-	struct tlbb_vcpu *v = NULL;
+	return tlbb_vcpu_register_as(h, NULL);
+}
 
-	if (!h || tl_self)
+struct tlbb_vcpu *tlbb_vcpu_register_as(struct tlbb_vcpu_host *h,
+					const struct tlbb_vcpu_register_args *args)
+{
+	struct tlbb_vcpu *v = NULL;
+	unsigned id = args ? args->id : TLBB_VCPU_ID_ANY;
+	bool shared = args && (args->flags & TLBB_VCPU_REG_URCU_SHARED);
+
+	if (!h || tl_self || (args && (args->flags & ~TLBB_VCPU_REG_URCU_SHARED)) ||
+	    (id != TLBB_VCPU_ID_ANY && id >= h->cfg.max_vcpus))
+		return NULL;
+	/*
+	 * urcu-qsbr registration: ours, on a thread that is no reader yet; or
+	 * the consumer's, which must then be registered and online (a second
+	 * registration, or sharing a missing one, is undefined in liburcu).
+	 */
+	if ((urcu_qsbr_read_ongoing() != 0) != shared)
 		return NULL;
 	pthread_mutex_lock(&h->reg_lock);
-	for (unsigned c = 0; c < h->cfg.max_vcpus; c++) {
-		if (__atomic_load_n(&h->slot[c].state, __ATOMIC_ACQUIRE) == SLOT_FREE) {
-			v = &h->slot[c];
-			/* Claimed, not yet translating: flushers need not wait. */
-			__atomic_store_n(&v->state, SLOT_OFFLINE, __ATOMIC_SEQ_CST);
-			break;
-		}
-	}
+	if (id != TLBB_VCPU_ID_ANY)
+		v = slot_claim(h, id);
+	for (unsigned c = 0; id == TLBB_VCPU_ID_ANY && !v && c < h->cfg.max_vcpus; c++)
+		v = slot_claim(h, c);
 	pthread_mutex_unlock(&h->reg_lock);
 	if (!v)
 		return NULL;
+	v->invalidate_arg = args && args->invalidate_arg ? args->invalidate_arg : h->cfg.invalidate_arg;
+	v->urcu_shared = shared;
 	/*
 	 * A fresh vCPU caches nothing: whatever a previous occupant of this id
 	 * held, and whatever was posted for it, is void.
@@ -741,9 +771,10 @@ struct tlbb_vcpu *tlbb_vcpu_register(struct tlbb_vcpu_host *h)
 	__atomic_store_n(&v->pending, 0, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&v->mlock);
 	if (h->cfg.invalidate)
-		h->cfg.invalidate(v, TLBB_VCPU_ALL_ASIDS, 0, 0, h->cfg.invalidate_arg);
+		h->cfg.invalidate(v, TLBB_VCPU_ALL_ASIDS, 0, 0, v->invalidate_arg);
 	tl_self = v;
-	urcu_qsbr_register_thread(); /* online from here on */
+	if (!shared)
+		urcu_qsbr_register_thread(); /* online from here on */
 	__atomic_store_n(&v->state, SLOT_ONLINE, __ATOMIC_SEQ_CST);
 	return v;
 }
@@ -758,7 +789,8 @@ void tlbb_vcpu_unregister(struct tlbb_vcpu *v)
 	GP_RELEASE();
 	/* Release: every access of this thread precedes a flusher that reads it. */
 	__atomic_store_n(&v->state, SLOT_OFFLINE, __ATOMIC_SEQ_CST);
-	urcu_qsbr_unregister_thread();
+	if (!v->urcu_shared)
+		urcu_qsbr_unregister_thread();
 	tl_self = NULL;
 	pthread_mutex_lock(&h->reg_lock);
 	__atomic_store_n(&v->state, SLOT_FREE, __ATOMIC_SEQ_CST);
@@ -856,9 +888,31 @@ bool tlbb_vcpu_is_online(const struct tlbb_vcpu *v)
 	return __atomic_load_n(&v->state, __ATOMIC_ACQUIRE) == SLOT_ONLINE;
 }
 
+/* ---- the race check outside the caller's lock --------------------------- */
+
+bool tlbb_vcpu_flush_pending_relock(struct tlbb_space *s, void (*unlock)(void *),
+				    void (*lock)(void *), void *arg)
+{
+	bool flushed = false;
+
+	if (!s || !unlock || !lock)
+		return tlbb_flush_pending(s); /* no lock to drop: the plain check */
+	if (!__atomic_load_n(&s->backend, __ATOMIC_ACQUIRE))
+		return false; /* uninitialised or finished: its word means nothing */
+	/* Read under the lock: the adds bump it under the same lock (vcpu.h). */
+	while (tlbb_space_has_pending(s)) {
+		unlock(arg);
+		/* The grace period, with the lock free for the vCPUs to take. */
+		tlbb_flush_pending(s);
+		lock(arg);
+		flushed = true;
+	}
+	return flushed;
+}
+
 /* ---- ordered frame hand-off --------------------------------------------- */
 
-int tlbb_vcpu_defer(struct tlbb_batch *b, struct tlbb_vcpu_deferred *d, tlbb_vcpu_deferred_fn fn)
+enum tlbb_status tlbb_vcpu_defer(struct tlbb_batch *b, struct tlbb_vcpu_deferred *d, tlbb_vcpu_deferred_fn fn)
 {
 	struct vcpu_batch *vb;
 

@@ -103,7 +103,7 @@ void tlbb_ept_ipi_handler(void *request)
 
 /* ---- setup ------------------------------------------------------------------ */
 
-int tlbb_ept_init(struct tlbb_ept *e, const struct tlbb_ept_config *cfg,
+enum tlbb_status tlbb_ept_init(struct tlbb_ept *e, const struct tlbb_ept_config *cfg,
 		  struct tlbb_ept_cpu *percpu, unsigned ncpus)
 {
 	if (!e || !cfg || !(cfg->features & TLBB_EPT_INVEPT_ALL) ||
@@ -130,7 +130,7 @@ static bool is_ept_space(const struct tlbb_space *s)
 	return be && be->add == mg_add;
 }
 
-int tlbb_ept_space_set_eptp(struct tlbb_space *s, uint64_t eptp)
+enum tlbb_status tlbb_ept_space_set_eptp(struct tlbb_space *s, uint64_t eptp)
 {
 	if (!is_ept_space(s) || !(eptp & EPT_EP4TA_MASK))
 		return TLBB_EINVAL;

@@ -146,7 +146,7 @@ void tlbb_x86_ipi_handler(void *request)
 	mg_ipi_entry(request);
 }
 
-int tlbb_x86_init(struct tlbb_x86 *x, const struct tlbb_x86_config *cfg,
+enum tlbb_status tlbb_x86_init(struct tlbb_x86 *x, const struct tlbb_x86_config *cfg,
 		  struct tlbb_x86_cpu *percpu, unsigned ncpus)
 {
 	/* A CPU numbered beyond TLBB_MAX_CPUS has no bit in any mask, so no

@@ -151,7 +151,7 @@ TLBB_API extern const struct tlbb_backend tlbb_arm64_backend;
  * it is referenced, not copied). A NULL @cfg gives the defaults.
  * Returns TLBB_EINVAL for a NULL @be.
  */
-TLBB_API int tlbb_arm64_backend_init(struct tlbb_backend *be,
+TLBB_API enum tlbb_status tlbb_arm64_backend_init(struct tlbb_backend *be,
 				     const struct tlbb_arm64_config *cfg);
 
 /*

@@ -64,6 +64,12 @@ extern "C" {
 
 /* Flag passed to backend add(): invalidate the whole space. */
 #define TLBB_RANGE_ALL 0x80000000u
+/*
+ * Flag passed to backend add(): @s is the space of the batch's previous add
+ * since its last flush (the core tracks it in b->last). A backend may use it
+ * instead of comparing its own record; ignoring it is always correct.
+ */
+#define TLBB_RANGE_SAME 0x40000000u
 
 struct tlbb_backend {
 	const char *name;

@@ -148,7 +148,7 @@ struct tlbb_mg_req {
  * round could reach it). Restarts the context numbers: call once, before
  * any space is initialised on the backend.
  */
-int tlbb_mg_init(struct tlbb_mg *mg, struct tlbb_mg_cpu *percpu, unsigned ncpus);
+enum tlbb_status tlbb_mg_init(struct tlbb_mg *mg, struct tlbb_mg_cpu *percpu, unsigned ncpus);
 
 /* Give @s a context number no space ever had (space init, id change). */
 void tlbb_mg_space_number(struct tlbb_mg *mg, struct tlbb_space *s);

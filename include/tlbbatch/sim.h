@@ -22,6 +22,57 @@
  *         INVLPG/flush, or when an IPI reaches it.
  *   - Fault switches (TLBB_SIM_FAULT_*) remove one step of the protocol so
  *     every safety test has a negative control that must see STALE > 0.
+ *
+ * HOW A TEST DRIVES IT (the rules a false alarm or a missed bug comes from)
+ *
+ *   Spaces: set a sim space up with tlbb_sim_space_init(), not the
+ *   tlbb_space_init() of the README: it allocates the page table and binds
+ *   the space to this sim's backend (ss->space is the core space to pass to
+ *   tlbb_add_*(), tlbb_flush_pending(), ...). End it with
+ *   tlbb_sim_space_fini().
+ *
+ *   CPUs: every thread that calls into the core (add, flush, race check,
+ *   should_defer, tlbb_sim_space_fini()) must first have called
+ *   tlbb_sim_cpu_enter(): the hooks run "on the calling CPU" (arm64: whose
+ *   DSB completes its TLBIs; x86: which CPU is "self"). A hook on a thread
+ *   that never entered a CPU of this sim is an ERROR: counted in
+ *   no_cpu_calls, then the sim prints the call to stderr and aborts, or
+ *   calls config.on_no_cpu if set (and runs the hook the widest way).
+ *   tlbb_sim_access() / _prefetch() name their CPU explicitly and need no
+ *   enter.
+ *
+ *   Frame states, in the order a kernel relies on them:
+ *     - LIVE before a PTE pointing at the frame becomes valid or writable
+ *       again (alloc returns it LIVE): a fill from the new PTE must not hit
+ *       an RO or RETIRED frame, or the access is counted stale.
+ *     - RO only after the change that made it read-only has returned, i.e.
+ *       after the PTE change AND the race check / TLB maintenance
+ *       (mprotect returned, writeback begins).
+ *     - RETIRED only after tlbb_flush() of the batch that holds the page
+ *       (or after a race check that flushed) has returned: the frame is
+ *       freed. Setting it earlier is exactly the bug the checker reports.
+ *
+ *   Claims (tlbb_sim_claim_clean()) are judged against the page's CURRENT
+ *   PTE version: every translation filled from an older version becomes
+ *   stale. Make the claim under the page-table lock, right after your own
+ *   change and its TLB maintenance: outside the lock, a later change by
+ *   another thread (a reclaimer's clear whose batch is still unflushed) may
+ *   already have bumped the version, and the claim would wrongly cover it.
+ *
+ *   The x86-like model is coarser than the hardware: an IPI of a batch
+ *   flush empties the target CPU's whole TLB (every space), the race
+ *   check's IPI all of the space's entries. So it checks WHO is reached
+ *   and when, not WHICH pages; the real x86-64 backend's per-page choices
+ *   are checked by its recorder and fuzzer (docs/x86fuzz.md).
+ *
+ *   Thread safety: tlbb_sim_access(), _prefetch(), _tlb_has(), _pte_*(),
+ *   _claim_clean(), _frame_*(), _dsb(), _outstanding(), _switch_to(),
+ *   _set_faults(), _get_stats() and the core calls (each on its own
+ *   entered CPU) may run concurrently. tlbb_sim_create(), _destroy(),
+ *   _space_init(), _space_fini() and _reset_stats() may not run with
+ *   anything else on that sim (space_fini: nothing else on that space,
+ *   and no CPU may be accessing it). Two threads acting as the same CPU
+ *   at once are not a model of anything.
  */
 #ifndef TLBBATCH_SIM_H
 #define TLBBATCH_SIM_H
@@ -49,6 +100,8 @@ enum tlbb_sim_model {
 /* Config switches. */
 #define TLBB_SIM_OPT_REPEAT_TLBI_ERRATUM 0x1u /* arm64: should_defer() false */
 
+struct tlbb_sim;
+
 struct tlbb_sim_config {
 	unsigned ncpus;          /* 1..TLBB_SIM_MAX_CPUS */
 	enum tlbb_sim_model model;
@@ -58,6 +111,13 @@ struct tlbb_sim_config {
 	unsigned options;        /* TLBB_SIM_OPT_* */
 	unsigned max_outstanding; /* arm64 TLBIs queued per CPU before the oldest
 				     completes on its own, 0 = 4096 */
+	/*
+	 * A core call on a thread that entered no CPU of this sim (see "CPUs"
+	 * below). NULL: print the call and abort(). A handler that returns lets
+	 * the hook run for no CPU, the widest way: TLBIs complete at once
+	 * everywhere, IPIs reach every CPU in the mask. Counted in no_cpu_calls.
+	 */
+	void (*on_no_cpu)(struct tlbb_sim *sim, const char *call);
 };
 
 enum tlbb_sim_frame_state {
@@ -84,6 +144,7 @@ struct tlbb_sim_stats {
 	uint64_t batch_flushes;/* backend flush() calls */
 	uint64_t space_flushes;/* backend flush_space() calls (race checks that flushed) */
 	uint64_t accesses, hits, walks, faults, stale;
+	uint64_t no_cpu_calls; /* core calls on a thread that entered no CPU (an error) */
 	/* first stale access, for diagnostics */
 	unsigned first_stale_cpu;
 	uintptr_t first_stale_va;
@@ -112,7 +173,7 @@ TLBB_API enum tlbb_sim_model tlbb_sim_model(const struct tlbb_sim *sim);
 TLBB_API void tlbb_sim_set_faults(struct tlbb_sim *sim, unsigned faults);
 
 /* Spaces: @npages virtual pages starting at VA 0, granule 4 KiB. */
-TLBB_API int tlbb_sim_space_init(struct tlbb_sim *sim, struct tlbb_sim_space *ss, uint32_t asid,
+TLBB_API enum tlbb_status tlbb_sim_space_init(struct tlbb_sim *sim, struct tlbb_sim_space *ss, uint32_t asid,
 			size_t npages);
 /*
  * The space's end of life: CPUs running it are switched to no space, then
@@ -157,16 +218,24 @@ TLBB_API enum tlbb_sim_frame_state tlbb_sim_frame_state(struct tlbb_sim *sim, un
 /* RETIRED -> FREE: the frame may be handed out again by alloc. */
 TLBB_API void tlbb_sim_frame_recycle(struct tlbb_sim *sim, unsigned frame);
 
-/* CPUs. The calling thread acts as @cpu from now on. */
-TLBB_API void tlbb_sim_cpu_enter(struct tlbb_sim *sim, unsigned cpu);
-/* The CPU the calling thread acts as (0 if it never entered one). */
+/* tlbb_sim_current_cpu() of a thread that acts as no CPU of the sim. */
+#define TLBB_SIM_NO_CPU (~0u)
+/*
+ * CPUs. The calling thread acts as @cpu from now on. A @cpu out of range
+ * (or a NULL sim) answers TLBB_EINVAL and leaves the thread acting as no
+ * CPU, so its next core call is the no-CPU error instead of running on a
+ * wrong CPU.
+ */
+TLBB_API enum tlbb_status tlbb_sim_cpu_enter(struct tlbb_sim *sim, unsigned cpu);
+/* The CPU the calling thread acts as, TLBB_SIM_NO_CPU if it never entered one. */
 TLBB_API unsigned tlbb_sim_current_cpu(const struct tlbb_sim *sim);
 /*
  * Move the calling thread to @cpu. If @switch_barrier, the CPU being left
  * first executes DSB ISH (the arm64 port's context-switch duty; see the
  * issuing-CPU rule). Without it, TLBIs that CPU issued stay incomplete.
+ * Answers as tlbb_sim_cpu_enter().
  */
-TLBB_API void tlbb_sim_migrate(struct tlbb_sim *sim, unsigned cpu, bool switch_barrier);
+TLBB_API enum tlbb_status tlbb_sim_migrate(struct tlbb_sim *sim, unsigned cpu, bool switch_barrier);
 /* Make @ss the space running on @cpu (and mark @cpu in its mask). */
 TLBB_API void tlbb_sim_switch_to(struct tlbb_sim *sim, unsigned cpu, struct tlbb_sim_space *ss);
 /* @cpu accesses @va of its active space. */

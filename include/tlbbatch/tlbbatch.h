@@ -35,6 +35,19 @@
  *     change PTEs, do the usual TLB maintenance for what it changed;
  *     unlock(PTL);
  *
+ * Retargeting (the PTE is replaced by one to another frame: a balloon
+ * handing a guest page a fresh frame, migration, compaction, a COW break)
+ * follows the same rule as clearing: the old translation may live in TLBs
+ * until the flush, so the replace is an unmap of the old PTE. Replace it
+ * under the PTL, add the page with the flags of the OLD PTE, and reuse the
+ * OLD frame only after tlbb_flush(); the new frame is visible to walkers at
+ * once and needs nothing. TLBB_ADD_WRITABLE says the old PTE was writable
+ * or dirty: the core records it for tlbb_flush_dirty() (writeback must not
+ * start while a CPU can still write through the old entry); no backend
+ * invalidates differently for it (arm64, x86-64, vcpu, sim: the same TLBI,
+ * INVLPG, mailbox entry or sim op either way), so passing it when unsure
+ * costs only an earlier flush_dirty.
+ *
  * Why the changer must call tlbb_flush_pending(): a batched unmap leaves a
  * PTE already clear while a CPU may still hold its old (maybe writable) TLB
  * entry. The changer sees nothing present, so it does no TLB maintenance,
@@ -130,6 +143,12 @@ extern "C" {
 
 /* ---- status codes ------------------------------------------------------ */
 
+/*
+ * Every call that can fail returns this enum (ABI: the size of int, checked
+ * in lib/tlbbatch.c). C and C++ callers may keep the answer in an int, and
+ * tlbb_strerror() takes an int, so code written against the int returns of
+ * earlier versions compiles unchanged.
+ */
 enum tlbb_status {
 	TLBB_OK = 0,
 	TLBB_EINVAL = -1,   /* NULL or uninitialised object */
@@ -247,6 +266,7 @@ static inline unsigned tlbb_gen_flushed(uint32_t word)
 /* ---- objects ------------------------------------------------------------- */
 
 struct tlbb_backend;
+struct tlbb_release;
 
 /* Space flags. */
 #define TLBB_SPACE_GLOBAL 0x1u /* kernel/global mappings (arm64: VAAE1IS + ISB) */
@@ -258,7 +278,8 @@ struct tlbb_space {
 	uint8_t page_shift;        /* translation granule, log2 */
 	uint8_t flags;             /* TLBB_SPACE_* */
 	uint16_t reserved;
-	uint64_t page_mask;        /* (1 << page_shift) - 1 */
+	uint64_t page_size;        /* 1 << page_shift */
+	uint64_t page_base;        /* ~(page_size - 1): a page's first byte */
 	const struct tlbb_backend *backend;
 	void *owner;               /* the port's own object (its mm, VM, ...) */
 	/*
@@ -286,12 +307,30 @@ struct tlbb_batch {
 	 * that space's own mask. Broadcast backends (arm64) never read it.
 	 */
 	tlbb_cpumask_t *cpus;
+	/*
+	 * The space of the newest add since the last flush, or TLBB_NO_SPACE.
+	 * An add to that same space takes the core's shortest path: the space
+	 * was checked when it joined the batch and, by the life-of-a-space
+	 * rules, stays initialised until the batch is flushed.
+	 */
+	const struct tlbb_space *last;
 	uint64_t arch[TLBB_ARCH_BATCH_WORDS]; /* backend-private; all-zero = empty */
+	struct tlbb_release *release; /* after-flush releases, newest first */
 };
 
-/* tlbb_add_*() flags. */
-#define TLBB_ADD_WRITABLE 0x1u  /* the cleared PTE was writable or dirty */
-#define TLBB_ADD_LEAF_ONLY 0x2u /* only leaf entries changed (arm64: TLBI VALE1IS) */
+/* b->last of an empty batch: no space lives at this address. */
+#define TLBB_NO_SPACE ((const struct tlbb_space *)(uintptr_t)1)
+
+/*
+ * Flags of an invalidation, for tlbb_add_*() and tlbb_flush_range_sync()
+ * alike: they describe the PTEs the caller cleared or replaced. Plain
+ * unsigned constants, so they OR together in C and C++ and work in #if.
+ */
+#define TLBB_INV_WRITABLE 0x1u  /* the cleared PTE was writable or dirty */
+#define TLBB_INV_LEAF_ONLY 0x2u /* only leaf entries changed (arm64: TLBI VALE1IS) */
+/* The same bits under their first names (from when only the adds took them). */
+#define TLBB_ADD_WRITABLE TLBB_INV_WRITABLE
+#define TLBB_ADD_LEAF_ONLY TLBB_INV_LEAF_ONLY
 
 /* ---- operations ---------------------------------------------------------- */
 
@@ -300,19 +339,19 @@ struct tlbb_batch {
  * Granule and threshold start at the build defaults; change them with
  * tlbb_space_set_granule() / tlbb_space_set_threshold() before first use.
  */
-TLBB_API int tlbb_space_init(struct tlbb_space *s, const struct tlbb_backend *backend,
+TLBB_API enum tlbb_status tlbb_space_init(struct tlbb_space *s, const struct tlbb_backend *backend,
 			     uint32_t id, void *owner);
 /* @page_shift in 12..30; anything else is refused with TLBB_EINVAL. */
-TLBB_API int tlbb_space_set_granule(struct tlbb_space *s, unsigned page_shift);
+TLBB_API enum tlbb_status tlbb_space_set_granule(struct tlbb_space *s, unsigned page_shift);
 /* @pages >= 1; 0 is refused with TLBB_EINVAL. */
-TLBB_API int tlbb_space_set_threshold(struct tlbb_space *s, uint32_t pages);
+TLBB_API enum tlbb_status tlbb_space_set_threshold(struct tlbb_space *s, uint32_t pages);
 
 /*
  * Mark @s as holding global (kernel, G-bit / nG=0) mappings, or not. Before
  * first use: arm64 then uses the all-ASID TLBI forms and an ISB, x86-64
  * drops global entries in its whole flushes. TLBB_EINVAL for NULL.
  */
-TLBB_API int tlbb_space_set_global(struct tlbb_space *s, bool global);
+TLBB_API enum tlbb_status tlbb_space_set_global(struct tlbb_space *s, bool global);
 
 /*
  * The end of @s's life (see THE LIFE OF A SPACE): no CPU runs @s and every
@@ -320,7 +359,7 @@ TLBB_API int tlbb_space_set_global(struct tlbb_space *s, bool global);
  * outstanding, releases s->id for reuse, leaves @s uninitialised.
  * TLBB_EINVAL for a NULL or uninitialised space.
  */
-TLBB_API int tlbb_space_fini(struct tlbb_space *s);
+TLBB_API enum tlbb_status tlbb_space_fini(struct tlbb_space *s);
 
 /*
  * Give @s the hardware tag @id instead of its current one (ASID/PCID/VMID
@@ -328,7 +367,7 @@ TLBB_API int tlbb_space_fini(struct tlbb_space *s);
  * released as by tlbb_space_fini(); granule, threshold, flags and owner are
  * kept. TLBB_EINVAL for a NULL or uninitialised space.
  */
-TLBB_API int tlbb_space_set_id(struct tlbb_space *s, uint32_t id);
+TLBB_API enum tlbb_status tlbb_space_set_id(struct tlbb_space *s, uint32_t id);
 
 /*
  * Give @s the port's CPU mask (mask backends: x86-64, vcpu; arm64 never
@@ -337,7 +376,7 @@ TLBB_API int tlbb_space_set_id(struct tlbb_space *s, uint32_t id);
  * them lazily. NULL (the default) means any CPU may cache @s. Before first
  * use, like the other setters. TLBB_EINVAL for a NULL space.
  */
-TLBB_API int tlbb_space_set_cpumask(struct tlbb_space *s, tlbb_cpumask_t *cpus);
+TLBB_API enum tlbb_status tlbb_space_set_cpumask(struct tlbb_space *s, tlbb_cpumask_t *cpus);
 
 /* The port records which CPUs may cache @s (context switch in). */
 static inline void tlbb_space_cpu_enter(struct tlbb_space *s, unsigned cpu)
@@ -354,13 +393,21 @@ TLBB_API void tlbb_batch_init(struct tlbb_batch *b);
  * must outlive the batch's use. Only while @b is empty; TLBB_EINVAL for a
  * NULL or non-empty batch.
  */
-TLBB_API int tlbb_batch_set_cpumask(struct tlbb_batch *b, tlbb_cpumask_t *cpus);
+TLBB_API enum tlbb_status tlbb_batch_set_cpumask(struct tlbb_batch *b, tlbb_cpumask_t *cpus);
 
 /*
  * Should an unmap of @s be batched at all? False means: clear the PTE and
  * flush synchronously. (x86: no other CPU may cache @s; arm64: the
  * repeat-TLBI erratum makes every TLBI synchronous anyway.) A NULL or
  * uninitialised space answers false: the synchronous path is always safe.
+ *
+ * The x86-64 answer is about the CALLING CPU ("a CPU other than me may
+ * cache @s"), so call it with preemption disabled and keep it disabled
+ * through the tlbb_flush_range_sync() that follows a false answer: moved to
+ * another CPU in between, the task could skip the batch while the CPU it
+ * left still caches @s. (A true answer stays safe after a move; batching
+ * is then merely unnecessary.) arm64, vcpu and sim answers do not depend
+ * on the calling CPU.
  */
 TLBB_API bool tlbb_should_defer(const struct tlbb_space *s);
 
@@ -374,13 +421,13 @@ TLBB_API bool tlbb_should_defer(const struct tlbb_space *s);
  * cleared the PTEs, under the PTL. Rounded outward to the granule.
  * Nothing is complete until tlbb_flush() returns.
  */
-TLBB_API int tlbb_add_range(struct tlbb_batch *b, struct tlbb_space *s, uint64_t start,
+TLBB_API enum tlbb_status tlbb_add_range(struct tlbb_batch *b, struct tlbb_space *s, uint64_t start,
 			    uint64_t end, unsigned flags);
 /* Queue invalidation of the page containing @va. */
-TLBB_API int tlbb_add_page(struct tlbb_batch *b, struct tlbb_space *s, uint64_t va,
+TLBB_API enum tlbb_status tlbb_add_page(struct tlbb_batch *b, struct tlbb_space *s, uint64_t va,
 			   unsigned flags);
 /* Queue invalidation of all of @s. */
-TLBB_API int tlbb_add_space(struct tlbb_batch *b, struct tlbb_space *s, unsigned flags);
+TLBB_API enum tlbb_status tlbb_add_space(struct tlbb_batch *b, struct tlbb_space *s, unsigned flags);
 
 /*
  * The !tlbb_should_defer() path: invalidate [@start, @end) of @s on every CPU
@@ -388,10 +435,13 @@ TLBB_API int tlbb_add_space(struct tlbb_batch *b, struct tlbb_space *s, unsigned
  * and bad-input answers as tlbb_add_range(); nothing stays pending. Call
  * under the PTL, after clearing the PTEs, without migrating CPU meanwhile.
  */
-TLBB_API int tlbb_flush_range_sync(struct tlbb_space *s, uint64_t start, uint64_t end,
+TLBB_API enum tlbb_status tlbb_flush_range_sync(struct tlbb_space *s, uint64_t start, uint64_t end,
 				   unsigned flags);
 
-/* Complete everything queued in @b; afterwards @b is empty. */
+/*
+ * Complete everything queued in @b, then run its releases
+ * (tlbb_batch_release()); afterwards @b is empty.
+ */
 TLBB_API void tlbb_flush(struct tlbb_batch *b);
 /* tlbb_flush() if some queued entry may have been writable (before writeback). */
 TLBB_API void tlbb_flush_dirty(struct tlbb_batch *b);
@@ -402,10 +452,54 @@ static inline bool tlbb_batch_pending(const struct tlbb_batch *b)
 }
 
 /*
+ * Frame hand-off (Linux's mmu_gather carries the pages to free): "release
+ * this only after the flush". The node is the caller's, embedded in its
+ * frame descriptor (container_of back to it); the library allocates
+ * nothing and touches the node only to link it and to call @fn.
+ */
+typedef void (*tlbb_release_fn)(struct tlbb_release *r);
+
+struct tlbb_release {
+	struct tlbb_release *next;
+	tlbb_release_fn fn;
+};
+
+/*
+ * Run @fn(@r) once everything queued in @b is complete: in the next
+ * tlbb_flush(@b), after the backend's flush has returned, in the flusher's
+ * context, in the order queued. Queue it after the tlbb_add_*() of the
+ * page(s) that mapped the frame, or at any time before the flush: it waits
+ * for the whole batch. tlbb_flush() runs the releases of a batch that
+ * queued no invalidation too (its pages took the synchronous path:
+ * tlbb_flush_range_sync(), or an add that answered TLBB_EBACKEND), so one
+ * reclaim loop can queue every frame here, whatever path its page took.
+ * tlbb_flush_dirty() without writable entries runs none.
+ *
+ * A NULL @b (its adds had no batch, so they completed synchronously): @fn
+ * runs at once, TLBB_EINVAL. A NULL @r or @fn: TLBB_EINVAL, nothing runs.
+ * @fn may re-use @b (it is empty by then) but must not flush it.
+ *
+ * The vcpu backend's tlbb_vcpu_defer() is the same hand-off with one more
+ * guarantee (a grace period even for an empty batch, for page-table pages
+ * vCPU walkers may be reading); on a vcpu batch that holds work the two are
+ * equivalent, its deferrals running inside the flush just before these.
+ */
+TLBB_API enum tlbb_status tlbb_batch_release(struct tlbb_batch *b, struct tlbb_release *r, tlbb_release_fn fn);
+
+/*
  * The race check. Call under the PTL before changing PTEs of @s. If any
  * batch may hold uncompleted invalidations of @s, flush all of @s on every
  * CPU and complete it, from this CPU. Returns true if it flushed; a NULL,
  * uninitialised or finished space answers false.
+ *
+ * Its cost when it flushes: all of @s leaves every TLB (arm64: TLBI ASIDE1IS
+ * + DSB ISH; x86-64: one IPI round to s->cpus and a whole-PCID flush there;
+ * vcpu: one grace period), and every CPU running @s refills its TLB. The
+ * whole space, because the check cannot know which pages the outstanding
+ * batches hold (Linux's flush_tlb_batched_pending() does the same). It
+ * flushes only when a batch added work for @s since the last check that
+ * flushed, i.e. when a changer actually overlaps reclaim of the same space;
+ * then at most once per such overlap, since it publishes flushed = pending.
  *
  * Inline, because nearly every call finds nothing pending: then it costs
  * the caller a NULL test, one load, a compare and a not-taken branch (x86-64:
@@ -448,14 +542,14 @@ static inline bool tlbb_space_has_pending(const struct tlbb_space *s)
  * backend-private words of a space and a batch. The library defines only
  * the one of its own build. An object compiled with another TLBB_MAX_CPUS
  * or TLBB_ARCH_*_WORDS than the library therefore fails to link
- * ("undefined reference to tlbb_abi_3_cpus128_s4_b8") instead of reading
+ * ("undefined reference to tlbb_abi_4_cpus128_s4_b8") instead of reading
  * the library's structs at the wrong offsets. The three knobs must be plain
  * decimal numbers for this (config.h).
  */
 #define TLBB_ABI_NAME3_(v, c, s, b) tlbb_abi_##v##_cpus##c##_s##s##_b##b
 #define TLBB_ABI_NAME2_(v, c, s, b) TLBB_ABI_NAME3_(v, c, s, b)
 #define TLBB_ABI_SYMBOL                                                                    \
-	TLBB_ABI_NAME2_(3, TLBB_MAX_CPUS, TLBB_ARCH_SPACE_WORDS, TLBB_ARCH_BATCH_WORDS)
+	TLBB_ABI_NAME2_(4, TLBB_MAX_CPUS, TLBB_ARCH_SPACE_WORDS, TLBB_ARCH_BATCH_WORDS)
 extern TLBB_API const char TLBB_ABI_SYMBOL;
 static const char *const tlbb_abi_ref_ __attribute__((__used__)) = &TLBB_ABI_SYMBOL;
 

@@ -86,7 +86,9 @@
  *      least acquire semantics (as a hardware walker would). Never call
  *      tlbb_flush()/tlbb_flush_pending() while holding a lock a vCPU may
  *      wait for while online: the flush waits for every online vCPU to
- *      reach a safe point. A vCPU that must block goes offline first.
+ *      reach a safe point. A vCPU that must block goes offline first. When
+ *      vCPUs take the page-table lock themselves, the race check is
+ *      tlbb_vcpu_flush_pending_relock(), which never waits holding it.
  *   2. Translate (tlbb_vcpu_tlb_lookup()/_fill()) and access frames only
  *      while online, between safe points. Call tlbb_vcpu_enter_space()
  *      before the first walk of a space.
@@ -94,8 +96,9 @@
  *      period lasts until the slowest online vCPU gets there.
  *   4. Release frames only from a tlbb_vcpu_defer() callback, or after a
  *      tlbb_flush() of the batch holding them has returned.
- *   5. A thread registers with at most one host, and must not already be a
- *      urcu-qsbr reader of its own (this backend registers it).
+ *   5. A thread registers with at most one host. It must not already be a
+ *      urcu-qsbr reader (this backend registers it), unless it shares the
+ *      emulator's registration: TLBB_VCPU_REG_URCU_SHARED and its rules.
  *   6. Reusing an ASID for a new space: tlbb_add_space() + tlbb_flush()
  *      (or tlbb_flush_pending()) of the old one first.
  *
@@ -116,6 +119,9 @@
  *   tlbb_flush() (core)         any thread (**)        yes        one grace period
  *   tlbb_flush_pending() (core) any thread (**)        yes        one grace period
  *   tlbb_vcpu_defer()           batch owner            yes (***)  -
+ *   tlbb_vcpu_flush_pending_relock()
+ *                               any thread, lock held  yes        one grace period per
+ *                                                                 round, lock dropped
  *   tlbb_vcpu_get_stats()       any thread             no         -
  *
  *   (*)   takes each target vCPU's mailbox mutex briefly.
@@ -153,7 +159,21 @@ struct tlbb_vcpu;
  * (inside tlbb_vcpu_quiescent(), tlbb_vcpu_online(), or the vCPU's own
  * tlbb_flush()): drop translations of pages [vpn, vpn + npages) of @asid.
  * npages == 0: all of @asid. asid == TLBB_VCPU_ALL_ASIDS: everything.
- * Page numbers are in units of the host's page_shift.
+ * @arg is the vCPU's own (tlbb_vcpu_register_as()) or else the host's
+ * config.invalidate_arg.
+ *
+ * UNITS. The core's calls (tlbb_add_*(), tlbb_flush_range_sync()) and the
+ * built-in TLB (tlbb_vcpu_tlb_lookup()/_fill()) take guest BYTE addresses;
+ * this callback gets PAGE NUMBERS, vpn = byte address >> page_shift, and a
+ * page count: the callback is handed the backend's posted ops as they are,
+ * page-granular, so that a range costs one call. page_shift is the host's
+ * (config.page_shift, default 12), and tlbb_vcpu_space_init() gives every
+ * space that same granule: the core rounds a byte range outward to it, so
+ * [vpn, vpn + npages) covers every byte the caller cleared. A consumer
+ * whose own TLB uses a smaller page than the host's must invalidate each
+ * of its pages inside that range; a larger one rounds outward too. Do not
+ * change a vcpu space's granule with tlbb_space_set_granule() afterwards:
+ * the posted ops would no longer be in host pages.
  */
 #define TLBB_VCPU_ALL_ASIDS UINT32_MAX
 typedef void (*tlbb_vcpu_invalidate_fn)(struct tlbb_vcpu *v, uint32_t asid, uint64_t vpn,
@@ -193,7 +213,7 @@ struct tlbb_vcpu_config {
 	unsigned page_shift;      /* TLB granule, 12..30; 0 = 12 */
 	unsigned flags;           /* TLBB_VCPU_NO_BUILTIN_TLB */
 	tlbb_vcpu_invalidate_fn invalidate; /* optional (required with NO_BUILTIN_TLB) */
-	void *invalidate_arg;
+	void *invalidate_arg;     /* for vCPUs registered without their own */
 	unsigned faults;          /* TLBB_VCPU_FAULT_*: 0 unless fault-injection build */
 };
 
@@ -220,7 +240,7 @@ TLBB_API struct tlbb_vcpu_host *tlbb_vcpu_host_create(const struct tlbb_vcpu_con
 TLBB_API void tlbb_vcpu_host_destroy(struct tlbb_vcpu_host *h);
 TLBB_API const struct tlbb_backend *tlbb_vcpu_backend(struct tlbb_vcpu_host *h);
 /* tlbb_space_init() with this host's backend and granule. */
-TLBB_API int tlbb_vcpu_space_init(struct tlbb_vcpu_host *h, struct tlbb_space *s, uint32_t asid,
+TLBB_API enum tlbb_status tlbb_vcpu_space_init(struct tlbb_vcpu_host *h, struct tlbb_space *s, uint32_t asid,
 				  void *owner);
 #ifdef TLBB_VCPU_FAULT_INJECTION
 TLBB_API void tlbb_vcpu_set_faults(struct tlbb_vcpu_host *h, unsigned faults);
@@ -232,10 +252,50 @@ TLBB_API void tlbb_vcpu_reset_stats(struct tlbb_vcpu_host *h);
 
 /*
  * Register the calling thread as a vCPU of @h: a urcu-qsbr reader, online,
- * with an empty TLB and the lowest free id. NULL if every slot is taken or
- * the thread is already a vCPU.
+ * with an empty TLB and the lowest free id. NULL if every slot is taken, the
+ * thread is already a vCPU, or it is already an (online) urcu-qsbr reader
+ * (then use tlbb_vcpu_register_as() with TLBB_VCPU_REG_URCU_SHARED).
  */
 TLBB_API struct tlbb_vcpu *tlbb_vcpu_register(struct tlbb_vcpu_host *h);
+
+/* Register options for an emulator that brings its own numbering and RCU. */
+#define TLBB_VCPU_ID_ANY (~0u)
+/*
+ * The thread is already a registered, online urcu-qsbr reader: the
+ * emulator's own registration (it uses liburcu-qsbr for its own RCU, and a
+ * thread cannot register twice). The backend then neither registers nor
+ * unregisters it, and the one registration serves both users. Rules, as
+ * the one reader has two users:
+ *   - every quiescent state the thread reports goes through
+ *     tlbb_vcpu_quiescent() (it reports it for both and then drains); a bare
+ *     urcu_qsbr_quiescent_state() lets a grace period end while this vCPU
+ *     still holds the translations the flusher posted it to drop;
+ *   - going idle and back is tlbb_vcpu_offline()/_online(), never the bare
+ *     urcu_qsbr_thread_offline()/_online();
+ *   - after the emulator's own urcu_qsbr_synchronize_rcu() (or rcu_barrier)
+ *     on a vCPU thread, which takes it offline and online inside liburcu,
+ *     call tlbb_vcpu_quiescent() before the next translation;
+ *   - the emulator's RCU read-side sections end at each of these calls, as
+ *     they would at its own quiescent states.
+ * tlbb_vcpu_unregister() leaves the thread registered and online; the
+ * emulator unregisters it itself, after.
+ */
+#define TLBB_VCPU_REG_URCU_SHARED 0x1u
+
+struct tlbb_vcpu_register_args {
+	unsigned id;          /* the emulator's CPU number, < max_vcpus; TLBB_VCPU_ID_ANY: lowest free */
+	unsigned flags;       /* TLBB_VCPU_REG_* */
+	void *invalidate_arg; /* this vCPU's argument to config.invalidate; NULL: the host's */
+};
+
+/*
+ * tlbb_vcpu_register() with @args (NULL = its defaults). NULL if @args->id
+ * is out of range or taken, a flag is unknown, the thread is already a vCPU,
+ * or its urcu-qsbr state does not match the flag (without it: must not be a
+ * reader yet; with it: must be a registered, online reader).
+ */
+TLBB_API struct tlbb_vcpu *tlbb_vcpu_register_as(struct tlbb_vcpu_host *h,
+						 const struct tlbb_vcpu_register_args *args);
 /* The calling thread stops being a vCPU; it must not use its TLB again. */
 TLBB_API void tlbb_vcpu_unregister(struct tlbb_vcpu *v);
 /* The calling thread's vCPU, or NULL. */
@@ -259,16 +319,97 @@ TLBB_API void tlbb_vcpu_online(struct tlbb_vcpu *v);
 TLBB_API bool tlbb_vcpu_is_online(const struct tlbb_vcpu *v);
 
 /*
- * Built-in TLB. Look up @va in @asid; on a hit store the payload in
- * *@payload and return true. A write lookup misses on a read-only entry.
+ * Built-in TLB. Look up @va (a byte address) in @asid; on a hit store the
+ * payload in *@payload and return true. A write lookup misses on a
+ * read-only entry.
  */
 TLBB_API bool tlbb_vcpu_tlb_lookup(struct tlbb_vcpu *v, uint32_t asid, uint64_t va, bool write,
 				   uint64_t *payload);
 /* Insert a translation the caller just walked (replacing any for @va). */
 TLBB_API void tlbb_vcpu_tlb_fill(struct tlbb_vcpu *v, uint32_t asid, uint64_t va,
 				 uint64_t payload, bool writable);
+/*
+ * The built-in TLB, looked up inline: for a JIT's fast path, where the call
+ * into the shared library (and its statistics) of tlbb_vcpu_tlb_lookup()
+ * cost more than the lookup. The vCPU thread takes a view of its own TLB
+ * once, after registering (valid until it unregisters), and looks up
+ * through it with the same answers as tlbb_vcpu_tlb_lookup(), minus the
+ * lookups/hits counters. Owner thread only, online, like the lookup: the
+ * backend changes these entries only on this same thread (fills, and the
+ * drains at its safe points), so the reads need no atomics. The entry
+ * layout is part of the ABI from here on.
+ */
+struct tlbb_vcpu_tlbe {
+	uint64_t vpn;     /* va >> page_shift */
+	uint64_t payload;
+	uint32_t asid;
+	uint8_t valid;
+	uint8_t writable;
+};
+
+struct tlbb_vcpu_tlb_view {
+	const struct tlbb_vcpu_tlbe *entries; /* sets * ways, set-major */
+	uint64_t set_mask;                     /* sets - 1 */
+	unsigned ways;
+	unsigned page_shift;
+};
+
+TLBB_API void tlbb_vcpu_tlb_view(const struct tlbb_vcpu *v, struct tlbb_vcpu_tlb_view *out);
+
+static inline bool tlbb_vcpu_tlb_lookup_inline(const struct tlbb_vcpu_tlb_view *t, uint32_t asid,
+					       uint64_t va, bool write, uint64_t *payload)
+{
+	uint64_t vpn = va >> t->page_shift;
+	const struct tlbb_vcpu_tlbe *set = &t->entries[(vpn & t->set_mask) * t->ways];
+
+	for (unsigned w = 0; w < t->ways; w++) {
+		const struct tlbb_vcpu_tlbe *e = &set[w];
+
+		if (e->valid && e->vpn == vpn && e->asid == asid) {
+			if (write && !e->writable)
+				return false; /* permission miss: the caller re-walks */
+			*payload = e->payload;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Valid entries for @asid (TLBB_VCPU_ALL_ASIDS: all), for tests and stats. */
 TLBB_API unsigned tlbb_vcpu_tlb_count(const struct tlbb_vcpu *v, uint32_t asid);
+
+/* ---- changer side: the race check under a lock vCPUs take ---------------- */
+
+/*
+ * The race check for an emulator whose vCPU threads take the page-table
+ * lock themselves (guest page-table walks, faults). tlbb_flush_pending()
+ * under that lock would wait for a grace period while holding it: a vCPU
+ * blocked on the lock while online never reaches its safe point, and the
+ * two wait for each other (rule 1). This one never waits with the lock held.
+ *
+ * Call it with the lock held (@lock(@arg) / @unlock(@arg) take and drop it),
+ * where tlbb_flush_pending() would be called. If nothing is pending it
+ * returns false at once, the lock never dropped. Otherwise it drops the
+ * lock, runs the race check (posts, one grace period), takes the lock
+ * again, and repeats while pending work for @s arrived meanwhile; it
+ * returns true (it dropped the lock: anything read under it before is to
+ * be read again) with the lock held and nothing pending. No lock functions
+ * (NULL): the plain tlbb_flush_pending().
+ *
+ * Why that is the race check's guarantee: every add bumps the pending
+ * generation under the lock, and a race check publishes flushed = pending
+ * only for adds whose invalidations its flush completed. Pending == flushed
+ * seen with the lock held therefore means every batched clear made under
+ * the lock so far is complete, exactly what the inline fast path of
+ * tlbb_flush_pending() concludes. The caller must not have changed PTEs of
+ * @s in this critical section before the call (the lock is dropped): call
+ * it first, as the race check is anyway. It retries only when reclaim of @s
+ * added work during its grace period: each round is one grace period of
+ * progress for that reclaim; it cannot livelock unless reclaim of @s never
+ * stops.
+ */
+TLBB_API bool tlbb_vcpu_flush_pending_relock(struct tlbb_space *s, void (*unlock)(void *),
+					     void (*lock)(void *), void *arg);
 
 /* ---- reclaim side: ordered frame hand-off -------------------------------- */
 
@@ -291,7 +432,7 @@ struct tlbb_vcpu_deferred {
  * @fn at once (TLBB_OK); on a batch of another backend it flushes @b first
  * and runs @fn (TLBB_EBACKEND); NULL @b: grace period, @fn (TLBB_EINVAL).
  */
-TLBB_API int tlbb_vcpu_defer(struct tlbb_batch *b, struct tlbb_vcpu_deferred *d,
+TLBB_API enum tlbb_status tlbb_vcpu_defer(struct tlbb_batch *b, struct tlbb_vcpu_deferred *d,
 			     tlbb_vcpu_deferred_fn fn);
 
 #ifdef __cplusplus

@@ -66,6 +66,12 @@
  *   - tlbb_flush() and tlbb_flush_pending() run with preemption disabled
  *     (the CPU number must stay valid) and with interrupts ENABLED: two
  *     CPUs flushing at once must be able to take each other's IPIs.
+ *   - tlbb_should_defer() answers "a CPU other than THIS one may cache the
+ *     space": call it with preemption disabled, and keep it disabled until
+ *     the tlbb_flush_range_sync() that a false answer leads to has returned
+ *     (a task moved in between could leave a CPU that caches the space
+ *     unflushed). A held PTL spinlock already disables preemption in most
+ *     kernels.
  *   - s->id is the PCID (low 12 bits used when TLBB_X86_PCID is set). A PCID
  *     released by tlbb_space_fini() / tlbb_space_set_id() may be given to
  *     a new space (in new or the same memory) or another live space at
@@ -155,7 +161,7 @@ struct tlbb_x86 {
  * once, before any space is initialised on it: it restarts the context
  * numbers.
  */
-int tlbb_x86_init(struct tlbb_x86 *x, const struct tlbb_x86_config *cfg,
+enum tlbb_status tlbb_x86_init(struct tlbb_x86 *x, const struct tlbb_x86_config *cfg,
 		  struct tlbb_x86_cpu *percpu, unsigned ncpus);
 
 static inline const struct tlbb_backend *tlbb_x86_backend(const struct tlbb_x86 *x)

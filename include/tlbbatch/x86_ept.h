@@ -147,7 +147,7 @@ static inline unsigned tlbb_ept_features_from_cap(uint64_t cap)
  * Without single-context, every flush is all-context. Call once, before
  * any space is initialised on it.
  */
-int tlbb_ept_init(struct tlbb_ept *e, const struct tlbb_ept_config *cfg,
+enum tlbb_status tlbb_ept_init(struct tlbb_ept *e, const struct tlbb_ept_config *cfg,
 		  struct tlbb_ept_cpu *percpu, unsigned ncpus);
 
 static inline const struct tlbb_backend *tlbb_ept_backend(const struct tlbb_ept *e)
@@ -161,7 +161,7 @@ static inline const struct tlbb_backend *tlbb_ept_backend(const struct tlbb_ept 
  * before the space's first VM entry. TLBB_EINVAL for NULL @s, a space of
  * another backend, or @eptp with no EP4TA.
  */
-int tlbb_ept_space_set_eptp(struct tlbb_space *s, uint64_t eptp);
+enum tlbb_status tlbb_ept_space_set_eptp(struct tlbb_space *s, uint64_t eptp);
 
 /* The EPTP of @s (0: not set). */
 uint64_t tlbb_ept_space_eptp(const struct tlbb_space *s);

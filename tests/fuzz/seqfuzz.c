@@ -118,8 +118,11 @@ static void chk_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct 
 	uintptr_t mask = ((uintptr_t)1 << s->page_shift) - 1;
 
 	contract(b->backend == be && s->backend == be, "add: batch or space not bound to us");
-	contract(!(flags & ~(TLBB_ADD_WRITABLE | TLBB_ADD_LEAF_ONLY | TLBB_RANGE_ALL)),
+	contract(!(flags & ~(TLBB_ADD_WRITABLE | TLBB_ADD_LEAF_ONLY | TLBB_RANGE_ALL |
+			     TLBB_RANGE_SAME)),
 		 "add: unknown flags");
+	contract(((flags & TLBB_RANGE_SAME) != 0) == (b->last == s),
+		 "add: TLBB_RANGE_SAME is not exactly 'the space of the batch's previous add'");
 	if (flags & TLBB_RANGE_ALL)
 		contract(start == 0 && end == 0, "add: whole space with a range");
 	else

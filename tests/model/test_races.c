@@ -9,10 +9,15 @@
  * holds the interesting TLB entries), CPU3 runs a changer (mprotect, zap).
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -498,12 +503,14 @@ static void arm64_repeat_tlbi_erratum_disables_deferral(void **state)
 	struct tlbb_sim_space ss;
 
 	assert_int_equal(tlbb_sim_space_init(sim, &ss, 1, 4), TLBB_OK);
+	tlbb_sim_cpu_enter(sim, 0);
 	assert_true(tlbb_should_defer(&ss.space));
 	tlbb_sim_space_fini(&ss);
 	tlbb_sim_destroy(sim);
 	cfg.options = TLBB_SIM_OPT_REPEAT_TLBI_ERRATUM;
 	sim = tlbb_sim_create(&cfg);
 	assert_int_equal(tlbb_sim_space_init(sim, &ss, 1, 4), TLBB_OK);
+	tlbb_sim_cpu_enter(sim, 0);
 	assert_false(tlbb_should_defer(&ss.space));
 	tlbb_sim_space_fini(&ss);
 	tlbb_sim_destroy(sim);
@@ -574,6 +581,67 @@ static void recycled_asid_without_release_reads_freed_frames_x86(void **state)
 	assert_true(asid_reuse_scenario(TLBB_SIM_X86, TLBB_SIM_FAULT_NO_RELEASE) > 0);
 }
 
+/* ---- frame hand-off: the batch carries "free this after the flush" ------------ */
+
+/*
+ * The frame's descriptor embeds the release node. Its release frees the
+ * frame (RETIRED), and at that very moment CPU1, which cached the page
+ * before the unmap, reads it again: through a translation the flush should
+ * have removed, that read is a use-after-free of the frame.
+ */
+struct sim_frame_desc {
+	struct tlbb_release rel;
+	struct world *w;
+	unsigned vpn;
+	bool ran;
+};
+
+static void free_frame_and_touch(struct tlbb_release *r)
+{
+	struct sim_frame_desc *fd =
+		(struct sim_frame_desc *)(void *)((char *)r - offsetof(struct sim_frame_desc, rel));
+
+	tlbb_sim_frame_set_state(fd->w->sim, fd->w->frame[fd->vpn], TLBB_SIM_FRAME_RETIRED);
+	tlbb_sim_access(fd->w->sim, USER, VA(fd->vpn), false);
+	fd->ran = true;
+}
+
+/* @on_batch false: the release is handed over as if the unmap had been synchronous. */
+static uint64_t reclaim_with_release(enum tlbb_sim_model model, bool on_batch)
+{
+	struct world w;
+	struct sim_frame_desc fd = { .w = &w, .vpn = 5 };
+
+	world_init(&w, model, 0);
+	assert_int_equal(tlbb_sim_access(w.sim, USER, VA(5), false), TLBB_SIM_WALK);
+	reclaim_unmap(&w, 5);
+	tlbb_batch_release(on_batch ? &w.batch : NULL, &fd.rel, free_frame_and_touch);
+	tlbb_flush(&w.batch);
+	assert_true(fd.ran);
+	tlbb_sim_access(w.sim, USER, VA(5), false); /* and after the flush */
+	return world_fini(&w);
+}
+
+static void release_after_the_batch_flush_frees_an_untranslated_frame_arm64(void **state)
+{
+	assert_int_equal(reclaim_with_release(TLBB_SIM_ARM64, true), 0);
+}
+
+static void release_after_the_batch_flush_frees_an_untranslated_frame_x86(void **state)
+{
+	assert_int_equal(reclaim_with_release(TLBB_SIM_X86, true), 0);
+}
+
+static void release_before_the_flush_is_a_use_after_free_arm64(void **state)
+{
+	assert_true(reclaim_with_release(TLBB_SIM_ARM64, false) > 0);
+}
+
+static void release_before_the_flush_is_a_use_after_free_x86(void **state)
+{
+	assert_true(reclaim_with_release(TLBB_SIM_X86, false) > 0);
+}
+
 /* ---- the oracle itself ------------------------------------------------------- */
 
 /* A fill that races a change reads the new PTE: never a false stale. */
@@ -588,6 +656,122 @@ static void claim_does_not_flag_translations_filled_after_the_change(void **stat
 	assert_int_equal(tlbb_sim_access(w.sim, USER, VA(3), false), TLBB_SIM_HIT);
 	assert_int_equal(tlbb_sim_access(w.sim, USER, VA(3), true), TLBB_SIM_FAULT);
 	assert_int_equal(world_fini(&w), 0);
+}
+
+/*
+ * A thread that never entered a CPU has no CPU to run a hook on (no issuing
+ * CPU for a TLBI, no "self" for an IPI round). It used to act as CPU 0 in
+ * silence; now it is an error: counted, and reported to the config's
+ * handler (by default: print and abort). Here the handler records the call;
+ * the reclaim then runs the widest way, so nothing is left stale.
+ */
+static const char *no_cpu_call;
+
+static void record_no_cpu(struct tlbb_sim *sim, const char *call)
+{
+	(void)sim;
+	if (!no_cpu_call)
+		no_cpu_call = call;
+}
+
+/* CPU 1 caches page 1; the calling thread reclaims it, with or without entering CPU 0. */
+static struct tlbb_sim_stats reclaim_on_thread(enum tlbb_sim_model model, bool enter)
+{
+	struct tlbb_sim_config cfg = { .ncpus = 2, .model = model, .on_no_cpu = record_no_cpu };
+	struct tlbb_sim *sim;
+	struct tlbb_sim_space ss;
+	struct tlbb_batch b;
+	struct tlbb_sim_stats st;
+	int f;
+
+	tlbb_sim_cpu_enter(NULL, 0); /* whatever this thread acted as before: nothing now */
+	sim = tlbb_sim_create(&cfg);
+	assert_non_null(sim);
+	assert_int_equal(tlbb_sim_space_init(sim, &ss, 1, 4), TLBB_OK);
+	f = tlbb_sim_frame_alloc(sim);
+	tlbb_sim_pte_set(&ss, 1, (unsigned)f, true);
+	tlbb_sim_switch_to(sim, 1, &ss);
+	assert_int_equal(tlbb_sim_access(sim, 1, 0x1000, false), TLBB_SIM_WALK);
+	if (enter)
+		tlbb_sim_cpu_enter(sim, 0);
+	no_cpu_call = NULL;
+	tlbb_batch_init(&b);
+	tlbb_sim_pte_clear(&ss, 1);
+	assert_int_equal(tlbb_add_page(&b, &ss.space, 0x1000, TLBB_ADD_WRITABLE), TLBB_OK);
+	tlbb_flush(&b);
+	tlbb_sim_frame_set_state(sim, (unsigned)f, TLBB_SIM_FRAME_RETIRED);
+	tlbb_sim_access(sim, 1, 0x1000, false);
+	tlbb_sim_get_stats(sim, &st);
+	tlbb_sim_cpu_enter(sim, 0);
+	tlbb_sim_space_fini(&ss);
+	tlbb_sim_destroy(sim);
+	return st;
+}
+
+static void add_on_a_thread_that_never_entered_a_cpu_is_an_error(void **state)
+{
+	for (int m = TLBB_SIM_ARM64; m <= TLBB_SIM_X86; m++) {
+		struct tlbb_sim_stats st = reclaim_on_thread((enum tlbb_sim_model)m, false);
+
+		assert_true(st.no_cpu_calls >= 1);
+		assert_non_null(no_cpu_call);
+		assert_int_equal(st.stale, 0); /* run the widest way: never under-flushed */
+	}
+}
+
+/* The control: the same reclaim on a thread that entered CPU 0 is no error. */
+static void add_on_an_entered_thread_is_no_error(void **state)
+{
+	for (int m = TLBB_SIM_ARM64; m <= TLBB_SIM_X86; m++) {
+		struct tlbb_sim_stats st = reclaim_on_thread((enum tlbb_sim_model)m, true);
+
+		assert_int_equal(st.no_cpu_calls, 0);
+		assert_null(no_cpu_call);
+		assert_int_equal(st.stale, 0);
+	}
+}
+
+/* Without a handler the error stops the program (in a child, so the test survives). */
+static void no_cpu_error_without_handler_aborts(void **state)
+{
+	int status;
+	pid_t pid;
+
+	if (getenv("TLBB_UNDER_QEMU_USER"))
+		skip(); /* qemu-user hangs on abort() in a forked child; the native build runs it */
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct tlbb_sim_config cfg = { .ncpus = 2, .model = TLBB_SIM_ARM64 };
+		struct tlbb_sim *sim;
+		struct tlbb_sim_space ss;
+		struct tlbb_batch b;
+
+		tlbb_sim_cpu_enter(NULL, 0);
+		sim = tlbb_sim_create(&cfg);
+		if (!sim || tlbb_sim_space_init(sim, &ss, 1, 4) != TLBB_OK)
+			_exit(2);
+		tlbb_batch_init(&b);
+		tlbb_add_page(&b, &ss.space, 0x1000, 0);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGABRT);
+}
+
+static void cpu_enter_out_of_range_is_refused(void **state)
+{
+	struct tlbb_sim_config cfg = { .ncpus = 2, .model = TLBB_SIM_ARM64 };
+	struct tlbb_sim *sim = tlbb_sim_create(&cfg);
+
+	assert_non_null(sim);
+	assert_int_equal(tlbb_sim_cpu_enter(sim, 1), TLBB_OK);
+	assert_int_equal(tlbb_sim_current_cpu(sim), 1);
+	assert_int_equal(tlbb_sim_cpu_enter(sim, 2), TLBB_EINVAL);
+	assert_int_equal(tlbb_sim_current_cpu(sim), TLBB_SIM_NO_CPU);
+	tlbb_sim_destroy(sim);
 }
 
 static void sim_rejects_bad_configs(void **state)
@@ -640,7 +824,15 @@ int main(void)
 		cmocka_unit_test(recycled_asid_finds_nothing_of_the_dead_space_x86),
 		cmocka_unit_test(recycled_asid_without_release_reads_freed_frames_x86),
 		cmocka_unit_test(claim_does_not_flag_translations_filled_after_the_change),
+		cmocka_unit_test(release_after_the_batch_flush_frees_an_untranslated_frame_arm64),
+		cmocka_unit_test(release_before_the_flush_is_a_use_after_free_arm64),
+		cmocka_unit_test(release_after_the_batch_flush_frees_an_untranslated_frame_x86),
+		cmocka_unit_test(release_before_the_flush_is_a_use_after_free_x86),
 		cmocka_unit_test(sim_rejects_bad_configs),
+		cmocka_unit_test(add_on_a_thread_that_never_entered_a_cpu_is_an_error),
+		cmocka_unit_test(add_on_an_entered_thread_is_no_error),
+		cmocka_unit_test(no_cpu_error_without_handler_aborts),
+		cmocka_unit_test(cpu_enter_out_of_range_is_refused),
 	};
 	return cmocka_run_group_tests_name("races", tests, NULL, NULL);
 }

@@ -36,6 +36,13 @@ void cxx_flush_space(const struct tlbb_backend *, struct tlbb_space *)
 	space_flushes++;
 }
 
+unsigned released;
+
+void cxx_release(struct tlbb_release *)
+{
+	released++;
+}
+
 } // namespace
 
 int main()
@@ -60,5 +67,19 @@ int main()
 		return 3;
 	if (!tlbb_flush_pending(&s) || space_flushes != 1 || tlbb_flush_pending(&s))
 		return 4;
+	// The status enum and the invalidation flags as C++ sees them: the enum
+	// converts to int (old callers), the flags OR as unsigned constants.
+	enum tlbb_status st = tlbb_add_page(&b, &s, 0x1000, TLBB_INV_WRITABLE | TLBB_INV_LEAF_ONLY);
+	int rc = tlbb_add_range(&b, &s, 0x3000, 0x2000, TLBB_ADD_WRITABLE);
+	if (st != TLBB_OK || rc != TLBB_ERANGE || tlbb_strerror(st)[0] == '\0')
+		return 6;
+	if (tlbb_flush_range_sync(&s, 0x1000, 0x2000, TLBB_INV_LEAF_ONLY) != TLBB_OK)
+		return 7;
+	struct tlbb_release node;
+	if (tlbb_batch_release(&b, &node, cxx_release) != TLBB_OK || released != 0)
+		return 8;
+	tlbb_flush(&b);
+	if (released != 1)
+		return 9;
 	return tlbb_space_fini(&s) == TLBB_OK ? 0 : 5;
 }

@@ -28,6 +28,7 @@ struct call {
 
 struct recorder {
 	struct call calls[MAX_CALLS];
+	bool same[MAX_CALLS]; /* add calls: TLBB_RANGE_SAME was passed */
 	unsigned n;
 	bool defer;
 	/* Runs inside flush_space, after the invalidation: a racing adder. */
@@ -62,7 +63,10 @@ static void rec_add(const struct tlbb_backend *be, struct tlbb_batch *b, struct 
 	} else {
 		assert_true(start == 0 && end == 0);
 	}
-	record('a', s, start, end, flags);
+	/* TLBB_RANGE_SAME exactly when @s is the space of the batch's previous add. */
+	assert_int_equal((flags & TLBB_RANGE_SAME) != 0, b->last == s);
+	rec.same[rec.n] = (flags & TLBB_RANGE_SAME) != 0;
+	record('a', s, start, end, flags & ~TLBB_RANGE_SAME);
 }
 
 static void rec_flush(const struct tlbb_backend *be, struct tlbb_batch *b)
@@ -293,6 +297,126 @@ static void flush_dirty_only_when_something_was_writable(void **state)
 	assert_false(B.writable);
 }
 
+/* ---- frame hand-off: releases after the flush -------------------------------- */
+
+/* A release records how many backend calls had happened when it ran. */
+struct rel {
+	struct tlbb_release node;
+	unsigned id;
+};
+
+static unsigned rel_order[8], rel_calls_seen[8], rel_n;
+
+static void rel_fn(struct tlbb_release *r)
+{
+	const struct rel *x = (const struct rel *)(void *)((char *)r - offsetof(struct rel, node));
+
+	rel_order[rel_n] = x->id;
+	rel_calls_seen[rel_n++] = rec.n;
+}
+
+static void releases_run_after_the_backend_flush_in_order(void **state)
+{
+	struct rel r[3] = { { .id = 0 }, { .id = 1 }, { .id = 2 } };
+
+	rel_n = 0;
+	tlbb_add_page(&B, &S, 0x1000, 0);
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(tlbb_batch_release(&B, &r[i].node, rel_fn), TLBB_OK);
+	rec.n = 0;
+	tlbb_flush(&B);
+	assert_int_equal(rec.n, 1);
+	assert_int_equal(rec.calls[0].kind, 'f');
+	assert_int_equal(rel_n, 3);
+	for (unsigned i = 0; i < 3; i++) {
+		assert_int_equal(rel_order[i], i);        /* in the order queued */
+		assert_int_equal(rel_calls_seen[i], 1);   /* after the backend's flush */
+	}
+	assert_null(B.release);
+	tlbb_flush(&B); /* run once only */
+	assert_int_equal(rel_n, 3);
+}
+
+static void release_waits_for_adds_queued_after_it(void **state)
+{
+	struct rel r = { .id = 0 };
+
+	rel_n = 0;
+	tlbb_batch_release(&B, &r.node, rel_fn);
+	tlbb_add_page(&B, &S, 0x1000, 0);
+	assert_int_equal(rel_n, 0);
+	rec.n = 0;
+	tlbb_flush(&B);
+	assert_int_equal(rel_n, 1);
+	assert_int_equal(rel_calls_seen[0], 1);
+}
+
+/* Pages that took the synchronous path: nothing queued, the releases still run at the flush. */
+static void releases_of_an_empty_batch_run_at_its_flush(void **state)
+{
+	struct rel r = { .id = 0 };
+
+	rel_n = 0;
+	assert_int_equal(tlbb_flush_range_sync(&S, 0x1000, 0x2000, 0), TLBB_OK);
+	tlbb_batch_release(&B, &r.node, rel_fn);
+	assert_int_equal(rel_n, 0);
+	rec.n = 0;
+	tlbb_flush(&B);
+	assert_int_equal(rec.n, 0); /* no backend flush: nothing was queued */
+	assert_int_equal(rel_n, 1);
+}
+
+static void flush_dirty_without_writable_runs_no_release(void **state)
+{
+	struct rel r = { .id = 0 };
+
+	rel_n = 0;
+	tlbb_add_page(&B, &S, 0x1000, 0);
+	tlbb_batch_release(&B, &r.node, rel_fn);
+	tlbb_flush_dirty(&B);
+	assert_int_equal(rel_n, 0);
+	tlbb_flush(&B);
+	assert_int_equal(rel_n, 1);
+}
+
+static void release_bad_input(void **state)
+{
+	struct rel r = { .id = 5 };
+
+	rel_n = 0;
+	assert_int_equal(tlbb_batch_release(&B, NULL, rel_fn), TLBB_EINVAL);
+	assert_int_equal(tlbb_batch_release(&B, &r.node, NULL), TLBB_EINVAL);
+	assert_null(B.release);
+	/* NULL batch: its adds were synchronous, so the release runs at once. */
+	assert_int_equal(tlbb_batch_release(NULL, &r.node, rel_fn), TLBB_EINVAL);
+	assert_int_equal(rel_n, 1);
+	assert_int_equal(rel_order[0], 5);
+}
+
+/* A release may queue into the batch it ran from: that one waits for the next flush. */
+static struct rel requeued = { .id = 9 };
+
+static void rel_requeue_fn(struct tlbb_release *r)
+{
+	rel_fn(r);
+	tlbb_batch_release(&B, &requeued.node, rel_fn);
+}
+
+static void release_may_queue_into_the_emptied_batch(void **state)
+{
+	struct rel r = { .id = 0 };
+
+	rel_n = 0;
+	tlbb_add_page(&B, &S, 0x1000, 0);
+	tlbb_batch_release(&B, &r.node, rel_requeue_fn);
+	tlbb_flush(&B);
+	assert_int_equal(rel_n, 1);
+	assert_ptr_equal(B.release, &requeued.node);
+	tlbb_flush(&B);
+	assert_int_equal(rel_n, 2);
+	assert_int_equal(rel_order[1], 9);
+}
+
 static void batch_spans_spaces_of_one_backend(void **state)
 {
 	tlbb_add_page(&B, &S, 0x1000, 0);
@@ -507,6 +631,31 @@ static void unknown_add_flags_are_read_as_writable_all_levels(void **state)
 	assert_int_equal(rec.calls[4].kind, 'f');
 }
 
+/*
+ * The core tells the backend when an add is for the space of the batch's
+ * previous add (TLBB_RANGE_SAME, what x86-64's add keys its fast path on):
+ * not for the first add, not for another space, not after a flush.
+ */
+static void an_add_to_the_batchs_current_space_is_marked_same(void **state)
+{
+	assert_int_equal(tlbb_add_page(&B, &S, 0x1000, 0), TLBB_OK);
+	assert_int_equal(tlbb_add_page(&B, &S, 0x2000, 0), TLBB_OK);
+	assert_int_equal(tlbb_add_range(&B, &S, 0x4000, 0x6000, 0), TLBB_OK);
+	assert_int_equal(tlbb_add_page(&B, &T, 0x1000, 0), TLBB_OK);
+	assert_int_equal(tlbb_add_page(&B, &S, 0x3000, 0), TLBB_OK);
+	assert_int_equal(tlbb_add_space(&B, &S, 0), TLBB_OK);
+	tlbb_flush(&B);
+	assert_int_equal(tlbb_add_page(&B, &S, 0x1000, 0), TLBB_OK);
+	assert_false(rec.same[0]);
+	assert_true(rec.same[1]);
+	assert_true(rec.same[2]);
+	assert_false(rec.same[3]); /* another space */
+	assert_false(rec.same[4]); /* back: the newest add was T's */
+	assert_true(rec.same[5]);
+	assert_int_equal(rec.calls[6].kind, 'f');
+	assert_false(rec.same[7]); /* a flush empties the batch */
+}
+
 static void unknown_flags_do_not_hide_a_worse_status(void **state)
 {
 	assert_int_equal(tlbb_add_range(&B, &S, 0x9000, 0x1000, 0x40), TLBB_ERANGE);
@@ -660,6 +809,12 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(new_space_has_nothing_pending),
+		T(releases_run_after_the_backend_flush_in_order),
+		T(release_waits_for_adds_queued_after_it),
+		T(releases_of_an_empty_batch_run_at_its_flush),
+		T(flush_dirty_without_writable_runs_no_release),
+		T(release_bad_input),
+		T(release_may_queue_into_the_emptied_batch),
 		T(every_add_bumps_pending_once),
 		T(batch_flush_leaves_the_word_for_the_race_check),
 		T(race_check_flushes_whole_space_and_publishes),
@@ -694,6 +849,7 @@ int main(void)
 		T(cpumask_iterates_and_excludes_self),
 		T(unknown_add_flags_are_read_as_writable_all_levels),
 		T(unknown_flags_do_not_hide_a_worse_status),
+		T(an_add_to_the_batchs_current_space_is_marked_same),
 		T(fini_completes_outstanding_work_then_releases_the_id),
 		T(fini_without_backend_hook_flushes_the_space),
 		T(finished_space_refuses_every_call),

@@ -25,6 +25,7 @@ enum frame_state { FRAME_FREE = 0, FRAME_LIVE = 1, FRAME_FREED = 2 };
 struct t_frame {
 	int state; /* enum frame_state, atomic */
 	struct tlbb_vcpu_deferred dnode;
+	struct tlbb_release rnode; /* the core's hand-off (tlbb_batch_release()) */
 };
 
 struct t_space {

@@ -12,6 +12,9 @@
 
 #include <sched.h>
 #include <string.h>
+#include <time.h>
+
+#include <urcu/urcu-qsbr.h>
 
 #include <tlbbatch/sim.h>
 
@@ -376,12 +379,21 @@ static void frame_freed(struct tlbb_vcpu_deferred *d)
 	__atomic_store_n(&f->state, FRAME_FREED, __ATOMIC_SEQ_CST);
 }
 
+static void frame_released(struct tlbb_release *r)
+{
+	struct t_frame *f = (struct t_frame *)((char *)r - offsetof(struct t_frame, rnode));
+
+	__atomic_store_n(&f->state, FRAME_FREED, __ATOMIC_SEQ_CST);
+}
+
 /*
  * The vCPU translated page 9 and is still inside its block (no quiescent
  * state). The flush must not return, and the frame must not be freed, until
- * the block ended; the block's last access must find the frame live.
+ * the block ended; the block's last access must find the frame live. The
+ * frame goes back through tlbb_vcpu_defer(), or with @core_release through
+ * the core's tlbb_batch_release(): the same guarantee on this backend.
  */
-static void inside_block_scenario(unsigned faults, bool expect_stale)
+static void inside_block_scenario_with(unsigned faults, bool expect_stale, bool core_release)
 {
 	struct tlbb_vcpu_host *h = host_new(2, faults);
 	struct t_space sp;
@@ -399,7 +411,10 @@ static void inside_block_scenario(unsigned faults, bool expect_stale)
 	t_batch_init(&b);
 	t_unmap(&sp, 9);
 	tlbb_add_page(&b, &sp.s, VA(9), TLBB_ADD_WRITABLE);
-	assert_int_equal(tlbb_vcpu_defer(&b, &t_frame(f)->dnode, frame_freed), TLBB_OK);
+	if (core_release)
+		assert_int_equal(tlbb_batch_release(&b, &t_frame(f)->rnode, frame_released), TLBB_OK);
+	else
+		assert_int_equal(tlbb_vcpu_defer(&b, &t_frame(f)->dnode, frame_freed), TLBB_OK);
 	flusher_start(&fl, &b);
 	if (!expect_stale) {
 		t_sleep_ms(100);
@@ -420,6 +435,24 @@ static void inside_block_scenario(unsigned faults, bool expect_stale)
 	assert_false(t_vcpu_cmd(&a, C_HAS, &sp, VA(9)));
 	t_vcpu_stop(&a);
 	tlbb_vcpu_host_destroy(h);
+}
+
+static void inside_block_scenario(unsigned faults, bool expect_stale)
+{
+	inside_block_scenario_with(faults, expect_stale, false);
+}
+
+static void test_core_release_waits_for_vcpu_inside_block(void **state)
+{
+	(void)state;
+	inside_block_scenario_with(0, false, true);
+}
+
+/* Negative control: the release rides on the flush; without its grace period it frees under the block. */
+static void test_negative_core_release_without_grace_period_frees_under_block(void **state)
+{
+	(void)state;
+	inside_block_scenario_with(TLBB_VCPU_FAULT_NO_GRACE_PERIOD, true, true);
 }
 
 static void test_flush_waits_for_vcpu_inside_block(void **state)
@@ -993,6 +1026,375 @@ static void test_consumer_tlb_callback_runs_on_vcpu_thread_at_safe_point(void **
 	tlbb_vcpu_host_destroy(h);
 }
 
+/* ---- an emulator's own vCPU numbers, invalidate argument and RCU ------------- */
+
+struct id_probe {
+	struct tlbb_vcpu_host *h;
+	bool taken_refused, out_of_range_refused, bad_flag_refused;
+	unsigned got;
+};
+
+static void *id_probe_main(void *arg)
+{
+	struct id_probe *p = arg;
+	struct tlbb_vcpu_register_args taken = { .id = 2 }, out = { .id = 4 }, bad = { .id = 1, .flags = 0x80 };
+	struct tlbb_vcpu_register_args one = { .id = 1 };
+	struct tlbb_vcpu *v;
+
+	p->taken_refused = tlbb_vcpu_register_as(p->h, &taken) == NULL;
+	p->out_of_range_refused = tlbb_vcpu_register_as(p->h, &out) == NULL;
+	p->bad_flag_refused = tlbb_vcpu_register_as(p->h, &bad) == NULL;
+	v = tlbb_vcpu_register_as(p->h, &one);
+	p->got = v ? tlbb_vcpu_id(v) : 99;
+	tlbb_vcpu_unregister(v);
+	return NULL;
+}
+
+static void test_emulator_chooses_vcpu_ids(void **state)
+{
+	struct tlbb_vcpu_host *h = host_new(4, 0);
+	struct tlbb_vcpu_register_args two = { .id = 2 };
+	struct tlbb_vcpu *me = tlbb_vcpu_register_as(h, &two);
+	struct t_vcpu a;
+	struct id_probe p = { .h = h };
+	pthread_t t;
+
+	(void)state;
+	assert_non_null(me);
+	assert_int_equal(tlbb_vcpu_id(me), 2);
+	assert_true(t_vcpu_start(&a, h));
+	assert_int_equal(a.id, 0); /* ID_ANY: the lowest free */
+	assert_int_equal(pthread_create(&t, NULL, id_probe_main, &p), 0);
+	pthread_join(t, NULL);
+	assert_true(p.taken_refused);
+	assert_true(p.out_of_range_refused);
+	assert_true(p.bad_flag_refused);
+	assert_int_equal(p.got, 1);
+	t_vcpu_stop(&a);
+	tlbb_vcpu_unregister(me);
+	tlbb_vcpu_host_destroy(h);
+}
+
+/* Each vCPU's own TLB object reaches its callback: no host-wide lookup by vCPU id. */
+static void test_invalidate_callback_gets_the_vcpus_own_arg(void **state)
+{
+	static struct cb_log host_log, mine;
+	struct tlbb_vcpu_config cfg = { .max_vcpus = 2, .flags = TLBB_VCPU_NO_BUILTIN_TLB,
+					.invalidate = record_invalidate, .invalidate_arg = &host_log };
+	struct tlbb_vcpu_host *h = tlbb_vcpu_host_create(&cfg);
+	struct tlbb_vcpu_register_args own = { .id = TLBB_VCPU_ID_ANY, .invalidate_arg = &mine };
+	struct tlbb_vcpu *v;
+	struct tlbb_space s;
+	struct tlbb_batch b;
+
+	(void)state;
+	memset(&host_log, 0, sizeof(host_log));
+	memset(&mine, 0, sizeof(mine));
+	v = tlbb_vcpu_register_as(h, &own);
+	assert_non_null(v);
+	assert_int_equal(mine.n, 1); /* registration empties the consumer's TLB */
+	assert_int_equal(tlbb_vcpu_space_init(h, &s, 4, NULL), TLBB_OK);
+	tlbb_vcpu_enter_space(v, &s);
+	tlbb_batch_init(&b);
+	tlbb_add_range(&b, &s, VA(8), VA(10), 0);
+	tlbb_flush(&b); /* from the vCPU itself: applied inline */
+	assert_int_equal(mine.n, 2);
+	assert_int_equal(mine.vpn[1], 8);
+	assert_int_equal(mine.npages[1], 2);
+	assert_int_equal(host_log.n, 0);
+	tlbb_vcpu_unregister(v);
+	v = tlbb_vcpu_register(h); /* no arg of its own: the host's */
+	assert_int_equal(host_log.n, 1);
+	tlbb_vcpu_unregister(v);
+	tlbb_vcpu_host_destroy(h);
+}
+
+/*
+ * An emulator that already uses liburcu-qsbr for its own RCU registered the
+ * thread itself; the backend shares that registration. The vCPU caches page
+ * 3, the flusher unmaps it, flushes and frees the frame while the vCPU keeps
+ * reporting quiescent states; then the vCPU touches page 3 again.
+ */
+struct shared_emu {
+	struct tlbb_vcpu_host *h;
+	struct t_space *sp;
+	bool bare_qs;          /* the emulator reports its QS itself: no drain */
+	int ready, step;       /* atomic */
+	bool plain_refused, still_reader;
+	unsigned id;
+	int result;
+};
+
+static void *shared_emu_main(void *arg)
+{
+	struct shared_emu *e = arg;
+	struct tlbb_vcpu_register_args ra = { .id = 5, .flags = TLBB_VCPU_REG_URCU_SHARED };
+	struct tlbb_vcpu *v;
+
+	urcu_qsbr_register_thread(); /* the emulator's own registration */
+	e->plain_refused = tlbb_vcpu_register(e->h) == NULL; /* would register twice */
+	v = tlbb_vcpu_register_as(e->h, &ra);
+	if (!v) {
+		urcu_qsbr_unregister_thread();
+		__atomic_store_n(&e->ready, -1, __ATOMIC_SEQ_CST);
+		return NULL;
+	}
+	e->id = tlbb_vcpu_id(v);
+	tlbb_vcpu_enter_space(v, &e->sp->s);
+	t_access(v, e->sp, VA(3));
+	__atomic_store_n(&e->ready, 1, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&e->step, __ATOMIC_SEQ_CST)) {
+		if (e->bare_qs)
+			urcu_qsbr_quiescent_state();
+		else
+			tlbb_vcpu_quiescent(v);
+		sched_yield();
+	}
+	e->result = t_access(v, e->sp, VA(3));
+	tlbb_vcpu_unregister(v);
+	e->still_reader = urcu_qsbr_read_ongoing() != 0; /* ours to unregister */
+	urcu_qsbr_unregister_thread();
+	return NULL;
+}
+
+static int shared_registration_scenario(bool bare_qs)
+{
+	struct tlbb_vcpu_host *h = host_new(8, 0);
+	struct t_space sp;
+	struct tlbb_batch b;
+	struct shared_emu e = { .h = h, .sp = &sp, .bare_qs = bare_qs };
+	pthread_t t;
+	unsigned f;
+
+	t_space_init(h, &sp, 6);
+	f = t_map(&sp, 3);
+	assert_int_equal(pthread_create(&t, NULL, shared_emu_main, &e), 0);
+	while (!__atomic_load_n(&e.ready, __ATOMIC_SEQ_CST))
+		t_sleep_ms(1);
+	assert_int_equal(e.ready, 1);
+	assert_true(e.plain_refused);
+	assert_int_equal(e.id, 5);
+	tlbb_batch_init(&b);
+	t_unmap(&sp, 3);
+	tlbb_add_page(&b, &sp.s, VA(3), 0);
+	tlbb_flush(&b); /* one grace period: the emulator's thread is its reader */
+	__atomic_store_n(&t_frame(f)->state, FRAME_FREED, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&e.step, 1, __ATOMIC_SEQ_CST);
+	pthread_join(t, NULL);
+	assert_true(e.still_reader);
+	assert_int_equal(stats(h).grace_periods, 1);
+	tlbb_vcpu_host_destroy(h);
+	return e.result;
+}
+
+static void test_shared_urcu_registration_serves_both(void **state)
+{
+	(void)state;
+	assert_int_equal(shared_registration_scenario(false), T_FAULT);
+}
+
+/* Negative control: a bare urcu quiescent state ends the grace period without the drain. */
+static void test_negative_shared_registration_bare_qs_uses_freed_frame(void **state)
+{
+	(void)state;
+	assert_int_equal(shared_registration_scenario(true), T_STALE);
+}
+
+/* Sharing a registration the thread does not have is refused, not undefined. */
+static void test_shared_registration_without_urcu_reader_is_refused(void **state)
+{
+	struct tlbb_vcpu_host *h = host_new(2, 0);
+	struct tlbb_vcpu_register_args ra = { .id = TLBB_VCPU_ID_ANY, .flags = TLBB_VCPU_REG_URCU_SHARED };
+
+	(void)state;
+	assert_null(tlbb_vcpu_register_as(h, &ra));
+	tlbb_vcpu_host_destroy(h);
+}
+
+/* ---- the header-inline lookup ------------------------------------------------ */
+
+/* Inline and out-of-line lookups agree on every page, before and after a flush. */
+static void test_inline_lookup_answers_as_the_library_lookup(void **state)
+{
+	struct tlbb_vcpu_config cfg = { .max_vcpus = 1, .tlb_sets = 4, .tlb_ways = 2 };
+	struct tlbb_vcpu_host *h = tlbb_vcpu_host_create(&cfg);
+	struct tlbb_vcpu *v = tlbb_vcpu_register(h);
+	struct tlbb_vcpu_tlb_view view;
+	struct tlbb_space s;
+	struct tlbb_batch b;
+	unsigned hits = 0;
+
+	(void)state;
+	assert_non_null(v);
+	tlbb_vcpu_tlb_view(v, &view);
+	assert_int_equal(tlbb_vcpu_space_init(h, &s, 3, NULL), TLBB_OK);
+	tlbb_vcpu_enter_space(v, &s);
+	for (unsigned p = 0; p < 12; p++) /* more than fit: evictions too */
+		tlbb_vcpu_tlb_fill(v, p % 3 ? 3 : 4, VA(p), 100 + p, p % 2);
+	tlbb_batch_init(&b);
+	for (int round = 0; round < 2; round++) {
+		for (unsigned p = 0; p < 14; p++)
+			for (uint32_t asid = 3; asid <= 4; asid++)
+				for (int w = 0; w <= 1; w++) {
+					uint64_t a = 0, c = 0;
+					bool x = tlbb_vcpu_tlb_lookup(v, asid, VA(p) + 5, w, &a);
+					bool y = tlbb_vcpu_tlb_lookup_inline(&view, asid, VA(p) + 5, w, &c);
+
+					assert_int_equal(x, y);
+					assert_int_equal(a, c);
+					hits += round == 0 && y;
+				}
+		tlbb_add_range(&b, &s, VA(0), VA(14), 0); /* every page of ASID 3 */
+		tlbb_flush(&b);                            /* drained inline: we are the vCPU */
+	}
+	assert_true(hits > 0);
+	for (unsigned p = 0; p < 14; p++) {
+		uint64_t c;
+
+		assert_false(tlbb_vcpu_tlb_lookup_inline(&view, 3, VA(p), false, &c));
+	}
+	tlbb_vcpu_unregister(v);
+	tlbb_vcpu_host_destroy(h);
+}
+
+/* ---- the race check under a lock the vCPUs take --------------------------- */
+
+/*
+ * An emulator's vCPU takes the page-table lock inside its block (a guest
+ * page-table walk, a fault), online, with a blocking lock (timed here, so
+ * that a deadlock is observed instead of hanging the test). The changer
+ * holds that lock for the race check of a space with a batched unmap.
+ */
+struct locking_vcpu {
+	struct tlbb_vcpu_host *h;
+	struct t_space *sp;
+	pthread_mutex_t *ptl;
+	int ready, stop;       /* atomic */
+	int waiting;           /* atomic: past its safe point, taking the lock */
+	int lock_count;        /* atomic: lock acquisitions */
+	bool timed_out;        /* waited 1 s for the lock: the deadlock */
+	int last;              /* the access after the race check */
+};
+
+static void *locking_vcpu_main(void *arg)
+{
+	struct locking_vcpu *l = arg;
+	struct tlbb_vcpu *v = tlbb_vcpu_register(l->h);
+
+	tlbb_vcpu_enter_space(v, &l->sp->s);
+	t_access(v, l->sp, VA(7));
+	__atomic_store_n(&l->ready, 1, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&l->stop, __ATOMIC_SEQ_CST)) {
+		struct timespec until;
+
+		tlbb_vcpu_quiescent(v); /* the safe point between blocks */
+		/* The block: take the lock, walk, drop it. */
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		__atomic_store_n(&l->waiting, 1, __ATOMIC_SEQ_CST);
+		if (pthread_mutex_timedlock(l->ptl, &until) != 0) {
+			__atomic_store_n(&l->waiting, 0, __ATOMIC_SEQ_CST);
+			l->timed_out = true;
+			continue; /* give up the block: the safe point frees the changer */
+		}
+		__atomic_store_n(&l->waiting, 0, __ATOMIC_SEQ_CST);
+		__atomic_fetch_add(&l->lock_count, 1, __ATOMIC_SEQ_CST);
+		l->last = t_access(v, l->sp, VA(7));
+		pthread_mutex_unlock(l->ptl);
+		sched_yield();
+	}
+	tlbb_vcpu_unregister(v);
+	return NULL;
+}
+
+static struct locking_vcpu *relock_seen;
+static int relock_count_at_drop;
+
+static void ptl_unlock(void *m)
+{
+	relock_count_at_drop = __atomic_load_n(&relock_seen->lock_count, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(m);
+	/* The race check is pending with the lock free: a vCPU takes it now. */
+	while (__atomic_load_n(&relock_seen->lock_count, __ATOMIC_SEQ_CST) == relock_count_at_drop)
+		sched_yield();
+}
+
+static void ptl_lock(void *m)
+{
+	pthread_mutex_lock(m);
+}
+
+static void race_check_under_vcpu_lock(bool relock, struct locking_vcpu *l)
+{
+	struct tlbb_vcpu_host *h = host_new(2, 0);
+	static pthread_mutex_t ptl = PTHREAD_MUTEX_INITIALIZER;
+	struct t_space sp;
+	struct tlbb_batch b;
+	pthread_t t;
+	unsigned f;
+
+	memset(l, 0, sizeof(*l));
+	l->h = h;
+	l->sp = &sp;
+	l->ptl = &ptl;
+	t_space_init(h, &sp, 9);
+	f = t_map(&sp, 7);
+	assert_int_equal(pthread_create(&t, NULL, locking_vcpu_main, l), 0);
+	while (!__atomic_load_n(&l->ready, __ATOMIC_SEQ_CST))
+		t_sleep_ms(1);
+	/* Reclaim: page 7 cleared and batched, the batch not flushed yet. */
+	pthread_mutex_lock(&ptl);
+	t_unmap(&sp, 7);
+	tlbb_batch_init(&b);
+	tlbb_add_page(&b, &sp.s, VA(7), 0);
+	pthread_mutex_unlock(&ptl);
+	/* The changer (zap): lock, race check, then the frame may go. */
+	pthread_mutex_lock(&ptl);
+	/*
+	 * Wait until the vCPU is past its last safe point and blocks on our
+	 * lock (it cleared `waiting` before any unlock we could have seen).
+	 */
+	while (!__atomic_load_n(&l->waiting, __ATOMIC_SEQ_CST))
+		sched_yield();
+	relock_seen = l;
+	if (relock)
+		assert_true(tlbb_vcpu_flush_pending_relock(&sp.s, ptl_unlock, ptl_lock, &ptl));
+	else
+		assert_true(tlbb_flush_pending(&sp.s));
+	assert_false(tlbb_space_has_pending(&sp.s));
+	__atomic_store_n(&t_frame(f)->state, FRAME_FREED, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&ptl);
+	/* A few more blocks of the vCPU: each access must fault, not reach the frame. */
+	for (int n = __atomic_load_n(&l->lock_count, __ATOMIC_SEQ_CST) + 3;
+	     __atomic_load_n(&l->lock_count, __ATOMIC_SEQ_CST) < n;)
+		t_sleep_ms(1);
+	__atomic_store_n(&l->stop, 1, __ATOMIC_SEQ_CST);
+	pthread_join(t, NULL);
+	tlbb_flush(&b);
+	tlbb_vcpu_host_destroy(h);
+}
+
+static void test_race_check_relock_lets_vcpus_take_the_lock(void **state)
+{
+	struct locking_vcpu l;
+
+	(void)state;
+	race_check_under_vcpu_lock(true, &l);
+	assert_false(l.timed_out);        /* no vCPU waited out the race check */
+	assert_int_equal(l.last, T_FAULT); /* and none kept the old translation */
+}
+
+/* Negative control: the plain race check waits for the grace period holding the lock. */
+static void test_negative_race_check_under_vcpu_lock_deadlocks(void **state)
+{
+	struct locking_vcpu l;
+
+	(void)state;
+	race_check_under_vcpu_lock(false, &l);
+	assert_true(l.timed_out); /* the vCPU blocked, online, on the changer's lock */
+	assert_int_equal(l.last, T_FAULT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1014,6 +1416,8 @@ int main(void)
 		cmocka_unit_test(test_vcpu_joining_during_batch_sees_cleared_pte),
 		cmocka_unit_test(test_vcpu_leaving_during_batch_is_not_waited_for),
 		cmocka_unit_test(test_frames_handed_back_only_after_batch_flush),
+		cmocka_unit_test(test_core_release_waits_for_vcpu_inside_block),
+		cmocka_unit_test(test_negative_core_release_without_grace_period_frees_under_block),
 		cmocka_unit_test(test_race_check_flushes_whole_space_on_every_vcpu),
 		cmocka_unit_test(test_flush_from_vcpu_thread_applies_own_tlb_inline),
 		cmocka_unit_test(test_race_check_from_vcpu_thread_cleans_own_tlb_inline),
@@ -1024,6 +1428,14 @@ int main(void)
 		cmocka_unit_test(test_defer_on_other_backend_batch_flushes_it_first),
 		cmocka_unit_test(test_mailbox_overflow_degrades_to_full_flush),
 		cmocka_unit_test(test_consumer_tlb_callback_runs_on_vcpu_thread_at_safe_point),
+		cmocka_unit_test(test_emulator_chooses_vcpu_ids),
+		cmocka_unit_test(test_invalidate_callback_gets_the_vcpus_own_arg),
+		cmocka_unit_test(test_shared_urcu_registration_serves_both),
+		cmocka_unit_test(test_negative_shared_registration_bare_qs_uses_freed_frame),
+		cmocka_unit_test(test_shared_registration_without_urcu_reader_is_refused),
+		cmocka_unit_test(test_inline_lookup_answers_as_the_library_lookup),
+		cmocka_unit_test(test_race_check_relock_lets_vcpus_take_the_lock),
+		cmocka_unit_test(test_negative_race_check_under_vcpu_lock_deadlocks),
 	};
 
 	return cmocka_run_group_tests_name("vcpu", tests, NULL, NULL);

@@ -12,7 +12,7 @@ cd "$TOP"
 pkg-config --exists liburcu-qsbr ||
   { echo "FAIL: liburcu-qsbr not installed (Debian: liburcu-dev)"; exit 1; }
 dir=build-tsan-vcpu
-tlbb_setup "$dir" -Db_sanitize=thread -Dbuildtype=debugoptimized
+tlbb_setup "$dir" -Db_sanitize=thread -Dbuildtype=debugoptimized -Dvcpu=enabled
 # Only this backend's targets: the rest of the tree is not this step's subject.
 tlbb_quiet ninja -C "$dir" tests/vcpu/test-vcpu tests/vcpu/vcpu-stress tests/vcpu/vcpu-stress-fi tests/vcpu/vcpu-stress-unannotated \
   examples/vmm-reclaim/vmm-reclaim

@@ -17,7 +17,7 @@ cd "$TOP"
 
 log "ASan+UBSan: every host suite (build-asan)"
 rc=0
-tlbb_setup_build build-asan -Dbuildtype=debugoptimized -Db_sanitize=address,undefined \
+tlbb_setup_build build-asan -Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Dvcpu=enabled \
   -Dc_args=-fno-sanitize-recover=undefined || rc=1
 ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1" \
 UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Bounded libFuzzer runs of the two sequence fuzzers in a clang build dir
+# Bounded libFuzzer runs of the three sequence fuzzers in a clang build dir
 # (build-fuzz: library and backends instrumented for coverage, ASan+UBSan):
 #   tests/fuzz/seqfuzz.c      the core on the sim (docs/verification.md)
 #   tests/x86_64/fuzz_x86.c   the x86-64 backend on the recorder's TLB model
 #                             (docs/x86fuzz.md)
+#   tests/arm64/fuzz_arm64.c  the arm64 backend on the arm64 TLB model
+#                             (docs/arm64fuzz.md)
 # For each: FUZZ_RUNS executions from its seed corpus (any violation fails),
 # then a negative control: with one protocol step removed, from an empty
 # corpus, the fuzzer must find a violation within its budget.
@@ -12,7 +14,11 @@
 # pre-4cf5afc interleaving bug from nothing in N seconds (20-70 s here, not
 # reproducible run to run, so not by default); X86FUZZ_REUSE_SECS=N likewise
 # for the space-reuse bug (41-79 s from nothing here). The corpus replays of
-# both mutants run in every build (suite x86_64). Nightly: tools/fuzz-long.
+# both mutants run in every build (suite x86_64). The arm64 fuzzer must find
+# the bare-DSB race check (a mutant of arm64.c) from an empty corpus with
+# synchronous calls left out (A64FUZZ_NO_SYNC: so that the race check is the
+# only way to it), within A64FUZZ_BARE_DSB_SECS (default 120; 2.5-9 s here).
+# Nightly: tools/fuzz-long.
 set -euo pipefail
 cd "$TOP"
 . tools/lib.sh
@@ -30,7 +36,7 @@ if ! grep -q '^tests/fuzz/seqfuzz:' <<<"$targets"; then
 fi
 # Same configuration, so both targets exist whenever seqfuzz does.
 tlbb_quiet ninja -C "$dir" tests/fuzz/seqfuzz tests/x86_64/x86fuzz tests/x86_64/x86fuzz-interleave-mutant \
-  tests/x86_64/x86fuzz-reuse-mutant
+  tests/x86_64/x86fuzz-reuse-mutant tests/arm64/a64fuzz tests/arm64/a64fuzz-bare-dsb-mutant
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -66,7 +72,7 @@ must_find() {
     echo "Fail: 1 ($name-negative-control)"
     exit 1
   fi
-  grep -m1 -E 'seqfuzz violation|x86fuzz violation' "$work/$name-neg.log"
+  grep -m1 -E 'seqfuzz violation|x86fuzz violation|a64fuzz violation' "$work/$name-neg.log"
   sed -n 's/^stat::number_of_executed_units: */executions until the violation: /p' "$work/$name-neg.log"
   echo "Ok: 1 ($name-negative-control)"
 }
@@ -86,3 +92,9 @@ if [ -n "${X86FUZZ_REUSE_SECS:-}" ]; then
   must_find x86fuzz-reuse "slots keyed without the context number (space reuse)" \
     "$dir/tests/x86_64/x86fuzz-reuse-mutant" -max_total_time="$X86FUZZ_REUSE_SECS"
 fi
+
+bounded a64fuzz "$dir/tests/arm64/a64fuzz" tests/arm64/corpus
+A64FUZZ_DROP=dsb must_find a64fuzz "the arm64 model's DSB ISH completing nothing" \
+  "$dir/tests/arm64/a64fuzz" -runs=50000 -seed=1
+A64FUZZ_NO_SYNC=1 must_find a64fuzz-bare-dsb "the bare-DSB race check (arm64.c mutant)" \
+  "$dir/tests/arm64/a64fuzz-bare-dsb-mutant" -max_total_time="${A64FUZZ_BARE_DSB_SECS:-120}" -seed=1
