@@ -104,6 +104,39 @@ void tlbb_x86_rec_invpcid(unsigned type, uint64_t pcid, uint64_t va)
 	hook(EV_INVPCID, true);
 }
 
+#define EPT_DROP(cond)                                                   \
+	do {                                                             \
+		for (unsigned i_ = 0; i_ < TLB_SIZE; i_++) {             \
+			struct ept_e *e = &R.ept[R.cur][i_];             \
+			if (e->valid && (cond))                          \
+				e->valid = false;                        \
+		}                                                        \
+	} while (0)
+
+bool tlbb_x86_rec_invept(unsigned type, uint64_t eptp)
+{
+	uint64_t ep4ta = EPT_EP4TA(eptp);
+	bool all = R.invept_keeps_combined;
+
+	record(EV_INVEPT, type, eptp);
+	/* VMfail: a type the CPU lacks, or an EPTP a VM entry would refuse. */
+	if (type == 1 && (R.invept_single_fails || ep4ta == 0)) {
+		hook(EV_INVEPT, true);
+		return false;
+	}
+	if (R.drop_invept) {
+		/* negative control: recorded, drops nothing */
+	} else if (type == 1) {
+		EPT_DROP(e->ep4ta == ep4ta && (!all || !e->combined));
+	} else if (type == 2) {
+		EPT_DROP(!all || !e->combined);
+	} else {
+		rec_fail("recorder: unexpected INVEPT type");
+	}
+	hook(EV_INVEPT, true);
+	return true;
+}
+
 uint64_t tlbb_x86_rec_read_cr3(void)
 {
 	return R.cr3[R.cur];
@@ -288,6 +321,47 @@ unsigned usable_holders(const struct tlbb_space *s, uint64_t va)
 			}
 		}
 	}
+	return n;
+}
+
+void ept_fill(unsigned cpu, bool combined, uint16_t vpid, uint32_t pcid, uint64_t addr,
+	      uint32_t tag)
+{
+	if (!R.cur_eptp[cpu])
+		rec_fail("model: EPT mappings cached by a CPU in no guest");
+	for (unsigned i = 0; i < TLB_SIZE; i++) {
+		struct ept_e *e = &R.ept[cpu][i];
+
+		if (!e->valid) {
+			*e = (struct ept_e){ true, combined, EPT_EP4TA(R.cur_eptp[cpu]),
+					     combined ? vpid : 0, combined ? pcid : 0,
+					     addr & ~0xfffull, tag };
+			return;
+		}
+	}
+	rec_fail("model EPT TLB full");
+}
+
+unsigned ept_entries(unsigned cpu, uint64_t eptp, uint64_t addr)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < TLB_SIZE; i++) {
+		const struct ept_e *e = &R.ept[cpu][i];
+
+		if (e->valid && e->ep4ta == EPT_EP4TA(eptp) && e->addr == (addr & ~0xfffull))
+			n++;
+	}
+	return n;
+}
+
+unsigned ept_usable_holders(uint64_t eptp, uint64_t addr)
+{
+	unsigned n = 0;
+
+	for (unsigned c = 0; c < NCPU; c++)
+		if (EPT_EP4TA(R.cur_eptp[c]) == EPT_EP4TA(eptp) && ept_entries(c, eptp, addr))
+			n++;
 	return n;
 }
 

@@ -43,7 +43,7 @@
  * called): an interrupt just before the save is the one after the previous
  * instruction, and between save and restore none can arrive.
  */
-enum ev_kind { EV_INVLPG, EV_INVPCID, EV_CR3, EV_CR4, EV_IRQ_SAVE, EV_IRQ_RESTORE };
+enum ev_kind { EV_INVLPG, EV_INVPCID, EV_CR3, EV_CR4, EV_IRQ_SAVE, EV_IRQ_RESTORE, EV_INVEPT };
 
 #define RFLAGS_IF (1ull << 9)
 
@@ -51,6 +51,7 @@ struct ev {
 	unsigned cpu;
 	enum ev_kind kind;
 	uint64_t a, b; /* INVLPG: va; INVPCID: type, pcid; CR3: value;
+			* INVEPT: type, the descriptor's EPTP;
 			* CR4: value, 1 if interrupts were off;
 			* IRQ_SAVE: RFLAGS returned; IRQ_RESTORE: RFLAGS given */
 };
@@ -69,6 +70,24 @@ struct tlbe {
 	uint32_t pcid;
 	uint64_t va;
 	uint32_t tag; /* the user's name for the translation cached (fuzzer: PTE version) */
+};
+
+/*
+ * The EPT model (ept.c's INVEPT; Intel SDM vol. 3C, 28.3): while a CPU
+ * runs a guest with EPT it caches guest-physical mappings, tagged by the
+ * EP4TA (EPTP bits 51:12), and combined mappings, tagged by VPID, PCID and
+ * EP4TA. INVEPT single-context drops both kinds for the descriptor's
+ * EP4TA, whatever their VPID and PCID; all-context drops every one.
+ */
+#define EPT_EP4TA(eptp) ((eptp) & 0x000ffffffffff000ull)
+
+struct ept_e {
+	bool valid, combined;
+	uint64_t ep4ta;
+	uint16_t vpid;  /* combined only */
+	uint32_t pcid;  /* combined only */
+	uint64_t addr;  /* guest-physical page, or guest-linear page (combined) */
+	uint32_t tag;   /* the user's name for the frame it translates to */
 };
 
 struct rec {
@@ -100,6 +119,13 @@ struct rec {
 	unsigned debug_fails;
 	/* Rounds delivered to each CPU (counted even in ring mode). */
 	uint64_t ipis_taken[NCPU];
+	/* EPT model: entries, the EPTP each CPU's VMCS runs, control switches. */
+	struct ept_e ept[NCPU][TLB_SIZE];
+	uint64_t cur_eptp[NCPU];     /* 0: the CPU runs no guest */
+	bool drop_invept;            /* INVEPT is recorded but drops nothing */
+	bool invept_single_fails;    /* single-context VMfails (unsupported type) */
+	bool invept_keeps_combined;  /* a model that is NOT the SDM's: INVEPT
+				      * leaves combined mappings (the VPID control) */
 	/* Nonzero while the CPU runs a flush handler (interrupts off there). */
 	unsigned in_handler[NCPU];
 	/* Model: the CPU's RFLAGS.IF is clear (x86_irq_save, or in a handler). */
@@ -125,6 +151,14 @@ bool rec_fill(unsigned cpu, uint64_t va, bool global, uint32_t tag);
 unsigned holders(const struct tlbb_space *s, uint64_t va);
 /* CPUs that could use an entry of @va of @s right now (its PCID is loaded). */
 unsigned usable_holders(const struct tlbb_space *s, uint64_t va);
+/* EPT model: CPU @cpu, in a guest with EPTP R.cur_eptp[cpu], caches a
+ * guest-physical (or, @combined, a VPID @vpid / PCID @pcid) mapping. */
+void ept_fill(unsigned cpu, bool combined, uint16_t vpid, uint32_t pcid, uint64_t addr,
+	      uint32_t tag);
+/* Entries of @eptp's EP4TA for @addr (any kind) on @cpu. */
+unsigned ept_entries(unsigned cpu, uint64_t eptp, uint64_t addr);
+/* CPUs that could use such an entry now: their VMCS runs @eptp. */
+unsigned ept_usable_holders(uint64_t eptp, uint64_t addr);
 /* Recorded instructions of kind @k on @cpu (NCPU: any) from index @from on. */
 unsigned count_ev(unsigned cpu, enum ev_kind k, unsigned from);
 
