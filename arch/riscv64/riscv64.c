@@ -27,6 +27,16 @@ static uint64_t asid_of(const struct tlbb_space *s)
 	return s->id & RV_SATP_ASID_MASK;
 }
 
+/*
+ * The ASID operand of every fence and RFENCE call, in one place: the
+ * wrong-ASID control (tests/riscv64/mutate-riscv64.sh) changes it here and
+ * nowhere else, leaving satp's ASID right.
+ */
+static uint64_t fence_asid(uint64_t asid)
+{
+	return asid; /* the operand */
+}
+
 static unsigned va_bits(const struct tlbb_riscv *rv)
 {
 	if (rv->cfg.features & TLBB_RISCV_SV57)
@@ -77,7 +87,7 @@ static uint64_t mg_arch_tag(const struct tlbb_backend *be, const struct tlbb_spa
 static void mg_arch_flush_tag(const struct tlbb_backend *be, uint64_t tag)
 {
 	(void)be;
-	rv_sfence_vma_asid(tag);
+	rv_sfence_vma_asid(fence_asid(tag));
 }
 
 /* Everything, global entries and every ASID included (x0, x0). */
@@ -99,7 +109,7 @@ static bool mg_arch_flush_range(const struct tlbb_mg_req *r, struct tlbb_mg_cpu_
 {
 	const struct tlbb_riscv *rv = rv_of(r->be);
 	uint64_t step = (uint64_t)1 << r->space->page_shift;
-	uint64_t asid = asid_of(r->space), n = 0;
+	uint64_t asid = fence_asid(asid_of(r->space)), n = 0;
 	bool inval = (rv->cfg.features & TLBB_RISCV_SVINVAL) != 0;
 
 	if (req_pages(r) > rv->cfg.ceiling)
@@ -202,7 +212,7 @@ static bool rv_remote(const struct tlbb_mg_req *r, const tlbb_cpumask_t *mask)
 				return false;
 	if (r->space && !r->global) {
 		fid = RV_SBI_RFENCE_SFENCE_VMA_ASID;
-		asid = asid_of(r->space);
+		asid = fence_asid(asid_of(r->space));
 	}
 	if (r->space && r->start != r->end && req_pages(r) <= rv->cfg.ceiling) {
 		start = r->start;
@@ -282,6 +292,17 @@ bool tlbb_riscv_switch_space(struct tlbb_riscv *rv, struct tlbb_space *next, uin
 		return true;
 	}
 	if (how == TLBB_MG_FLUSH)
-		rv_sfence_vma_asid(asid);
+		rv_sfence_vma_asid(fence_asid(asid));
 	return how == TLBB_MG_FLUSH;
 }
+
+/*
+ * The static binding (lib/tlbbatch.c, TLBB_STATIC_RISCV64): the core includes
+ * this file and calls these directly instead of through tlbb_riscv::be.
+ */
+#define TLBB_BOUND_should_defer mg_should_defer
+#define TLBB_BOUND_add mg_add
+#define TLBB_BOUND_flush mg_flush
+#define TLBB_BOUND_flush_space mg_flush_space
+#define TLBB_BOUND_space_init mg_space_init
+#define TLBB_BOUND_space_fini mg_space_fini

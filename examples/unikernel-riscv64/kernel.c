@@ -265,7 +265,7 @@ void tlbb_port_ipi_send_and_wait(const tlbb_cpumask_t *targets, void (*fn)(void 
 	uint64_t to = 0;
 
 #ifdef NC_DROP_ROUNDS
-	(void)targets, (void)fn, (void)arg, (void)self, (void)n, (void)to;
+	(void)targets, (void)fn, (void)arg, (void)self, (void)n, (void)to, (void)ipi_lock;
 	__atomic_fetch_add(&ipi_rounds_dropped, 1, __ATOMIC_RELAXED);
 	return;
 #else

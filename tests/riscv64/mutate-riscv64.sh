@@ -6,7 +6,8 @@
 # Usage: mutate-riscv64.sh MUTANT IN.c OUT.c
 #   localonly  no remote part: neither the SBI call nor the port's IPI round;
 #              each flush fences this hart only
-#   wrongasid  every ASID operand (fences and SBI) is the space's ASID + 1
+#   wrongasid  every fence's and RFENCE call's ASID operand is the space's
+#              ASID + 1 (satp keeps the right one)
 set -euo pipefail
 m=$1 in=$2 out=$3
 case "$m" in
@@ -14,8 +15,8 @@ case "$m" in
     pattern='#define MG_ARCH_REMOTE(r, mask) rv_remote((r), (mask))'
     replace='#define MG_ARCH_REMOTE(r, mask) ((void)rv_remote, true) \/* MUTANT: no remote part *\/' ;;
   wrongasid)
-    pattern='	return s->id & RV_SATP_ASID_MASK;'
-    replace='	return (s->id + 1) \& RV_SATP_ASID_MASK; \/* MUTANT: the wrong ASID *\/' ;;
+    pattern='	return asid; /* the operand */'
+    replace='	return asid + 1; \/* MUTANT: the wrong ASID operand *\/' ;;
   *) echo "mutate-riscv64.sh: unknown mutant $m" >&2; exit 2 ;;
 esac
 grep -qF "$pattern" "$in" || { echo "mutate-riscv64.sh: pattern for $m not found in $in" >&2; exit 1; }
