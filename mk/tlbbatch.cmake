@@ -24,7 +24,7 @@ set(TLBBATCH_TYPES_HEADER "" CACHE STRING "tlbbatch: header providing the C99 in
 set(TLBBATCH_MAX_CPUS "" CACHE STRING "tlbbatch: TLBB_MAX_CPUS (empty: 64)")
 option(TLBBATCH_DEBUG "tlbbatch: TLBB_DEBUG port-checked rules" OFF)
 
-set(TLBBATCH_SRCS ${TLBBATCH_DIR}/lib/tlbbatch.c)
+set(TLBBATCH_SRCS ${TLBBATCH_DIR}/lib/tlbbatch.c ${TLBBATCH_DIR}/lib/maskgen.c)
 set(TLBBATCH_SRCS_x86_64 ${TLBBATCH_DIR}/arch/x86_64/x86_64.c)
 set(TLBBATCH_SRCS_arm64 ${TLBBATCH_DIR}/arch/arm64/arm64.c)
 set(TLBBATCH_BACKENDS x86_64 arm64)

@@ -18,7 +18,7 @@
 #                          tlbb_port_debug_fail()
 #
 # Outputs:
-#   TLBBATCH_SRCS          the portable core (no port hooks needed)
+#   TLBBATCH_SRCS          the portable core and the maskgen engine (no port hooks needed)
 #   TLBBATCH_SRCS_x86_64   the x86-64 backend (needs tlbbatch/port.h's hooks)
 #   TLBBATCH_SRCS_arm64    the arm64 backend (aarch64 compilers only)
 #   TLBBATCH_BACKENDS      the names above, for $(TLBBATCH_SRCS_$(name))
@@ -29,7 +29,7 @@
 
 TLBBATCH_DIR ?= $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))/..
 
-TLBBATCH_SRCS := $(TLBBATCH_DIR)/lib/tlbbatch.c
+TLBBATCH_SRCS := $(TLBBATCH_DIR)/lib/tlbbatch.c $(TLBBATCH_DIR)/lib/maskgen.c
 TLBBATCH_SRCS_x86_64 := $(TLBBATCH_DIR)/arch/x86_64/x86_64.c
 TLBBATCH_SRCS_arm64 := $(TLBBATCH_DIR)/arch/arm64/arm64.c
 TLBBATCH_BACKENDS := x86_64 arm64

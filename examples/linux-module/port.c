@@ -115,7 +115,7 @@ void tlbb_linux_fini(struct tlbb_x86 *x)
 		scratch = NULL;
 	}
 	if (x)
-		kfree(x->cpu);
+		kfree(x->mg.cpu);
 }
 
 int tlbb_linux_kernel_space(struct tlbb_x86 *x, struct tlbb_space *s)
@@ -150,7 +150,7 @@ void tlbb_linux_stats(const struct tlbb_x86 *x, struct tlbb_x86_cpu_stats *sum)
 
 	memset(sum, 0, sizeof(*sum));
 	for_each_possible_cpu(c) {
-		const struct tlbb_x86_cpu_stats *st = &x->cpu[c].st;
+		const struct tlbb_x86_cpu_stats *st = &x->mg.cpu[c].st;
 
 		sum->ipis += READ_ONCE(st->ipis);
 		sum->local += READ_ONCE(st->local);

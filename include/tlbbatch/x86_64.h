@@ -95,7 +95,7 @@
 #ifndef TLBBATCH_X86_64_H
 #define TLBBATCH_X86_64_H
 
-#include <tlbbatch/backend.h>
+#include <tlbbatch/maskgen.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -103,9 +103,6 @@ extern "C" {
 
 /* Linux's tlb_single_page_flush_ceiling. */
 #define TLBB_X86_DEFAULT_CEILING 33u
-
-/* PCIDs a CPU tracks at once (Linux: TLB_NR_DYN_ASIDS = 6). */
-#define TLBB_X86_SLOTS 6
 
 /* CPU features the port found (CPUID) and enabled (LA57: also read from CR4). */
 #define TLBB_X86_PCID 0x1u    /* CR4.PCIDE is set: CR3[11:0] is the PCID */
@@ -124,43 +121,20 @@ struct tlbb_x86_config {
 };
 
 /*
- * One PCID a CPU may hold entries for; switch-in flushes it unless gen is
- * current. Known by the space's context number, never by its address.
+ * The per-CPU state is the shared engine's (tlbbatch/maskgen.h): slots
+ * tagged by the PCID, each keyed by the space's context number and holding
+ * the generation this CPU flushed the PCID up to.
  */
-struct tlbb_x86_slot {
-	uint64_t ctx;                   /* context number of its space; 0 = free */
-	const struct tlbb_space *space; /* that space; followed only while loaded */
-	uint64_t gen;                   /* space generation this CPU flushed up to */
-	uint32_t pcid;
-	uint32_t last_used;             /* LRU stamp */
-};
-
-struct tlbb_x86_cpu_stats {
-	uint64_t ipis;           /* requests handled in the IPI handler */
-	uint64_t local;          /* requests handled inline by the flushing CPU */
-	uint64_t skipped;        /* requests already done: generation current */
-	uint64_t invlpg;         /* single-page invalidations */
-	uint64_t full;           /* whole-PCID (or everything) flushes */
-	uint64_t deferred;       /* non-loaded PCIDs marked stale for switch-in */
-	uint64_t trimmed;        /* requests for a space not loaded here: left its mask */
-	uint64_t switches;       /* tlbb_x86_switch_space() calls */
-	uint64_t switch_flushes; /* ... that had to flush the PCID */
-};
-
-struct tlbb_x86_cpu {
-	struct tlbb_x86_slot slot[TLBB_X86_SLOTS];
-	int loaded;    /* slot index in CR3 now, -1 before the first switch */
-	uint32_t tick; /* LRU clock */
-	struct tlbb_x86_cpu_stats st;
-};
+#define TLBB_X86_SLOTS TLBB_MG_SLOTS
+#define tlbb_x86_slot tlbb_mg_slot
+#define tlbb_x86_cpu_stats tlbb_mg_cpu_stats
+#define tlbb_x86_cpu tlbb_mg_cpu
 
 /* One backend instance. Caller-owned; contents private to the backend. */
 struct tlbb_x86 {
 	struct tlbb_backend be;
 	struct tlbb_x86_config cfg;
-	struct tlbb_x86_cpu *cpu;
-	unsigned ncpus;
-	uint64_t next_ctx; /* atomic: the next space context number (from 1) */
+	struct tlbb_mg mg; /* per-CPU state (mg.cpu[], mg.ncpus), context numbers */
 };
 
 /*

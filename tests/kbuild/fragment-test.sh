@@ -1,14 +1,14 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Usage: fragment-test.sh make|cmake SRCROOT WORKDIR CC
-#        fragment-test.sh lists SRCROOT WORKDIR CORE X86_64 ARM64
-#        fragment-test.sh lists-negative-control SRCROOT WORKDIR CORE X86_64 ARM64
+#        fragment-test.sh lists SRCROOT WORKDIR --core FILE... --x86_64 FILE... --arm64 FILE...
+#        fragment-test.sh lists-negative-control SRCROOT WORKDIR (the same lists)
 # make / cmake: build tests/kbuild/consumer (core + the host's hardware
 #   backend, TLBB_MAX_CPUS=128, its own types header) with mk/tlbbatch.mk or
 #   the tree's CMakeLists.txt, and run it.
 # lists: every fragment (mk/tlbbatch.mk, mk/tlbbatch.cmake, mk/tlbbatch.kbuild)
-#   names exactly the source files meson builds (CORE, X86_64, ARM64, given
-#   by meson as paths). The negative control runs the same check on a copy
+#   names exactly the source files meson builds (each list given by meson as
+#   paths after --core, --x86_64, --arm64; compared as sets of real paths). The negative control runs the same check on a copy
 #   of the tree whose kbuild fragment names a wrong file, and must see it fail.
 set -u
 mode=$1; src=$(cd "$2" && pwd); work=$3; shift 3
@@ -23,8 +23,15 @@ host_backend() {
   esac
 }
 
-check_lists() { # tree core x86 arm64
-  tree=$1; rc=0
+# The real paths of a list of files, sorted, one line; "?" for a missing file.
+real_list() {
+  for f in "$@"; do
+    if [ -f "$f" ]; then realpath "$f"; else echo "?$f"; fi
+  done | sort | tr '\n' ' '
+}
+
+check_lists() { # tree --core files... --x86_64 files... --arm64 files...
+  tree=$1; shift; rc=0
   # make: print the variables after including the fragment
   printf 'include %s/mk/tlbbatch.mk\nall:\n\t@echo core $(TLBBATCH_SRCS)\n\t@echo x86_64 $(TLBBATCH_SRCS_x86_64)\n\t@echo arm64 $(TLBBATCH_SRCS_arm64)\n' "$tree" \
     | make -s -f - TLBBATCH_DIR="$tree" >"$work/make.lst" || rc=1
@@ -32,16 +39,26 @@ check_lists() { # tree core x86 arm64
   printf 'src := %s\nTLBBATCH_REL := .\ninclude %s/mk/tlbbatch.kbuild\nall:\n\t@echo core $(addprefix $(src)/,$(TLBBATCH_KBUILD_OBJS:.o=.c))\n\t@echo x86_64 $(addprefix $(src)/,$(TLBBATCH_KBUILD_OBJS_x86_64:.o=.c))\n\t@echo arm64 $(addprefix $(src)/,$(TLBBATCH_KBUILD_OBJS_arm64:.o=.c))\n' "$tree" "$tree" \
     | make -s -f - >"$work/kbuild.lst" || rc=1
   printf 'include(%s/mk/tlbbatch.cmake)\nmessage("core ${TLBBATCH_SRCS}")\nmessage("x86_64 ${TLBBATCH_SRCS_x86_64}")\nmessage("arm64 ${TLBBATCH_SRCS_arm64}")\n' "$tree" >"$work/p.cmake"
-  cmake -P "$work/p.cmake" >"$work/cmake.lst" 2>&1 || rc=1
+  cmake -P "$work/p.cmake" 2>&1 | sed 's/;/ /g' >"$work/cmake.lst" || rc=1
+  # meson's lists, by name
+  name=; : >"$work/meson.lst"
+  for a in "$@"; do
+    case "$a" in
+      --*) name=${a#--}; printf '\n%s' "$name" >>"$work/meson.lst" ;;
+      *) printf ' %s' "$a" >>"$work/meson.lst" ;;
+    esac
+  done
   for frag in make kbuild cmake; do
-    for want in "core $2" "x86_64 $3" "arm64 $4"; do
-      name=${want%% *}; file=${want#* }
-      got=$(awk -v n="$name" '$1 == n {print $2}' "$work/$frag.lst")
-      # the same file, however each tool spells the path
-      if [ -z "$got" ] || [ ! -f "$got" ] || [ "$(realpath "$got")" != "$(realpath "$file")" ]; then
-        echo "FAIL: $frag fragment: $name is '$got', meson builds '$file'"; rc=1
+    for name in core x86_64 arm64; do
+      # shellcheck disable=SC2046 # the file lists are meant to split
+      want=$(real_list $(awk -v n="$name" '$1 == n {$1 = ""; print}' "$work/meson.lst"))
+      # shellcheck disable=SC2046
+      got=$(real_list $(awk -v n="$name" '$1 == n {$1 = ""; print}' "$work/$frag.lst"))
+      # the same files, however each tool spells the paths
+      if [ -z "$want" ] || [ "$got" != "$want" ]; then
+        echo "FAIL: $frag fragment: $name is '$got', meson builds '$want'"; rc=1
       else
-        echo "ok: $frag $name = $(realpath --relative-to="$tree" "$got")"
+        echo "ok: $frag $name = $got"
       fi
     done
   done
@@ -72,7 +89,14 @@ case "$mode" in
     cp -r "$src/mk" "$src/lib" "$src/arch" "$src/include" "$work/tree/"
     sed -i 's|arch/x86_64/x86_64.o|arch/x86_64/x86_insn.o|' "$work/tree/mk/tlbbatch.kbuild"
     t=$work/tree
-    if check_lists "$t" "$t/lib/tlbbatch.c" "$t/arch/x86_64/x86_64.c" "$t/arch/arm64/arm64.c"; then
+    # the same lists, in the copy
+    # shellcheck disable=SC2046 # one word per file
+    if check_lists "$t" $(for a in "$@"; do
+        case "$a" in
+          --*) echo "$a" ;;
+          *) echo "$t/$(realpath --relative-to="$src" "$a")" ;;
+        esac
+      done); then
       echo "result: a wrong kbuild list passed the check"; exit 1
     fi
     echo "result: the wrong kbuild list was caught" ;;

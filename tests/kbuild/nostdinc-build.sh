@@ -23,7 +23,7 @@ types="-I$src/tests/kbuild/types -DTLBB_TYPES_HEADER=<tlbb_test_types.h>"
 [ "$mode" = override ] || types=""
 fail=0
 for dbg in "" "-DTLBB_DEBUG=1"; do
-  for unit in "lib/tlbbatch.c:" "arch/x86_64/x86_64.c:$x86_flags" "arch/arm64/arm64.c:$a64_flags"; do
+  for unit in "lib/tlbbatch.c:" "lib/maskgen.c:" "arch/x86_64/x86_64.c:$x86_flags" "arch/arm64/arm64.c:$a64_flags"; do
     file=${unit%%:*}; extra=${unit#*:}
     obj="$work/$(basename "$file" .c)$( [ -n "$dbg" ] && echo -debug).o"
     # shellcheck disable=SC2086 # word splitting of the flag lists is meant

@@ -52,7 +52,7 @@ build() {
   fi
   grep -E 'warning|error' "$work/kbuild.log" | grep -v BTF && { echo "FAIL: kbuild warnings"; return 1; }
   # The library was compiled the kernel's way: -nostdinc, types from the override.
-  for o in lib/.tlbbatch.o.cmd arch/x86_64/.x86_64.o.cmd; do
+  for o in lib/.tlbbatch.o.cmd lib/.maskgen.o.cmd arch/x86_64/.x86_64.o.cmd; do
     grep -q -- '-nostdinc' "$mod/tlbbatch/$o" && grep -q 'TLBB_TYPES_HEADER' "$mod/tlbbatch/$o" ||
       { echo "FAIL: $o was not built with -nostdinc and TLBB_TYPES_HEADER"; return 1; }
   done

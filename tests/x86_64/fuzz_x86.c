@@ -293,7 +293,7 @@ static bool pcid_kept_by_switch(unsigned cpu, uint32_t pcid, unsigned *via)
 			continue;
 		for (int i = 0; i < TLBB_X86_SLOTS; i++)
 			if (c->slot[i].ctx == tlbb_x86_space_ctx(&F.sp[t]) &&
-			    c->slot[i].ctx != 0 && c->slot[i].pcid == pcid &&
+			    c->slot[i].ctx != 0 && c->slot[i].tag == pcid &&
 			    c->slot[i].gen == tlbb_x86_space_gen(&F.sp[t])) {
 				*via = t;
 				return true;

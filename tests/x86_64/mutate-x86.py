@@ -2,7 +2,12 @@
 # SPDX-License-Identifier: MIT
 """Write arch/x86_64/x86_64.c with one known bug put back (a mutant).
 
-    mutate-x86.py NAME IN OUT
+    mutate-x86.py NAME X86_64.C MASKGEN_RUN.H OUT
+
+The backend's code is x86_64.c and the shared engine it includes
+(lib/maskgen_run.h): OUT is x86_64.c with that include replaced by the
+engine's text, one pattern applied to the whole, so that one file holds
+the mutant and nothing else compiled beside it sees the bug.
 
 Each mutant is a bug the x86 sequence fuzzer must report on its crafted
 input tests/x86_64/crafted/NAME (meson tests x86-fuzz-detects-NAME-mutant):
@@ -33,21 +38,26 @@ import sys
 
 MUTANTS = {
     "interleave": (
-        r"r\.contiguous = xb->gen_last - xb->gen_first \+ 1 == \(uint64_t\)b->nr_adds;",
+        r"r\.contiguous = mb->gen_last - mb->gen_first \+ 1 == \(uint64_t\)b->nr_adds;",
         "r.contiguous = true;"),
     "catchup-edge": (
         r"if \(r->contiguous && local \+ 1 == r->gen_first\)", "if (r->contiguous)"),
     "gen-read-after-flush": (
-        r"(\t\tuint64_t g) = tlbb_x86_space_gen\(r->space\); /\* read BEFORE flushing \*/\n\n"
-        r"(\t\tflush_loaded_pcid\(x, sl->pcid\);\n)",
-        r"\1;\n\n\2\t\tg = tlbb_x86_space_gen(r->space);\n"),
+        r"(\t\tuint64_t g) = tlbb_mg_space_gen\(r->space\); /\* read BEFORE flushing \*/\n\n"
+        r"(\t\tmg_arch_flush_tag\(r->be, sl->tag\);\n)",
+        r"\1;\n\n\2\t\tg = tlbb_mg_space_gen(r->space);\n"),
     "reuse": (
         r"if \(c->slot\[i\]\.ctx == ctx && ", "if (c->slot[i].space == s && "),
 }
+INCLUDE = '#include "../../lib/maskgen_run.h"\n'
 
-name, src_path, out_path = sys.argv[1:4]
+name, src_path, engine_path, out_path = sys.argv[1:5]
 pattern, repl = MUTANTS[name]
 src = open(src_path).read()
+if src.count(INCLUDE) != 1:
+    sys.stderr.write("mutate-x86.py: %s does not include the engine once\n" % src_path)
+    sys.exit(1)
+src = src.replace(INCLUDE, open(engine_path).read())
 n = len(re.findall(pattern, src))
 if n != 1:
     sys.stderr.write("mutate-x86.py %s: the lines were found %d times, not once: "

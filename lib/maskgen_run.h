@@ -1,0 +1,553 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The hot part of the mask + IPI round + generation engine
+ * (tlbbatch/maskgen.h for the model and the backend's duties; lib/maskgen.c
+ * for the rules of generations and context numbers). Included once by each
+ * backend built on it, AFTER the backend defined its instruction callbacks
+ * (mg_engine, mg_arch_tag, mg_arch_flush_tag, mg_arch_flush_all,
+ * mg_arch_flush_range, mg_arch_range_ok): every call below is a direct call
+ * of the backend's own static function, which the compiler inlines. Under
+ * the static binding this code ends up in lib/tlbbatch.c's translation unit
+ * with no indirect call on the add, flush and race-check paths.
+ *
+ * Defines (static): mg_should_defer, mg_add, mg_flush, mg_flush_space,
+ * mg_space_init, mg_space_fini (the struct tlbb_backend hooks), mg_ipi_entry
+ * (the `fn` handed to tlbb_port_ipi_send_and_wait), mg_switch_in (the
+ * switch-in bookkeeping; the backend executes the flush it answers).
+ * Freestanding: no libc, compiler atomics only.
+ */
+#ifndef TLBB_MASKGEN_RUN_H
+#define TLBB_MASKGEN_RUN_H
+
+#include <tlbbatch/maskgen.h>
+#include <tlbbatch/port.h>
+
+/*
+ * The batch: one space and the range covering everything added to it, or
+ * MULTI (several spaces: flush the loaded context on the targets). The
+ * number of adds is the core's b->nr_adds.
+ *
+ * CPU masks are read when they are needed, not on every add: the CPUs a
+ * batch must reach are those in its space's mask when it is flushed (a
+ * batch of one space targets the space's own, live mask), or, for several
+ * spaces, the union of each space's mask read after that space's last add
+ * so far (gathered into the port's b->cpus as the batch moves from one
+ * space to the next, and at flush). Why a mask read after the adds is
+ * enough: every add took its number (seq_cst) before the read, so a CPU
+ * whose bit the read misses set it later and reads the generation after
+ * that (mg_add(), mg_run()): it sees the number and flushes the context as
+ * it loads it.
+ */
+TLBB_ARCH_STRUCT(mg_batch) {
+	uintptr_t space;    /* const struct tlbb_space *, MGB_MULTI, or 0 = empty */
+	uintptr_t cur;      /* the space of the newest add; 0 = empty */
+	uint64_t start;     /* the one space's range; MGB_ALL ignores it */
+	uint64_t end;
+	uint64_t gen_first; /* the one space's number at the batch's first add */
+	uint64_t gen_last;  /* number of the newest add */
+	uint64_t flags;     /* MGB_* */
+};
+TLBB_ARCH_FITS(struct mg_batch, struct tlbb_batch);
+
+#define MGB_MULTI ((uintptr_t)1)
+#define MGB_ALL ((uint64_t)1)      /* whole space */
+#define MGB_GLOBAL ((uint64_t)2)   /* some space had TLBB_SPACE_GLOBAL */
+#define MGB_EVERYONE ((uint64_t)4) /* MULTI: a mask could not be gathered: every CPU */
+
+/*
+ * Statistics. Only the CPU itself counts into its structure, but its flush
+ * IPI can interrupt its own local flush: one atomic step per update.
+ */
+#define STAT_ADD(st, field, n) __atomic_fetch_add(&(st)->field, (n), __ATOMIC_RELAXED)
+
+static struct tlbb_mg_space *mgs(const struct tlbb_space *s)
+{
+	return tlbb_mg_space_of(s);
+}
+
+static void mg_debug_fail(const char *what)
+{
+#ifdef TLBB_DEBUG
+	tlbb_port_debug_fail(what);
+#else
+	(void)what;
+#endif
+}
+
+/* Raise a per-CPU generation; only this CPU writes it, but its IPI handler
+ * may interrupt its own flush, so the update must be one atomic step. */
+static void gen_raise(uint64_t *g, uint64_t v)
+{
+	uint64_t old = __atomic_load_n(g, __ATOMIC_RELAXED);
+
+	while (old < v &&
+	       !__atomic_compare_exchange_n(g, &old, v, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+static int slot_find(const struct tlbb_backend *be, const struct tlbb_mg_cpu *c,
+		     const struct tlbb_space *s)
+{
+	uint64_t tag = mg_arch_tag(be, s);
+	uint64_t ctx = tlbb_mg_space_ctx(s);
+
+	/* Number 0 is "none yet": no CPU switched to such a space, none tracks it. */
+	if (ctx == 0)
+		return -1;
+	for (int i = 0; i < TLBB_MG_SLOTS; i++)
+		if (c->slot[i].ctx == ctx && c->slot[i].tag == tag)
+			return i;
+	return -1;
+}
+
+/* ---- the request, on one CPU ----------------------------------------------- */
+
+/*
+ * A request for several spaces: flush the loaded context now. Other
+ * contexts this CPU holds need nothing: their slots are behind their
+ * spaces' generations (every request took a new number), so their
+ * switch-in flushes them.
+ *
+ * The loaded slot's space pointer is the only one ever followed from a
+ * slot, and that space is alive: the port may end a space's life
+ * (tlbb_space_fini(), tlbb_space_set_id()) only once no CPU has it loaded,
+ * i.e. every CPU that ran it switched to another space first, which moved
+ * that CPU's `loaded` off this slot. A slot that is not loaded may name a
+ * dead space; it is compared by number only.
+ */
+static void do_multi(const struct tlbb_mg_req *r, struct tlbb_mg_cpu *c)
+{
+	struct tlbb_mg_slot *sl = c->loaded >= 0 ? &c->slot[c->loaded] : NULL;
+	uint64_t g = sl ? tlbb_mg_space_gen(sl->space) : 0; /* read BEFORE flushing */
+
+	if (r->global)
+		mg_arch_flush_all(r->be);
+	else if (sl)
+		mg_arch_flush_tag(r->be, sl->tag);
+	else
+		return; /* nothing loaded, nothing tracked: nothing cached */
+	STAT_ADD(&c->st, full, 1);
+	if (sl)
+		gen_raise(&sl->gen, g);
+}
+
+/* Global (kernel) entries live under every tag: always do the work. */
+static void do_global(const struct tlbb_mg_req *r, struct tlbb_mg_cpu_stats *st)
+{
+	if (r->start != r->end && mg_arch_flush_range(r, st))
+		return;
+	mg_arch_flush_all(r->be);
+	STAT_ADD(st, full, 1);
+}
+
+static void mg_request(const struct tlbb_mg_req *r, unsigned cpu, bool from_ipi)
+{
+	struct tlbb_mg *mg = r->mg;
+	struct tlbb_mg_cpu *c;
+	struct tlbb_mg_slot *sl;
+	uint64_t local;
+	int i;
+
+	if (cpu >= mg->ncpus) {
+		/* No state to consult: a CPU we cannot track gets everything. */
+		mg_debug_fail("maskgen: CPU number beyond the per-CPU array");
+		mg_arch_flush_all(r->be);
+		return;
+	}
+	c = &mg->cpu[cpu];
+	if (from_ipi)
+		STAT_ADD(&c->st, ipis, 1);
+	else
+		STAT_ADD(&c->st, local, 1);
+
+	if (!r->space) {
+		do_multi(r, c);
+		return;
+	}
+	if (r->global) {
+		do_global(r, &c->st);
+		return;
+	}
+	i = slot_find(r->be, c, r->space);
+	if (i < 0 || i != c->loaded) {
+		/*
+		 * The space is not loaded here. The instructions reach only the
+		 * loaded context; entries of another tag cannot be used until it
+		 * is loaded again, and that switch-in flushes: either the slot is
+		 * gone (a miss always flushes) or its generation is behind the
+		 * space's (local < gen_last <= gen).
+		 *
+		 * Trim: leave the space's mask, so that its later flushes do not
+		 * interrupt this CPU (Linux clears mm_cpumask bits lazily the same
+		 * way). Why no change of the space can be missed:
+		 *   - flusher:   every add bumped gen (seq_cst), then the flush reads s->cpus;
+		 *   - switch-in: set our bit (seq_cst), then read gen as G.
+		 * An add that does see our bit interrupts us as before. One whose
+		 * mask read does not see it read the mask after this clear and
+		 * before our switch-in sets the bit again; in the single order of
+		 * seq_cst operations: its bump, its mask read, our bit set, our
+		 * read of G. So G >= g. Our slot's L is what the generation rule
+		 * says it is, and it does not move while the slot is not loaded
+		 * (only the loaded slot is raised; the switch-in runs with
+		 * interrupts off, not inside our handler). Either L >= g, and
+		 * change g is already out of this TLB, or L < g <= G, and the
+		 * switch-in sees L != G and flushes the context. A slot that is
+		 * gone always flushes.
+		 * Global spaces never get here (do_global): their entries live
+		 * under every tag, so no CPU is ever "not running" them.
+		 */
+		if (r->space->cpus)
+			tlbb_cpumask_unset(r->space->cpus, cpu);
+		if (i < 0 ||
+		    __atomic_load_n(&c->slot[i].gen, __ATOMIC_RELAXED) >= r->gen_last)
+			STAT_ADD(&c->st, skipped, 1); /* untracked, or already covered */
+		else
+			STAT_ADD(&c->st, deferred, 1);
+		STAT_ADD(&c->st, trimmed, 1);
+		return;
+	}
+	sl = &c->slot[i];
+	local = __atomic_load_n(&sl->gen, __ATOMIC_RELAXED);
+	if (local >= r->gen_last) {
+		STAT_ADD(&c->st, skipped, 1); /* an earlier flush already covered this request */
+		return;
+	}
+	if (r->start != r->end && mg_arch_flush_range(r, &c->st)) {
+		/*
+		 * Our adds hold gen_last - gen_first + 1 distinct numbers, all in
+		 * local+1 .. gen_last: if gen_first == local + 1 they are exactly
+		 * that interval, nobody else's change is in it, and we caught up.
+		 */
+		if (r->contiguous && local + 1 == r->gen_first)
+			gen_raise(&sl->gen, r->gen_last);
+		return;
+	}
+	{
+		uint64_t g = tlbb_mg_space_gen(r->space); /* read BEFORE flushing */
+
+		mg_arch_flush_tag(r->be, sl->tag);
+		STAT_ADD(&c->st, full, 1);
+		gen_raise(&sl->gen, g);
+	}
+}
+
+/*
+ * What the port's vector runs. The backend hands send_and_wait this static
+ * function so that taking its address needs no GOT entry in -fPIC archives
+ * (a freestanding kernel links no dynamic linker support).
+ */
+static void mg_ipi_entry(void *request)
+{
+	mg_request(request, tlbb_port_cpu_id(), true);
+}
+
+/*
+ * One round to everyone in @mask but us, then our own part inline. @mask is
+ * a space's live mask or the batch's gathered one, handed to the port as it
+ * is (no copy: at 4096 CPUs a copy is 512 bytes of stack); NULL is every
+ * CPU. The port skips the calling CPU and reads the words atomically; a bit
+ * that appears during the round belongs to a CPU that read the generation
+ * after our numbers were taken (it flushes at switch-in), one that vanishes
+ * to a CPU that trimmed itself (mg_request()).
+ */
+static void mg_run(struct tlbb_mg_req *r, const tlbb_cpumask_t *mask)
+{
+	unsigned self = tlbb_port_cpu_id();
+
+	/*
+	 * Every number of this request was taken (seq_cst) before here; the
+	 * fence orders those RMWs before the mask reads below and the port's,
+	 * the flusher's half of the store-buffering pair with switch-in.
+	 */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (mask ? tlbb_cpumask_any_but(mask, self) : r->mg->ncpus > 1)
+		tlbb_port_ipi_send_and_wait(mask, mg_ipi_entry, r);
+	/* A CPU beyond the mask cannot be in it, yet may have run the space. */
+	if (!mask || tlbb_cpumask_test(mask, self) || self >= TLBB_MAX_CPUS)
+		mg_request(r, self, false);
+}
+
+/* ---- backend hooks -------------------------------------------------------- */
+
+static bool mg_should_defer(const struct tlbb_backend *be, const struct tlbb_space *s)
+{
+	(void)be;
+	/* No mask: any CPU may run @s. */
+	return !s->cpus || tlbb_cpumask_any_but(s->cpus, tlbb_port_cpu_id());
+}
+
+/*
+ * Gather the mask of @s, the space the batch is leaving (or flushing), into
+ * the port's b->cpus. Called after every add of @s so far: each took its
+ * number before this read (the store-buffering pair of mg_add()).
+ *
+ * b->cpus is the private state of the one context that owns the batch
+ * (tlbbatch.h: never shared): only that context's add, flush and the core's
+ * clear after the flush touch it, and the IPI handler (mg_request) is handed
+ * a request, never a batch. So a plain read-modify-write suffices, with no
+ * lock prefix. The space's mask is shared (switch-in sets bits, the trim
+ * clears them): read with seq_cst loads.
+ */
+static void batch_gather(struct tlbb_batch *b, struct mg_batch *mb, const struct tlbb_space *s)
+{
+	if (!b->cpus || !s->cpus) {
+		mb->flags |= MGB_EVERYONE; /* nowhere to gather, or any CPU may run @s */
+		return;
+	}
+	for (unsigned i = 0; i < TLBB_CPUMASK_WORDS; i++)
+		b->cpus->bits[i] |= __atomic_load_n(&s->cpus->bits[i], __ATOMIC_SEQ_CST);
+}
+
+/*
+ * Everything but the common add (another page of the space of the batch's
+ * newest add): the first add to an empty batch, another space, a
+ * whole-space add.
+ */
+__attribute__((__noinline__, __cold__)) static void mg_add_other(struct tlbb_batch *b,
+							  struct mg_batch *mb,
+							  struct tlbb_space *s, uint64_t start,
+							  uint64_t end, unsigned flags, uint64_t g)
+{
+	bool all = (flags & TLBB_RANGE_ALL) != 0;
+
+	if (mb->cur == 0) {
+		mb->space = mb->cur = (uintptr_t)s;
+		mb->start = all ? 0 : start;
+		mb->end = all ? 0 : end;
+		mb->gen_first = g;
+		if (all)
+			mb->flags |= MGB_ALL;
+	} else if (mb->cur == (uintptr_t)s) {
+		mb->flags |= MGB_ALL; /* a whole-space add to the current space */
+	} else {
+		batch_gather(b, mb, (const struct tlbb_space *)mb->cur);
+		mb->space = MGB_MULTI;
+		mb->cur = (uintptr_t)s;
+	}
+	if (s->flags & TLBB_SPACE_GLOBAL)
+		mb->flags |= MGB_GLOBAL;
+	mb->gen_last = g;
+}
+
+/*
+ * Two locked read-modify-writes per add, this one and the core's pending
+ * bump (space_bump_pending()), and they cannot be one:
+ *   - this number is 64 bits and never wraps or resets: a CPU's slot keeps
+ *     "flushed up to L" across any number of adds, and "L >= g" must mean
+ *     what it says forever (a reset would make a stale slot look current);
+ *   - the core's word is 32 bits holding two 15-bit fields that the race
+ *     check compares and publishes with one cmpxchg, and it is reset when
+ *     pending grows large: it counts outstanding work, not history.
+ * Folding one into the other would change either the core's public word
+ * (struct tlbb_space::batch_gen, its fields and tests) or make this number
+ * resettable. Each is one lock-prefixed instruction on a line the adder
+ * owns exclusively in the common case (the space's hot line).
+ *
+ * No mask is read here (see struct mg_batch): the flush reads it, after
+ * every add's number. Whether the numbers of a one-space batch are all its
+ * own (no other batch's add among them) is decided at the flush from their
+ * span, not by a compare per add.
+ */
+static inline void mg_add(const struct tlbb_backend *be, struct tlbb_batch *b,
+			  struct tlbb_space *s, uint64_t start, uint64_t end, unsigned flags)
+{
+	struct mg_batch *mb = TLBB_ARCH(b, struct mg_batch);
+	uint64_t g;
+
+	(void)be;
+	/*
+	 * The number, seq_cst: the first half of the store-buffering pair with
+	 * switch-in's "mask bit first, number second". The mask read that pairs
+	 * with it comes later, at the flush or when the batch moves to another
+	 * space: either it sees the switching CPU's bit and interrupts it, or
+	 * that CPU reads this number and flushes the context as it loads it.
+	 */
+	g = __atomic_add_fetch(&mgs(s)->gen, 1, __ATOMIC_SEQ_CST);
+	if (__builtin_expect(mb->cur != (uintptr_t)s || (flags & TLBB_RANGE_ALL), 0)) {
+		mg_add_other(b, mb, s, start, end, flags, g);
+		return;
+	}
+	/*
+	 * Another page or range of the space of the newest add: widen
+	 * [start, end) (meaningless, and ignored, once the batch is MULTI or
+	 * MGB_ALL). Whether the range can be invalidated page by page is
+	 * decided at flush, on the merged range (mg_arch_range_ok).
+	 */
+	if (start < mb->start)
+		mb->start = start;
+	if (end > mb->end)
+		mb->end = end;
+	mb->gen_last = g;
+}
+
+static void mg_flush(const struct tlbb_backend *be, struct tlbb_batch *b)
+{
+	struct mg_batch *mb = TLBB_ARCH(b, struct mg_batch);
+	struct tlbb_mg_req r = { .be = be, .mg = mg_engine(be) };
+	const tlbb_cpumask_t *targets;
+
+	if (!mb->cur)
+		return;
+	r.global = (mb->flags & MGB_GLOBAL) != 0;
+	if (mb->space != MGB_MULTI) {
+		r.space = (struct tlbb_space *)mb->space;
+		targets = r.space->cpus;
+		/* A range the instructions cannot take exactly: the whole space. */
+		if (!(mb->flags & MGB_ALL) && mg_arch_range_ok(be, mb->start, mb->end)) {
+			r.start = mb->start;
+			r.end = mb->end;
+		}
+		/*
+		 * Our adds took distinct, increasing numbers gen_first ..
+		 * gen_last, b->nr_adds of them (the core counts one per add hook
+		 * call): they are all the numbers of that interval exactly when
+		 * the interval holds no more. Otherwise another batch's add is
+		 * among them, and a CPU whose generation a whole flush raised
+		 * into the interval would skip that batch after catching up to
+		 * gen_last: claim nothing. A count beyond 2^32 wraps nr_adds
+		 * below the span: no claim either, which is always safe.
+		 */
+		r.gen_first = mb->gen_first;
+		r.gen_last = mb->gen_last;
+		r.contiguous = mb->gen_last - mb->gen_first + 1 == (uint64_t)b->nr_adds;
+	} else {
+		batch_gather(b, mb, (const struct tlbb_space *)mb->cur);
+		targets = (mb->flags & MGB_EVERYONE) ? NULL : b->cpus;
+	}
+	mg_run(&r, targets);
+	mb->space = mb->cur = 0;
+	mb->start = mb->end = 0;
+	mb->gen_first = mb->gen_last = 0;
+	mb->flags = 0;
+}
+
+static void mg_flush_space(const struct tlbb_backend *be, struct tlbb_space *s)
+{
+	/*
+	 * A fresh number: the caller's changes come before it, so a CPU that
+	 * is past it (or flushes from it) has dropped them.
+	 */
+	struct tlbb_mg_req r = {
+		.be = be,
+		.mg = mg_engine(be),
+		.space = s,
+		.gen_last = __atomic_add_fetch(&mgs(s)->gen, 1, __ATOMIC_SEQ_CST),
+		.global = (s->flags & TLBB_SPACE_GLOBAL) != 0,
+	};
+
+	mg_run(&r, s->cpus);
+}
+
+/* A number no space ever had: slots compare it, so a space born in the
+ * memory (and with the tag) of a dead one matches none of its slots. */
+static void mg_space_init(const struct tlbb_backend *be, struct tlbb_space *s)
+{
+	tlbb_mg_space_number(mg_engine(be), s);
+}
+
+/*
+ * Nothing to do, so no IPI round: the space's number is never handed out
+ * again, so every slot still naming it is dead. Whichever space gets the
+ * tag next (a new space in this memory, or another live space by
+ * tlbb_space_set_id()) has another number; its first switch-in on each CPU
+ * misses the slot table and flushes whatever the tag still held. Until then
+ * those entries sit under a tag no CPU has loaded (the port switched every
+ * CPU away first), unusable. The core has already run the race check, so
+ * nothing batched is left.
+ */
+static void mg_space_fini(const struct tlbb_backend *be, struct tlbb_space *s)
+{
+	(void)be;
+	(void)s;
+}
+
+/* ---- switch-in ------------------------------------------------------------- */
+
+static int slot_pick(struct tlbb_mg_cpu *c, uint64_t tag)
+{
+	int victim = -1;
+
+	/* A tag lives in at most one slot: whoever held it is replaced. */
+	for (int i = 0; i < TLBB_MG_SLOTS; i++)
+		if (c->slot[i].ctx && c->slot[i].tag == tag)
+			return i;
+	for (int i = 0; i < TLBB_MG_SLOTS; i++) {
+		if (i == c->loaded)
+			continue;
+		if (!c->slot[i].ctx)
+			return i;
+		if (victim < 0 || c->slot[i].last_used < c->slot[victim].last_used)
+			victim = i;
+	}
+	return victim;
+}
+
+/*
+ * Switch-in of this CPU (@cpu) to @next, before its context is used (CR3
+ * write, VM entry), with interrupts disabled. Sets @cpu's bit in
+ * next->cpus, then reads the generation, and records the slot as loaded at
+ * that generation. Answers TLBB_MG_FLUSH when the context may hold entries
+ * older than the generation (slot missing or behind), TLBB_MG_CURRENT when
+ * it holds none, TLBB_MG_UNTRACKED (flush and report) for a CPU beyond the
+ * per-CPU array. With TLBB_MG_UNTAGGED every load flushes and no other slot
+ * is kept.
+ */
+static int mg_switch_in(const struct tlbb_backend *be, struct tlbb_space *next, unsigned cpu,
+			unsigned flags)
+{
+	struct tlbb_mg *mg = mg_engine(be);
+	uint64_t tag = mg_arch_tag(be, next);
+	uint64_t g, ctx = tlbb_mg_space_ctx(next);
+	struct tlbb_mg_cpu *c;
+	struct tlbb_mg_slot *sl;
+	bool must_flush;
+	int i;
+
+	if (ctx == 0) {
+		/*
+		 * A space whose init did not run our hook (it was initialised
+		 * against a copy of the hooks taken before the backend's init):
+		 * number it now. Two CPUs may race here; one number wins.
+		 */
+		uint64_t fresh = __atomic_fetch_add(&mg->next_ctx, 1, __ATOMIC_RELAXED);
+
+		if (__atomic_compare_exchange_n(&mgs(next)->ctx, &ctx, fresh, false,
+						__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			ctx = fresh; /* else ctx now holds the winner's number */
+	}
+	/* Mask bit before number: see mg_add() and the trim in mg_request(). */
+	tlbb_space_cpu_enter(next, cpu);
+	g = tlbb_mg_space_gen(next);
+	if (cpu >= mg->ncpus)
+		return TLBB_MG_UNTRACKED; /* below TLBB_MAX_CPUS every flush reaches it */
+	c = &mg->cpu[cpu];
+	STAT_ADD(&c->st, switches, 1);
+	if (flags & TLBB_MG_UNTAGGED) {
+		/* Every load flushes: no other slot holds anything. */
+		for (int k = 0; k < TLBB_MG_SLOTS; k++)
+			c->slot[k].ctx = 0;
+		i = 0;
+		must_flush = true;
+	} else {
+		i = slot_find(be, c, next);
+		if (i >= 0) {
+			must_flush = __atomic_load_n(&c->slot[i].gen, __ATOMIC_RELAXED) != g;
+		} else {
+			/* New to this slot table: the tag may hold anyone's leftovers. */
+			i = slot_pick(c, tag);
+			must_flush = true;
+		}
+	}
+	sl = &c->slot[i];
+	sl->ctx = ctx;
+	sl->space = next;
+	sl->tag = tag;
+	sl->last_used = ++c->tick;
+	__atomic_store_n(&sl->gen, g, __ATOMIC_RELAXED);
+	c->loaded = i;
+	if (must_flush)
+		STAT_ADD(&c->st, switch_flushes, 1);
+	return must_flush ? TLBB_MG_FLUSH : TLBB_MG_CURRENT;
+}
+
+#endif /* TLBB_MASKGEN_RUN_H */
