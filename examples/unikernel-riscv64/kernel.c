@@ -278,9 +278,17 @@ void tlbb_port_ipi_send_and_wait(const tlbb_cpumask_t *targets, void (*fn)(void 
 		if (c != self && (!targets || tlbb_cpumask_test(targets, c))) {
 			to |= 1ull << c;
 			n++;
-			__atomic_store_n(&ipi_pending[c], 1, __ATOMIC_RELAXED);
 		}
+	/*
+	 * The count before any target's flag: a target may take a stray
+	 * software interrupt (a late done notification of an earlier round)
+	 * and run its part as soon as its flag is up, before our SBI IPI.
+	 * The flags' release stores publish fn, arg and the count.
+	 */
 	__atomic_store_n(&ipi_remaining, n, __ATOMIC_SEQ_CST);
+	for (unsigned c = 0; c < ncpus; c++)
+		if (to & (1ull << c))
+			__atomic_store_n(&ipi_pending[c], 1, __ATOMIC_RELEASE);
 	if (n)
 		send_ipi_cpus(to);
 	/*
