@@ -487,7 +487,7 @@ static void wait_sweeps(unsigned skip)
 	for (unsigned c = 1; c < ncpus; c++)
 		if (c != skip)
 			while (__atomic_load_n(&rstats[c].sweeps, __ATOMIC_ACQUIRE) < s0[c] + 2)
-				cpu_relax();
+				nap(); /* a spinning vCPU takes the host time the readers need */
 }
 
 /* ---- the racing changer (CPU 1) ------------------------------------------------------- */
@@ -754,7 +754,7 @@ static bool run_race(int p, struct phase *ph)
 		unlock_ptl();
 		race_asked = race_asked + 1;
 		while (race_done != race_asked)
-			cpu_relax();
+			nap();
 		if (!race_flushed)
 			ok = false; /* the check must have found the batch's work */
 		ph->race_checks++;
