@@ -11,6 +11,17 @@
 	.section .text.boot, "ax"
 	.globl _start
 _start:
+	/*
+	 * Only the first hart here boots. OpenSBI 1.1's hart_start marks the
+	 * hart START_PENDING before it writes the new start address, so a
+	 * stopped hart that wakes in between (seen here about once in 15
+	 * runs under MTTCG) leaves for the firmware's old next address: this
+	 * one. It is a secondary all the same: it must not clear .bss again.
+	 */
+	la	t0, boot_claimed
+	li	t1, 1
+	amoswap.w t1, t1, (t0)
+	bnez	t1, early_secondary
 	la	sp, boot_stack_top
 	mv	s0, a0
 	la	t0, __bss_start
@@ -26,10 +37,18 @@ _start:
 3:	wfi
 	j	3b
 
+early_secondary:
+	andi	t0, a0, 7
+	addi	t0, t0, 1
+	slli	t0, t0, 14
+	la	sp, spare_stacks
+	add	sp, sp, t0
+	j	1f
+
 	.globl secondary_entry
 secondary_entry:
 	mv	sp, a1
-	la	t0, trap_entry
+1:	la	t0, trap_entry
 	csrw	stvec, t0
 	call	ap_main
 4:	wfi
@@ -77,7 +96,15 @@ trap_entry:
 	addi	sp, sp, 144
 	sret
 
+	.section .data
+	.align	2
+boot_claimed:
+	.word	0
+
 	.section .bss
 	.align	4
 	.space	16384
 boot_stack_top:
+	.align	4
+spare_stacks:	/* 16 KiB for each hart ID 0..7 that arrives at _start late */
+	.space	16384 * 8
