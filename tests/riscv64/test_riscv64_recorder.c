@@ -59,6 +59,7 @@ struct ev {
 struct tlbe {
 	bool valid, global;
 	uint64_t asid, va;
+	uint32_t tag; /* the random sequences' PTE version it cached */
 };
 
 struct inval {
@@ -105,7 +106,7 @@ static void touch(unsigned cpu, uint64_t va, bool global)
 {
 	for (unsigned i = 0; i < TLB_SIZE; i++)
 		if (!R.tlb[cpu][i].valid) {
-			R.tlb[cpu][i] = (struct tlbe){ true, global, R.asid[cpu], va & ~(PAGE - 1) };
+			R.tlb[cpu][i] = (struct tlbe){ true, global, R.asid[cpu], va & ~(PAGE - 1), 0 };
 			return;
 		}
 	fail_msg("model TLB full");
@@ -635,6 +636,144 @@ static void test_init_refuses_what_it_cannot_serve(void **state)
 	assert_int_equal(tlbb_riscv_init(&rv, NULL, NULL, NCPU), TLBB_EINVAL);
 }
 
+/* ---- random sequences against a reference rule ----------------------------- */
+
+/*
+ * Random programs over 4 harts, 16 pages of space A and two batches (owned
+ * by CPUs 0 and 1): fills, PTE changes added to a batch, flushes, race
+ * checks from any hart. THE RULE (from tlbbatch.h's contract, not the
+ * backend's code): a PTE change retires the page's version; the version is
+ * DISCHARGED when the flush of the batch it was added to returns, or when a
+ * race check of A that started after the add returns. After every step no
+ * hart may hold an entry of a discharged version (all harts run A, so every
+ * entry of ASID A is usable). Undischarged stale entries are allowed: that
+ * is batching. Each path runs SEQS programs of STEPS steps from fixed seeds.
+ */
+#define SEQ_PAGES 16
+#define SEQ_VERS 512
+#define SEQS 200
+#define STEPS 120
+
+static struct {
+	uint32_t cur[SEQ_PAGES];                 /* the PTE's version now */
+	bool discharged[SEQ_PAGES][SEQ_VERS];
+	struct { unsigned page, ver; } pend[2][SEQ_PAGES * 8]; /* retired by each batch */
+	unsigned npend[2];
+	uint64_t rng;
+	bool drop_rounds; /* the harness's control: the port drops every round */
+} Q;
+
+static unsigned rnd(unsigned n)
+{
+	Q.rng = Q.rng * 6364136223846793005ull + 1442695040888963407ull;
+	return (unsigned)((Q.rng >> 33) % n);
+}
+
+static void fill(unsigned cpu, unsigned p)
+{
+	for (unsigned i = 0; i < TLB_SIZE; i++) {
+		struct tlbe *e = &R.tlb[cpu][i];
+
+		if (e->valid && e->va == VA0 + p * PAGE && e->asid == ASID_A)
+			return; /* already cached (some version) */
+	}
+	for (unsigned i = 0; i < TLB_SIZE; i++)
+		if (!R.tlb[cpu][i].valid) {
+			R.tlb[cpu][i] = (struct tlbe){ true, false, ASID_A, VA0 + p * PAGE, Q.cur[p] };
+			return;
+		}
+}
+
+/* Number of entries that break the rule now. */
+static unsigned violations(void)
+{
+	unsigned v = 0;
+
+	for (unsigned c = 0; c < NCPU; c++)
+		for (unsigned i = 0; i < TLB_SIZE; i++) {
+			const struct tlbe *e = &R.tlb[c][i];
+
+			if (e->valid && e->asid == ASID_A && Q.discharged[(e->va - VA0) / PAGE][e->tag])
+				v++;
+		}
+	return v;
+}
+
+/* Runs the programs on one path; returns the first failing step count, 0 if clean. */
+static unsigned run_sequences(unsigned features, uint64_t seed)
+{
+	bool drop = Q.drop_rounds;
+	unsigned bad = 0;
+
+	for (unsigned seq = 0; seq < SEQS && !bad; seq++) {
+		struct tlbb_batch b[2];
+
+		setup(features, NULL);
+		memset(&Q, 0, sizeof(Q));
+		Q.drop_rounds = R.drop_rounds = drop;
+		Q.rng = seed + seq;
+		tlbb_batch_init(&b[0]);
+		tlbb_batch_init(&b[1]);
+		for (unsigned step = 0; step < STEPS && !bad; step++) {
+			unsigned op = rnd(10), cpu = rnd(NCPU), k = rnd(2), p = rnd(SEQ_PAGES);
+
+			R.nev = 0;
+			if (op < 4) {
+				fill(cpu, p);
+			} else if (op < 7) {
+				/* the owner changes the PTE and adds it (under the PTL) */
+				if (Q.cur[p] + 1 >= SEQ_VERS || Q.npend[k] >= SEQ_PAGES * 8)
+					continue;
+				R.cur = k;
+				Q.pend[k][Q.npend[k]].page = p;
+				Q.pend[k][Q.npend[k]++].ver = Q.cur[p]++;
+				tlbb_add_page(&b[k], &A, VA0 + p * PAGE, 0);
+			} else if (op < 9) {
+				R.cur = k;
+				tlbb_flush(&b[k]);
+				for (unsigned j = 0; j < Q.npend[k]; j++)
+					Q.discharged[Q.pend[k][j].page][Q.pend[k][j].ver] = true;
+				Q.npend[k] = 0;
+			} else {
+				/* every version batched so far was added before this check started */
+				R.cur = cpu;
+				(void)tlbb_flush_pending(&A);
+				for (unsigned kk = 0; kk < 2; kk++)
+					for (unsigned j = 0; j < Q.npend[kk]; j++)
+						Q.discharged[Q.pend[kk][j].page][Q.pend[kk][j].ver] = true;
+			}
+			R.cur = 0;
+			if (violations())
+				bad = step + 1;
+		}
+		R.cur = 0;
+		tlbb_flush(&b[0]);
+		R.cur = 1;
+		tlbb_flush(&b[1]);
+		R.cur = 0;
+	}
+	Q.drop_rounds = false;
+	return bad;
+}
+
+static void test_random_sequences_keep_the_rule_ipi(void **state)
+{
+	(void)state;
+	assert_int_equal(run_sequences(0, 1000), 0);
+}
+
+static void test_random_sequences_keep_the_rule_sbi(void **state)
+{
+	(void)state;
+	assert_int_equal(run_sequences(TLBB_RISCV_SBI_RFENCE, 2000), 0);
+}
+
+static void test_random_sequences_keep_the_rule_svinval(void **state)
+{
+	(void)state;
+	assert_int_equal(run_sequences(TLBB_RISCV_SVINVAL, 3000), 0);
+}
+
 /* ---- the harness's negative controls --------------------------------------- */
 
 static void test_negative_without_the_port_round_remote_harts_stay_stale(void **state)
@@ -663,6 +802,13 @@ static void test_negative_without_the_race_check_the_changer_leaves_stale_entrie
 	assert_int_equal(stale(VA0, 8, ASID_A), 0);
 }
 
+static void test_negative_random_sequences_without_the_port_round_break_the_rule(void **state)
+{
+	(void)state;
+	Q.drop_rounds = true;
+	assert_true(run_sequences(0, 1000) > 0);
+}
+
 /* ---- on a mutant backend: each scenario must be found stale ---------------- */
 
 static void test_mutant_ipi_path_is_found_stale(void **state)
@@ -672,6 +818,13 @@ static void test_mutant_ipi_path_is_found_stale(void **state)
 	cache(10, false);
 	batch_flush(&A, 10);
 	assert_true(stale(VA0, 10, ASID_A) > 0);
+}
+
+static void test_mutant_random_sequences_break_the_rule(void **state)
+{
+	(void)state;
+	assert_true(run_sequences(0, 1000) > 0);
+	assert_true(run_sequences(TLBB_RISCV_SBI_RFENCE, 2000) > 0);
 }
 
 static void test_mutant_sbi_path_is_found_stale(void **state)
@@ -703,14 +856,19 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_switch_in_writes_satp_and_fences_only_a_stale_asid),
 		cmocka_unit_test(test_an_invalid_sv39_address_becomes_a_whole_asid_fence),
 		cmocka_unit_test(test_init_refuses_what_it_cannot_serve),
+		cmocka_unit_test(test_random_sequences_keep_the_rule_ipi),
+		cmocka_unit_test(test_random_sequences_keep_the_rule_sbi),
+		cmocka_unit_test(test_random_sequences_keep_the_rule_svinval),
 	};
 	const struct CMUnitTest negative[] = {
 		cmocka_unit_test(test_negative_without_the_port_round_remote_harts_stay_stale),
 		cmocka_unit_test(test_negative_without_the_race_check_the_changer_leaves_stale_entries),
+		cmocka_unit_test(test_negative_random_sequences_without_the_port_round_break_the_rule),
 	};
 	const struct CMUnitTest mutant[] = {
 		cmocka_unit_test(test_mutant_ipi_path_is_found_stale),
 		cmocka_unit_test(test_mutant_sbi_path_is_found_stale),
+		cmocka_unit_test(test_mutant_random_sequences_break_the_rule),
 	};
 
 	if (argc > 1 && strcmp(argv[1], "negative") == 0)
