@@ -149,6 +149,13 @@ static bool targeted(const tlbb_cpumask_t *mask, unsigned cpu, unsigned self)
 	return cpu != self && (!mask || tlbb_cpumask_test(mask, cpu));
 }
 
+/* One RFENCE ecall; its SBI error code (RV_SBI_SUCCESS = 0). */
+static long sbi_rfence(unsigned long fid, unsigned long mask, unsigned long base,
+		       unsigned long start, unsigned long size, unsigned long asid)
+{
+	return rv_sbi_call5(RV_SBI_EXT_RFENCE, fid, mask, base, start, size, asid).error;
+}
+
 /*
  * One RFENCE call per 64-hart window holding a target (one call in all on
  * machines of up to 64 harts). Window bases are visited in increasing
@@ -162,7 +169,7 @@ static bool sbi_rounds(struct tlbb_riscv *rv, const tlbb_cpumask_t *mask, unsign
 
 	for (;;) {
 		unsigned long base = ~0ul, bits = 0;
-		struct rv_sbiret ret;
+		long err;
 
 		for (unsigned c = 0; c < rv->mg.ncpus; c++) {
 			unsigned long h = hart_of(rv, c) & ~63ul;
@@ -178,9 +185,9 @@ static bool sbi_rounds(struct tlbb_riscv *rv, const tlbb_cpumask_t *mask, unsign
 			if (targeted(mask, c, self) && (h & ~63ul) == base)
 				bits |= 1ul << (h - base);
 		}
-		ret = rv_sbi_call5(RV_SBI_EXT_RFENCE, fid, bits, base, start, size, asid);
+		err = sbi_rfence(fid, bits, base, start, size, asid);
 		__atomic_fetch_add(&rv->st.sbi_calls, 1, __ATOMIC_RELAXED);
-		if (ret.error != RV_SBI_SUCCESS) {
+		if (err != RV_SBI_SUCCESS) {
 			__atomic_fetch_add(&rv->st.sbi_errors, 1, __ATOMIC_RELAXED);
 			return false;
 		}
