@@ -536,7 +536,7 @@ void ap_main(unsigned long hartid)
 	unsigned cpu = 0;
 	int mine = -1;
 
-	for (unsigned c = 1; c < NCPUS_MAX; c++)
+	for (unsigned c = 1; c < NCPUS_MAX && !cpu; c++)
 		if (hartid_of[c] == hartid)
 			cpu = c;
 	__asm__ volatile("mv tp, %0" : : "r"((unsigned long)cpu));
@@ -800,7 +800,15 @@ static void run_global(int p, struct phase *ph)
 
 static void start_harts(unsigned long boot)
 {
+	/*
+	 * No CPU number yet for any other hart: hart 0 must not find itself in
+	 * a zeroed slot when OpenSBI's lottery made another hart the boot hart
+	 * (it then took CPU 3's number too, and CPU 1 never ran).
+	 */
+	for (unsigned c = 1; c < NCPUS_MAX; c++)
+		hartid_of[c] = ~0u;
 	hartid_of[0] = (uint32_t)boot;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	for (unsigned long h = 0; h < 8 && ncpus < NCPUS_MAX; h++) {
 		unsigned before = online;
 		struct sbiret r;
@@ -811,8 +819,10 @@ static void start_harts(unsigned long boot)
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		r = sbi_call(SBI_EXT_HSM, 0, h, (unsigned long)(uintptr_t)secondary_entry,
 			     (unsigned long)(uintptr_t)&ap_stacks[ncpus][sizeof(ap_stacks[0])]);
-		if (r.error)
+		if (r.error) {
+			hartid_of[ncpus] = ~0u;
 			continue; /* no such hart */
+		}
 		for (uint64_t t = 0; online == before; t++) {
 			if (t > 200000000ul) {
 				puts_uart("hart did not come up\n");
