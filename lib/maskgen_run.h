@@ -242,6 +242,19 @@ static void mg_ipi_entry(void *request)
 }
 
 /*
+ * A backend whose remote CPUs can be reached without the port's IPI round
+ * (riscv64: the SBI firmware's remote fence) defines
+ * MG_ARCH_REMOTE(r, mask) before including this file: it does the remote
+ * part of request @r for the CPUs of @mask but this one and returns true,
+ * or returns false to have the port's round do it. Remote CPUs reached that
+ * way run no mg_request(): their slots stay behind, so their next
+ * switch-in flushes (safe, never stale), and they never trim themselves.
+ */
+#ifndef MG_ARCH_REMOTE
+#define MG_ARCH_REMOTE(r, mask) false
+#endif
+
+/*
  * One round to everyone in @mask but us, then our own part inline. @mask is
  * a space's live mask or the batch's gathered one, handed to the port as it
  * is (no copy: at 4096 CPUs a copy is 512 bytes of stack); NULL is every
@@ -260,7 +273,7 @@ static void mg_run(struct tlbb_mg_req *r, const tlbb_cpumask_t *mask)
 	 * the flusher's half of the store-buffering pair with switch-in.
 	 */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (mask ? tlbb_cpumask_any_but(mask, self) : r->mg->ncpus > 1)
+	if ((mask ? tlbb_cpumask_any_but(mask, self) : r->mg->ncpus > 1) && !MG_ARCH_REMOTE(r, mask))
 		tlbb_port_ipi_send_and_wait(mask, mg_ipi_entry, r);
 	/* A CPU beyond the mask cannot be in it, yet may have run the space. */
 	if (!mask || tlbb_cpumask_test(mask, self) || self >= TLBB_MAX_CPUS)

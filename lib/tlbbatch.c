@@ -14,7 +14,7 @@
  * serves any number of backends at once (the hosted library: sim, vCPU and
  * the recorder tests' own backends).
  *
- * Static binding (TLBB_STATIC_X86_64 or TLBB_STATIC_ARM64 defined; meson
+ * Static binding (TLBB_STATIC_X86_64, _ARM64 or _RISCV64 defined; meson
  * -Dstatic_backend=true): a kernel with one hardware backend compiles that
  * backend's source INTO this translation unit (the include below) and every
  * hook call is a direct call of the backend's own function, which the
@@ -30,13 +30,16 @@
  * same default as in the table (should_defer: true; space_init: nothing;
  * space_fini: flush_space).
  */
-#if defined(TLBB_STATIC_X86_64) && defined(TLBB_STATIC_ARM64)
-#error "the static binding binds one backend: define TLBB_STATIC_X86_64 or TLBB_STATIC_ARM64"
+#if defined(TLBB_STATIC_X86_64) + defined(TLBB_STATIC_ARM64) + defined(TLBB_STATIC_RISCV64) > 1
+#error "the static binding binds one backend: define one of TLBB_STATIC_X86_64, _ARM64, _RISCV64"
 #elif defined(TLBB_STATIC_X86_64)
 #include "../arch/x86_64/x86_64.c"
 #define TLBB_STATIC_BINDING 1
 #elif defined(TLBB_STATIC_ARM64)
 #include "../arch/arm64/arm64.c"
+#define TLBB_STATIC_BINDING 1
+#elif defined(TLBB_STATIC_RISCV64)
+#include "../arch/riscv64/riscv64.c"
 #define TLBB_STATIC_BINDING 1
 #endif
 

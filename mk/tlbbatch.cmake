@@ -15,7 +15,7 @@
 #   TLBBATCH_MAX_CPUS      TLBB_MAX_CPUS (empty: the header's 64)
 #   TLBBATCH_DEBUG         ON: TLBB_DEBUG, the port-checked rules
 # Outputs: TLBBATCH_SRCS (core), TLBBATCH_SRCS_x86_64, TLBBATCH_SRCS_arm64,
-# TLBBATCH_SRCS_arm64_s2 (the stage-2 backend, EL2 hypervisors),
+# TLBBATCH_SRCS_arm64_s2 (the stage-2 backend, EL2 hypervisors), TLBBATCH_SRCS_riscv64,
 # TLBBATCH_BACKENDS, TLBBATCH_INCLUDES, TLBBATCH_DEFINES. The sources need
 # C11 and GCC or Clang (__atomic builtins).
 
@@ -29,7 +29,8 @@ set(TLBBATCH_SRCS ${TLBBATCH_DIR}/lib/tlbbatch.c ${TLBBATCH_DIR}/lib/maskgen.c)
 set(TLBBATCH_SRCS_x86_64 ${TLBBATCH_DIR}/arch/x86_64/x86_64.c ${TLBBATCH_DIR}/arch/x86_64/ept.c)
 set(TLBBATCH_SRCS_arm64 ${TLBBATCH_DIR}/arch/arm64/arm64.c)
 set(TLBBATCH_SRCS_arm64_s2 ${TLBBATCH_DIR}/arch/arm64/stage2.c)
-set(TLBBATCH_BACKENDS x86_64 arm64 arm64_s2)
+set(TLBBATCH_SRCS_riscv64 ${TLBBATCH_DIR}/arch/riscv64/riscv64.c)
+set(TLBBATCH_BACKENDS x86_64 arm64 arm64_s2 riscv64)
 set(TLBBATCH_INCLUDES ${TLBBATCH_DIR}/include)
 
 set(TLBBATCH_DEFINES "")

@@ -23,6 +23,7 @@
 #   TLBBATCH_SRCS_arm64    the arm64 backend (aarch64 compilers only)
 #   TLBBATCH_SRCS_arm64_s2 the arm64 stage-2 backend, for hypervisors at EL2
 #                          (aarch64 compilers only; the hook-table binding)
+#   TLBBATCH_SRCS_riscv64  the riscv64 backend (riscv64 compilers only; needs the port hooks)
 #   TLBBATCH_BACKENDS      the names above, for $(TLBBATCH_SRCS_$(name))
 #   TLBBATCH_INCLUDES      -I flags
 #   TLBBATCH_DEFINES       -D flags from the inputs
@@ -35,7 +36,8 @@ TLBBATCH_SRCS := $(TLBBATCH_DIR)/lib/tlbbatch.c $(TLBBATCH_DIR)/lib/maskgen.c
 TLBBATCH_SRCS_x86_64 := $(TLBBATCH_DIR)/arch/x86_64/x86_64.c $(TLBBATCH_DIR)/arch/x86_64/ept.c
 TLBBATCH_SRCS_arm64 := $(TLBBATCH_DIR)/arch/arm64/arm64.c
 TLBBATCH_SRCS_arm64_s2 := $(TLBBATCH_DIR)/arch/arm64/stage2.c
-TLBBATCH_BACKENDS := x86_64 arm64 arm64_s2
+TLBBATCH_SRCS_riscv64 := $(TLBBATCH_DIR)/arch/riscv64/riscv64.c
+TLBBATCH_BACKENDS := x86_64 arm64 arm64_s2 riscv64
 
 TLBBATCH_INCLUDES := -I$(TLBBATCH_DIR)/include
 

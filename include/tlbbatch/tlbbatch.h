@@ -228,6 +228,29 @@ static inline bool tlbb_cpumask_any_but(const tlbb_cpumask_t *m, unsigned self)
 	return false;
 }
 
+/*
+ * Index of the lowest set bit of @w (not 0). A RISC-V core without Zbb has
+ * no count-trailing-zeros instruction, and GCC turns __builtin_ctzll into a
+ * call to libgcc's __ctzdi2, which a freestanding kernel need not link:
+ * there, isolate the bit and find it in six steps.
+ */
+static inline unsigned tlbb_ctz64(uint64_t w)
+{
+#if defined(__riscv) && !defined(__riscv_zbb)
+	unsigned n = 0;
+
+	w &= (uint64_t)0 - w;
+	for (unsigned s = 32; s; s >>= 1)
+		if (w >> s) {
+			n += s;
+			w >>= s;
+		}
+	return n;
+#else
+	return (unsigned)__builtin_ctzll(w);
+#endif
+}
+
 /* Iterate: for (c = tlbb_cpumask_next(m, 0); c < TLBB_MAX_CPUS; c = tlbb_cpumask_next(m, c + 1)) */
 static inline unsigned tlbb_cpumask_next(const tlbb_cpumask_t *m, unsigned from)
 {
@@ -237,7 +260,7 @@ static inline unsigned tlbb_cpumask_next(const tlbb_cpumask_t *m, unsigned from)
 			c |= 63; /* skip the rest of this word */
 			continue;
 		}
-		return c + (unsigned)__builtin_ctzll(w);
+		return c + tlbb_ctz64(w);
 	}
 	return TLBB_MAX_CPUS;
 }

@@ -43,7 +43,7 @@ fi
 log "static binding: backend recorder tests and unikernel images (build-static)"
 if tlbb_setup_build build-static -Dstatic_backend=true --buildtype=debugoptimized; then
   tlbb_shown meson test -C build-static --print-errorlogs --num-processes 2 \
-    --suite x86_64 --suite arm64 --suite qemu || rc=1
+    --suite x86_64 --suite arm64 --suite riscv64 --suite qemu || rc=1
 else
   rc=1
 fi

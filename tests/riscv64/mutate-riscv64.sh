@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The riscv64 backend with one known bug put back, for the negative controls
+# (the S-mode image's and the recorder's). Fails if the pattern it rewrites
+# is gone, so a control can never silently test the unmutated backend.
+# Usage: mutate-riscv64.sh MUTANT IN.c OUT.c
+#   localonly  no remote part: neither the SBI call nor the port's IPI round;
+#              each flush fences this hart only
+#   wrongasid  every fence's and RFENCE call's ASID operand is the space's
+#              ASID + 1 (satp keeps the right one)
+set -euo pipefail
+m=$1 in=$2 out=$3
+case "$m" in
+  localonly)
+    pattern='#define MG_ARCH_REMOTE(r, mask) rv_remote((r), (mask))'
+    replace='#define MG_ARCH_REMOTE(r, mask) ((void)rv_remote, true) \/* MUTANT: no remote part *\/' ;;
+  wrongasid)
+    pattern='	return asid; /* the operand */'
+    replace='	return asid + 1; \/* MUTANT: the wrong ASID operand *\/' ;;
+  *) echo "mutate-riscv64.sh: unknown mutant $m" >&2; exit 2 ;;
+esac
+grep -qF "$pattern" "$in" || { echo "mutate-riscv64.sh: pattern for $m not found in $in" >&2; exit 1; }
+sed "s|$(printf '%s' "$pattern" | sed 's/[][\.*^$|]/\\&/g')|$replace|" "$in" >"$out"
+! cmp -s "$in" "$out" || { echo "mutate-riscv64.sh: $m changed nothing" >&2; exit 1; }
