@@ -522,15 +522,12 @@ __attribute__((__noinline__, __cold__)) static int add_page_general(struct tlbb_
 }
 
 /*
- * The hot path (one call per reclaimed page), so it does shape_bytes()'s
- * work for a single page directly: round down, and the top page, whose end
- * 2^N is not expressible, becomes the whole space. A threshold is >= 1, so
- * one page never exceeds it. Every input the common case does not cover
- * takes add_page_general(), which answers it as batch_queue() does.
- */
-/*
  * tlbb_add_page() for every call its shortest path leaves out: the first
- * add of a space to the batch, and every bad input. Answers them all.
+ * add of a space to the batch, and every bad input. It does shape_bytes()'s
+ * work for a single page directly: round down, and the top page, whose end
+ * 2^N is not expressible, goes to add_page_general() (the whole space); a
+ * threshold is >= 1, so one page never exceeds it. Every input a single-page
+ * queue cannot take goes there too, which answers it as batch_queue() does.
  */
 __attribute__((__noinline__)) static int add_page_checked(struct tlbb_batch *b,
 							  struct tlbb_space *s, uint64_t va,
