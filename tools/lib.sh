@@ -90,7 +90,10 @@ tlbb_setup() {
 			esac
 			shift
 		done
-		tlbb_quiet meson configure "$dir" ${args[@]+"${args[@]}"}
+		# --reconfigure, not "meson configure": an option added to
+		# meson_options.txt since the directory was set up is only known
+		# after meson has read the build files again.
+		tlbb_quiet meson setup --reconfigure "$dir" ${args[@]+"${args[@]}"}
 	else
 		rm -rf "$dir"
 		tlbb_quiet meson setup "$dir" "$@"
