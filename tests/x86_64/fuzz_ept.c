@@ -67,6 +67,7 @@ static struct {
 	int8_t batch[NVM][NPAGES][MAXV];
 	int flushing;                 /* batch being flushed, -1 */
 	unsigned busy_cpu;            /* the CPU running the operation */
+	unsigned nested_on[FCPU];     /* interrupting operations running on each CPU */
 	bool in_op;
 	uint64_t rng;
 	unsigned nested_budget;
@@ -250,9 +251,16 @@ static void at_insn(enum ev_kind k, bool after)
 		return;
 	F.nested_budget--;
 	c = rnd(FCPU);
-	if (c == F.busy_cpu || R.in_handler[c] || c == R.cur)
+	/*
+	 * Another CPU, one that is not itself in the middle of something: a
+	 * CPU whose own (interrupting) operation is stopped at an INVEPT is
+	 * not free to start another, as a real CPU inside its VM-entry path
+	 * (interrupts off) is not.
+	 */
+	if (c == F.busy_cpu || R.in_handler[c] || c == R.cur || F.nested_on[c])
 		return;
 	n_nested++;
+	F.nested_on[c]++;
 	switch (rnd(3)) {
 	case 0:
 		op_enter(c, rnd(NVM));
@@ -261,10 +269,17 @@ static void at_insn(enum ev_kind k, bool after)
 		op_read(c, rnd(NPAGES));
 		break;
 	default:
-		if (F.flushing >= 0)
-			op_retarget(c, rnd(NVM), rnd(NPAGES), (unsigned)(1 - F.flushing));
+		if (F.flushing >= 0) {
+			/* One draw per statement: argument order is unspecified in C,
+			 * and a seed must mean the same sequence on every host. */
+			unsigned v = rnd(NVM);
+			unsigned p = rnd(NPAGES);
+
+			op_retarget(c, v, p, (unsigned)(1 - F.flushing));
+		}
 		break;
 	}
+	F.nested_on[c]--;
 }
 
 static void run_seed(uint64_t seed, unsigned nops)
@@ -310,7 +325,10 @@ static void run_seed(uint64_t seed, unsigned nops)
 			op_read(c, rnd(NPAGES));
 		} else if (op < 75) {
 			name = "retarget";
-			op_retarget(c, rnd(NVM), rnd(NPAGES), rnd(NB));
+			unsigned v = rnd(NVM);
+			unsigned p = rnd(NPAGES);
+
+			op_retarget(c, v, p, rnd(NB)); /* one draw per statement: see at_insn() */
 		} else if (op < 90) {
 			name = "flush";
 			op_flush(c, rnd(NB));
