@@ -8,6 +8,8 @@
 #              each flush fences this hart only
 #   wrongasid  every fence's and RFENCE call's ASID operand is the space's
 #              ASID + 1 (satp keeps the right one)
+#   noinvalir  Svinval without SFENCE.INVAL.IR: the SINVAL.VMAs of a request
+#              are never ordered before later walks
 set -euo pipefail
 m=$1 in=$2 out=$3
 case "$m" in
@@ -17,6 +19,9 @@ case "$m" in
   wrongasid)
     pattern='	return asid; /* the operand */'
     replace='	return asid + 1; \/* MUTANT: the wrong ASID operand *\/' ;;
+  noinvalir)
+    pattern='		rv_sfence_inval_ir();'
+    replace='		(void)rv_sfence_inval_ir; \/* MUTANT: no SFENCE.INVAL.IR *\/' ;;
   *) echo "mutate-riscv64.sh: unknown mutant $m" >&2; exit 2 ;;
 esac
 grep -qF "$pattern" "$in" || { echo "mutate-riscv64.sh: pattern for $m not found in $in" >&2; exit 1; }
