@@ -119,6 +119,22 @@ def crafted():
         p += add_page(0, U0, 5, remap=1) + flush(0)
         put("svinval-without-inval-ir", path, p)
         put("wrong-asid", "svinval-" + path, p)
+    # Svinval, a synchronous call on the only hart running U0: its walker
+    # refills page 5 between SINVAL.VMA and SFENCE.INVAL.IR (the worst
+    # moment for the pending invalidation); without SFENCE.W.INVAL before the
+    # loop the new PTE is not yet visible and the refill reads the old one.
+    # (Interleaving point 2: after SFENCE.W.INVAL in the backend, after the
+    # first SINVAL.VMA in the mutant.)
+    p = header(SVINVAL | CEIL33, [U0, IDLE, IDLE, IDLE]) + read(0, 5)
+    p += arm(0, 2, read(0, 5)) + add_range(SYNC, U0, 5, 2, remap=1)
+    put("svinval-without-w-inval", "sync-local", p)
+    # The SBI path, a synchronous call from a hart not running U0: hart 1
+    # refills page 5 right after the RFENCE call returns; without the FENCE
+    # before the ecall the new PTE is not yet visible to it. (Point 2: after
+    # the FENCE in the backend, after the ecall in the mutant.)
+    p = header(SBI | CEIL33, [IDLE, U0, IDLE, IDLE]) + read(1, 5)
+    p += arm(0, 2, read(1, 5)) + add_page(SYNC, U0, 5, remap=1)
+    put("no-fence-before-rfence", "sync-remote", p)
     # The race check: hart 0 batches page 5 and does not flush; hart 2's
     # tlbb_flush_pending(U0) must take hart 1's entry (the whole ASID on
     # U0's mask) before it returns.

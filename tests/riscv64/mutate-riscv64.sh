@@ -10,6 +10,10 @@
 #              ASID + 1 (satp keeps the right one)
 #   noinvalir  Svinval without SFENCE.INVAL.IR: the SINVAL.VMAs of a request
 #              are never ordered before later walks
+#   nowinval   Svinval without SFENCE.W.INVAL: the PTE stores are not
+#              ordered before the SINVAL.VMAs
+#   nofence    no FENCE rw,rw before the RFENCE ecall: the PTE stores are
+#              not ordered before the firmware's fences on the other harts
 set -euo pipefail
 m=$1 in=$2 out=$3
 case "$m" in
@@ -22,6 +26,12 @@ case "$m" in
   noinvalir)
     pattern='		rv_sfence_inval_ir();'
     replace='		(void)rv_sfence_inval_ir; \/* MUTANT: no SFENCE.INVAL.IR *\/' ;;
+  nowinval)
+    pattern='		rv_sfence_w_inval();'
+    replace='		(void)rv_sfence_w_inval; \/* MUTANT: no SFENCE.W.INVAL *\/' ;;
+  nofence)
+    pattern='	rv_fence_rw_rw();'
+    replace='	(void)rv_fence_rw_rw; \/* MUTANT: no FENCE before the ecall *\/' ;;
   *) echo "mutate-riscv64.sh: unknown mutant $m" >&2; exit 2 ;;
 esac
 grep -qF "$pattern" "$in" || { echo "mutate-riscv64.sh: pattern for $m not found in $in" >&2; exit 1; }
