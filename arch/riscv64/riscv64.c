@@ -230,7 +230,15 @@ static bool rv_remote(const struct tlbb_mg_req *r, const tlbb_cpumask_t *mask)
 	}
 	/* The caller's PTE stores before the firmware's requests to the harts. */
 	rv_fence_rw_rw();
-	return sbi_rounds(rv, mask, self, fid, start, size, asid);
+	if (sbi_rounds(rv, mask, self, fid, start, size, asid))
+		return true;
+	/*
+	 * The port's round redoes it for the harts still in the live mask. One
+	 * that left it while the call ran trimmed itself (its next switch-in
+	 * flushes); if none is left there is nobody to interrupt, and the port
+	 * is never handed a round for no CPU but the caller.
+	 */
+	return mask && !tlbb_cpumask_any_but(mask, self);
 }
 
 #define MG_ARCH_REMOTE(r, mask) rv_remote((r), (mask))

@@ -264,6 +264,8 @@ struct rv_sbiret tlbb_rv_rec_sbi(unsigned long eid, unsigned long fid, unsigned 
 		/* SBI_ERR_FAILED: which harts fenced is unknown; take "none". */
 		rvm.n_sbi_failed++;
 		ret.error = -1;
+		if (rvm.trace)
+			fprintf(stderr, "      [hart %u] ... RFENCE fails (SBI_ERR_FAILED)\n", self);
 	} else {
 		for (unsigned i = 0; i < 64; i++) {
 			int c;
@@ -301,6 +303,8 @@ void tlbb_port_ipi_send_and_wait(const tlbb_cpumask_t *targets, void (*fn)(void 
 	for (unsigned c = 0; c < RVM_NCPU; c++)
 		if (c != self && (!targets || tlbb_cpumask_test(targets, c)))
 			tlbb_cpumask_set(&to, c);
+	if (rvm.trace)
+		fprintf(stderr, "      [hart %u] IPI round to %#lx\n", self, (unsigned long)to.bits[0]);
 	if (tlbb_cpumask_empty(&to))
 		rvm_fail("port: an empty round");
 	rvm.n_rounds++;

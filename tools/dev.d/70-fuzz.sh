@@ -7,6 +7,8 @@
 #                             (docs/x86fuzz.md)
 #   tests/arm64/fuzz_arm64.c  the arm64 backend on the arm64 TLB model
 #                             (docs/arm64fuzz.md)
+#   tests/riscv64/fuzz_riscv64.c the riscv64 backend on the RISC-V TLB model
+#                             (docs/riscv64.md, "The proof")
 # For each: FUZZ_RUNS executions from its seed corpus (any violation fails),
 # then a negative control: with one protocol step removed, from an empty
 # corpus, the fuzzer must find a violation within its budget.
@@ -18,6 +20,10 @@
 # the bare-DSB race check (a mutant of arm64.c) from an empty corpus with
 # synchronous calls left out (A64FUZZ_NO_SYNC: so that the race check is the
 # only way to it), within A64FUZZ_BARE_DSB_SECS (default 120; 2.5-9 s here).
+# The riscv64 fuzzer must find the port's dropped remote round (IPI rounds
+# and RFENCE calls) from an empty corpus, and the Svinval-without-
+# SFENCE.INVAL.IR mutant of riscv64.c within RVFUZZ_NO_INVAL_IR_SECS
+# (default 120).
 # Nightly: tools/fuzz-long.
 set -euo pipefail
 cd "$TOP"
@@ -36,7 +42,8 @@ if ! grep -q '^tests/fuzz/seqfuzz:' <<<"$targets"; then
 fi
 # Same configuration, so both targets exist whenever seqfuzz does.
 tlbb_quiet ninja -C "$dir" tests/fuzz/seqfuzz tests/x86_64/x86fuzz tests/x86_64/x86fuzz-interleave-mutant \
-  tests/x86_64/x86fuzz-reuse-mutant tests/arm64/a64fuzz tests/arm64/a64fuzz-bare-dsb-mutant
+  tests/x86_64/x86fuzz-reuse-mutant tests/arm64/a64fuzz tests/arm64/a64fuzz-bare-dsb-mutant \
+  tests/riscv64/rvfuzz tests/riscv64/rvfuzz-noinvalir-mutant
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -72,7 +79,7 @@ must_find() {
     echo "Fail: 1 ($name-negative-control)"
     exit 1
   fi
-  grep -m1 -E 'seqfuzz violation|x86fuzz violation|a64fuzz violation' "$work/$name-neg.log"
+  grep -m1 -E '(seqfuzz|x86fuzz|a64fuzz|rvfuzz) violation' "$work/$name-neg.log"
   sed -n 's/^stat::number_of_executed_units: */executions until the violation: /p' "$work/$name-neg.log"
   echo "Ok: 1 ($name-negative-control)"
 }
@@ -98,3 +105,9 @@ A64FUZZ_DROP=dsb must_find a64fuzz "the arm64 model's DSB ISH completing nothing
   "$dir/tests/arm64/a64fuzz" -runs=50000 -seed=1
 A64FUZZ_NO_SYNC=1 must_find a64fuzz-bare-dsb "the bare-DSB race check (arm64.c mutant)" \
   "$dir/tests/arm64/a64fuzz-bare-dsb-mutant" -max_total_time="${A64FUZZ_BARE_DSB_SECS:-120}" -seed=1
+
+bounded rvfuzz "$dir/tests/riscv64/rvfuzz" tests/riscv64/corpus
+RVFUZZ_DROP=rounds must_find rvfuzz "the riscv64 port's remote round dropped (IPI and RFENCE)" \
+  "$dir/tests/riscv64/rvfuzz" -runs=50000 -seed=1
+must_find rvfuzz-no-inval-ir "Svinval without SFENCE.INVAL.IR (riscv64.c mutant)" \
+  "$dir/tests/riscv64/rvfuzz-noinvalir-mutant" -max_total_time="${RVFUZZ_NO_INVAL_IR_SECS:-120}" -seed=1
