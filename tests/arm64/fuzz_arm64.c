@@ -32,7 +32,8 @@
  * at any time, so "loaded now" is no excuse.
  *
  * Built with -DA64FUZZ_LIBFUZZER (and -fsanitize=fuzzer) a violation
- * aborts; otherwise main() replays files/directories:
+ * aborts; otherwise main() replays files/directories (the shared driver,
+ * tests/oracle/fuzzdrv.h):
  *   fuzz_arm64 [--expect-violation] [--trace] PATH...
  *
  * Checker controls (compile time; each its own replay binary in meson):
@@ -41,7 +42,6 @@
  *   -DA64FUZZ_NO_SWITCH_BARRIER    the port migrates without the barrier
  * The libFuzzer build takes them at run time: A64FUZZ_DROP=tlbi|dsb|switch.
  */
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +51,7 @@
 
 #include "../oracle/a64_model.h"
 #include "../oracle/refrule.h"
-#include "../fuzz/corpus.h"
+#include "../oracle/fuzzdrv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -109,24 +109,10 @@ static struct {
 				   * through the race check and space_fini) */
 } F;
 
-static bool trace;
-static jmp_buf *escape;
-static char last_msg[512];
 
 /* ---- reporting ----------------------------------------------------------------- */
 
-static void violation(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(last_msg, sizeof(last_msg), fmt, ap);
-	va_end(ap);
-	if (escape)
-		longjmp(*escape, 1);
-	fprintf(stderr, "a64fuzz violation: %s\n", last_msg);
-	abort();
-}
+#define violation(...) fuzz_violation("a64fuzz", __VA_ARGS__)
 
 void a64m_fail(const char *what)
 {
@@ -137,7 +123,7 @@ static void tr(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!trace)
+	if (!fuzz_trace)
 		return;
 	fprintf(stderr, "%*s", (int)(2 * F.depth), "");
 	va_start(ap, fmt);
@@ -651,7 +637,7 @@ static void setup(struct input *in)
 	a64m.drop_tlbi = F.drop == 1;
 	a64m.dsb_completes_nothing = F.drop == 2;
 	a64m.at_insn = at_insn;
-	a64m.trace = trace;
+	a64m.trace = fuzz_trace;
 	F.cfg = (struct tlbb_arm64_config){
 		.max_tlbi_ops = (cfgb & 0x20) ? 8 : 0,
 		.repeat_tlbi_erratum = (cfgb & 0x10) != 0,
@@ -712,43 +698,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifndef A64FUZZ_LIBFUZZER
-/* ---- plain replay ---------------------------------------------------------------- */
-
-static bool run_one(const uint8_t *data, size_t len, char *msg, size_t msgsz)
-{
-	jmp_buf jb;
-
-	escape = &jb;
-	if (setjmp(jb) == 0) {
-		LLVMFuzzerTestOneInput(data, len);
-		escape = NULL;
-		return false;
-	}
-	escape = NULL;
-	snprintf(msg, msgsz, "%s", last_msg);
-	return true;
-}
-
 int main(int argc, char **argv)
 {
-	struct fuzz_replay r = { .run = run_one };
-	int rc = 0, npaths = 0;
-
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--expect-violation") == 0)
-			r.expect_violation = true;
-		else if (strcmp(argv[i], "--trace") == 0)
-			trace = true;
-		else {
-			rc |= fuzz_replay(&r, argv[i]);
-			npaths++;
-		}
-	}
-	if (!npaths || !r.ninputs) {
-		fprintf(stderr, "usage: %s [--expect-violation] [--trace] PATH...\n", argv[0]);
-		return 2;
-	}
-	printf("replayed %u inputs, %u violations\n", r.ninputs, r.nviolations);
-	return rc;
+	return fuzz_main(argc, argv, LLVMFuzzerTestOneInput);
 }
 #endif

@@ -30,10 +30,9 @@
  * Usable (the check): an entry of a VMID some VM has (a stage-2-only entry
  * too: a later guest walk would build a combined entry from it).
  *
- *   fuzz_stage2 [--expect-violation] [--trace] PATH...
+ *   fuzz_stage2 [--expect-violation] [--trace] PATH...  (tests/oracle/fuzzdrv.h)
  * Checker control: -DS2FUZZ_DROP_TLBI (the model's TLBIs remove nothing).
  */
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +42,7 @@
 
 #include "../oracle/a64_model.h"
 #include "../oracle/refrule.h"
-#include "../fuzz/corpus.h"
+#include "../oracle/fuzzdrv.h"
 
 #define FCPU A64M_NCPU
 #define NVM 4
@@ -72,22 +71,8 @@ static struct {
 	unsigned step;
 } F;
 
-static bool trace;
-static jmp_buf *escape;
-static char last_msg[512];
 
-static void violation(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(last_msg, sizeof(last_msg), fmt, ap);
-	va_end(ap);
-	if (escape)
-		longjmp(*escape, 1);
-	fprintf(stderr, "s2fuzz violation: %s\n", last_msg);
-	abort();
-}
+#define violation(...) fuzz_violation("s2fuzz", __VA_ARGS__)
 
 void a64m_fail(const char *what)
 {
@@ -98,7 +83,7 @@ static void tr(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!trace)
+	if (!fuzz_trace)
 		return;
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -264,7 +249,7 @@ static void setup(struct input *in)
 
 	memset(&F, 0, sizeof(F));
 	a64m_reset(12, (cfgb & 3) == 3);
-	a64m.trace = trace;
+	a64m.trace = fuzz_trace;
 #ifdef S2FUZZ_DROP_TLBI
 	a64m.drop_tlbi = true;
 #endif
@@ -313,40 +298,13 @@ static void run_program(const uint8_t *data, size_t size)
 	check("the final flushes");
 }
 
-static bool run_one(const uint8_t *data, size_t len, char *msg, size_t msgsz)
+static int run_input(const uint8_t *data, size_t size)
 {
-	jmp_buf jb;
-
-	escape = &jb;
-	if (setjmp(jb) == 0) {
-		run_program(data, len);
-		escape = NULL;
-		return false;
-	}
-	escape = NULL;
-	snprintf(msg, msgsz, "%s", last_msg);
-	return true;
+	run_program(data, size);
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	struct fuzz_replay r = { .run = run_one };
-	int rc = 0, npaths = 0;
-
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--expect-violation") == 0)
-			r.expect_violation = true;
-		else if (strcmp(argv[i], "--trace") == 0)
-			trace = true;
-		else {
-			rc |= fuzz_replay(&r, argv[i]);
-			npaths++;
-		}
-	}
-	if (!npaths || !r.ninputs) {
-		fprintf(stderr, "usage: %s [--expect-violation] [--trace] PATH...\n", argv[0]);
-		return 2;
-	}
-	printf("replayed %u inputs, %u violations\n", r.ninputs, r.nviolations);
-	return rc;
+	return fuzz_main(argc, argv, run_input);
 }

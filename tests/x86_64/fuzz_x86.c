@@ -70,17 +70,17 @@
  * build takes the same controls at run time: X86FUZZ_DROP=invlpg or ipis.
  *
  * Built with -DX86FUZZ_LIBFUZZER (and -fsanitize=fuzzer) a violation
- * aborts; otherwise main() replays files/directories:
+ * aborts; otherwise main() replays files/directories (the shared driver,
+ * tests/oracle/fuzzdrv.h):
  *   fuzz_x86 [--expect-violation] [--trace] PATH...
  */
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "recorder.h"
-#include "../fuzz/corpus.h"
+#include "../oracle/fuzzdrv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -158,24 +158,10 @@ static struct {
 	uint64_t n_interrupts;
 } F;
 
-static bool trace;
-static jmp_buf *escape;  /* replay: where a violation returns to */
-static char last_msg[512];
 
 /* ---- reporting ---------------------------------------------------------------- */
 
-static void violation(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(last_msg, sizeof(last_msg), fmt, ap);
-	va_end(ap);
-	if (escape)
-		longjmp(*escape, 1);
-	fprintf(stderr, "x86fuzz violation: %s\n", last_msg);
-	abort();
-}
+#define violation(...) fuzz_violation("x86fuzz", __VA_ARGS__)
 
 void rec_fail(const char *what)
 {
@@ -186,7 +172,7 @@ static void tr(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!trace)
+	if (!fuzz_trace)
 		return;
 	fprintf(stderr, "%*s", (int)(2 * F.depth), "");
 	va_start(ap, fmt);
@@ -953,43 +939,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifndef X86FUZZ_LIBFUZZER
-/* ---- plain replay ---------------------------------------------------------------- */
-
-static bool run_one(const uint8_t *data, size_t len, char *msg, size_t msgsz)
-{
-	jmp_buf jb;
-
-	escape = &jb;
-	if (setjmp(jb) == 0) {
-		LLVMFuzzerTestOneInput(data, len);
-		escape = NULL;
-		return false;
-	}
-	escape = NULL;
-	snprintf(msg, msgsz, "%s", last_msg);
-	return true;
-}
-
 int main(int argc, char **argv)
 {
-	struct fuzz_replay r = { .run = run_one };
-	int rc = 0, npaths = 0;
-
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--expect-violation") == 0)
-			r.expect_violation = true;
-		else if (strcmp(argv[i], "--trace") == 0)
-			trace = true;
-		else {
-			rc |= fuzz_replay(&r, argv[i]);
-			npaths++;
-		}
-	}
-	if (!npaths || !r.ninputs) {
-		fprintf(stderr, "usage: %s [--expect-violation] [--trace] PATH...\n", argv[0]);
-		return 2;
-	}
-	printf("replayed %u inputs, %u violations\n", r.ninputs, r.nviolations);
-	return rc;
+	return fuzz_main(argc, argv, LLVMFuzzerTestOneInput);
 }
 #endif
