@@ -17,7 +17,9 @@
  * Byte 1: the space each of harts 0..3 starts on (2 bits each; beyond the
  * user spaces: the idle space). Byte 2: bit 0 Sv48 (else Sv39), bit 1 every
  * third RFENCE call fails (the backend redoes it over IPIs), bit 2 hart IDs
- * 0, 65, 3, 130 (three 64-hart windows) instead of 0..3. Then up to MAXOPS
+ * 0, 65, 3, 130 (three 64-hart windows) instead of 0..3, bit 3 the life of
+ * a space: operation 10 exists (a space dies and a new one is born in its
+ * memory with its ASID, the port's duties done first). Then up to MAXOPS
  * operations (do_op()): walks, PTE changes + add_page/add_range/add_space
  * into one of 3 batches or the synchronous paths, flush/flush_dirty,
  * tlbb_flush_pending from any hart, switches (satp) through
@@ -32,6 +34,10 @@
  * send) or releases the space's page-table lock at the end of the
  * operation, AFTER a synchronous call's flush (a batched flush comes after
  * the release, as in a kernel).
+ *
+ * A space's death retires every page's version into its own owner
+ * (OWNER_DEATH: its frames go with it, the new space maps fresh ones),
+ * discharged when tlbb_space_fini() returns.
  *
  * Usable (the check, after every step): on hart c, an entry of a retired,
  * discharged version is a violation if it is global, or tagged with the
@@ -75,6 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define PAGE 4096ull
 #define ROOT(i) (0x80000000ull + 0x100000ull * ((uint64_t)(i) + 1))
 #define IDLE_ASID 0x7ff
+#define OWNER_DEATH (-100) /* the owner of versions retired by a space's death */
 
 #define violation(...) fuzz_violation("rvfuzz", __VA_ARGS__)
 
@@ -108,6 +115,7 @@ static struct {
 	struct tlbb_space idle;
 	bool have[NSP];
 	unsigned nuser, cfgb;
+	bool life; /* byte 2 bit 3: operation 10 exists */
 	struct tlbb_batch b[NBATCH];
 	tlbb_cpumask_t mask[NSP];      /* the port's masks (mm_cpumask) */
 	tlbb_cpumask_t idle_mask;
@@ -380,6 +388,26 @@ static void switch_to(unsigned cpu, int s)
 }
 
 /*
+ * The port's duties before a space dies: no hart runs it (each switches to
+ * the idle space), no batch holds work for it (each such batch, or one of
+ * several spaces, is flushed from @cpu).
+ */
+static void life_prepare(unsigned cpu, unsigned s)
+{
+	for (unsigned c = 0; c < FCPU; c++)
+		if (F.loaded[c] == (int)s)
+			switch_to(c, -1);
+	rvm.cur = cpu;
+	for (int b = 0; b < NBATCH; b++) {
+		if (F.b_space[b] != (int)s && F.b_space[b] != -2)
+			continue;
+		tr("hart %u: flush batch %d first\n", cpu, b);
+		flush_batch(b, false);
+	}
+	rvm.cur = cpu;
+}
+
+/*
  * One operation. Nested operations (an armed interrupt) run on a hart other
  * than the interrupted one, never touch the batch it is flushing or the
  * space whose PTL it holds, and skip a flush whose round would need a hart
@@ -387,7 +415,7 @@ static void switch_to(unsigned cpu, int s)
  */
 static void do_op(struct input *in, bool nested)
 {
-	unsigned op = byte(in) % 10, a = byte(in);
+	unsigned op = byte(in) % (F.life ? 11 : 10), a = byte(in);
 	unsigned cpu = a & 3;
 	int bi = (int)((a >> 2) & 3); /* 3: the synchronous path */
 	bool remap = (a >> 4) & 1;
@@ -560,6 +588,35 @@ static void do_op(struct input *in, bool nested)
 		tr("arm: interrupt hart %u at its interleaving point #%u\n", cpu, n);
 		goto out;
 	}
+	case 10: { /* a space dies; a new one is born in its memory with its ASID */
+		unsigned s = byte(in) % F.nuser;
+		uint32_t id = F.sp[s].id, start;
+		bool armed = F.armed;
+
+		if (nested)
+			goto out;
+		F.armed = false; /* the port runs this part without interruptions */
+		life_prepare(cpu, s);
+		for (unsigned p = 0; p < NPAGES; p++)
+			change_pte(cpu, s, p, true, OWNER_DEATH);
+		start = rr_now();
+		tr("hart %u: fini(%s), init in place with ASID %u\n", cpu, sp_name(s), id);
+		if (tlbb_space_fini(space(s)) != TLBB_OK)
+			rvm_fail("tlbb_space_fini");
+		rr_discharge_space(s, start);
+		rr_discharge_owner(OWNER_DEATH);
+		if (tlbb_space_init(space(s), tlbb_riscv_backend(&F.rv), id, NULL) != TLBB_OK)
+			rvm_fail("tlbb_space_init");
+		/* A new mm, a new mask: the dead one's bits go with it. */
+		tlbb_cpumask_clear(&F.mask[s]);
+		tlbb_space_set_cpumask(space(s), &F.mask[s]);
+		if (F.cfgb & 0x80)
+			tlbb_space_set_threshold(space(s), 16);
+		rvm_publish(cpu); /* the new space's tables, before anyone runs it */
+		F.armed = armed;
+		snprintf(what, sizeof(what), "death and rebirth of %s", sp_name(s));
+		break;
+	}
 	default:
 		goto out;
 	}
@@ -613,6 +670,7 @@ static void setup(struct input *in)
 	loads = byte(in);
 	ext = byte(in);
 	F.cfgb = cfgb;
+	F.life = (ext & 8) != 0;
 	rvm_reset((ext & 1) ? 48 : 39, (cfgb & 2) != 0);
 	rvm.drop_fence = F.drop == 1;
 	rvm.drop_rounds = F.drop == 2;
@@ -663,11 +721,11 @@ static void setup(struct input *in)
 	}
 	F.op_batch = -1;
 	F.op_space = -1;
-	tr("config: %s path%s, ceiling %u, Sv%u, %u user spaces%s%s%s%s%s\n",
+	tr("config: %s path%s, ceiling %u, Sv%u, %u user spaces%s%s%s%s%s%s\n",
 	   (cfgb & 1) ? "SBI" : "IPI", (cfgb & 2) ? ", Svinval" : "", F.cfg.ceiling, rvm.va_bits,
 	   F.nuser, F.have[KSP] ? ", global space K" : "", (cfgb & 0x40) ? ", U0/U1 share an ASID" : "",
 	   (cfgb & 0x80) ? ", core threshold 16" : "", (ext & 2) ? ", every 3rd RFENCE fails" : "",
-	   (ext & 4) ? ", hart IDs 0 65 3 130" : "");
+	   (ext & 4) ? ", hart IDs 0 65 3 130" : "", F.life ? ", deaths" : "");
 	for (unsigned c = 0; c < FCPU; c++) {
 		unsigned s = (loads >> (2 * c)) & 3;
 

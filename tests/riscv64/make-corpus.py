@@ -22,7 +22,7 @@ SBI, SVINVAL = 1, 2
 CEIL2, CEIL4, CEIL33, CEIL8 = 0 << 2, 1 << 2, 2 << 2, 3 << 2
 KSPACE, THREE, SHARED_ASID, THRESH16 = 1 << 4, 1 << 5, 1 << 6, 1 << 7
 # byte 2
-SV48, SBI_FAILS, SPARSE_HARTS = 1, 2, 4
+SV48, SBI_FAILS, SPARSE_HARTS, LIFE = 1, 2, 4, 8
 U0, U1, U2 = 0, 1, 2
 K = 3      # pick_space(3) is K when the input has it (2 user spaces + K: 2 % 3 ...)
 IDLE = 3   # in the loads byte: the idle space
@@ -76,6 +76,11 @@ def switch(cpu, s):
 
 def mask_clear(cpu, s):
     return bytes([7, cpu, s])
+
+
+def death(cpu, s):
+    """Space @s dies and is born again in place with its ASID (needs LIFE)."""
+    return bytes([10, cpu, s])
 
 
 def arm(cpu, nth, nested):
@@ -135,6 +140,13 @@ def crafted():
     p = header(SBI | CEIL33, [IDLE, U0, IDLE, IDLE]) + read(1, 5)
     p += arm(0, 2, read(1, 5)) + add_page(SYNC, U0, 5, remap=1)
     put("no-fence-before-rfence", "sync-remote", p)
+    # Space reuse: hart 1 runs U0 at generation 0 and caches page 5; U0
+    # dies and a new U0 is born in its memory with ASID 1 (generation 0
+    # again); hart 1 switches to it. A slot found by address at an equal
+    # generation keeps the dead translation; the context number does not.
+    for path, cfg in (("ipi", CEIL33), ("sbi", SBI | CEIL33)):
+        p = header(cfg, [U0, U0, IDLE, IDLE], LIFE) + read(1, 5) + death(0, U0) + switch(1, U0)
+        put("space-reuse", path, p)
     # The race check: hart 0 batches page 5 and does not flush; hart 2's
     # tlbb_flush_pending(U0) must take hart 1's entry (the whole ASID on
     # U0's mask) before it returns.
@@ -153,7 +165,7 @@ def crafted():
 
 def rand_prog(r):
     cfg = r.randrange(256)
-    p = header(cfg, [r.randrange(4) for _ in range(4)], r.randrange(8))
+    p = header(cfg, [r.randrange(4) for _ in range(4)], r.randrange(16))
     for _ in range(r.randint(30, 150)):
         k = r.random()
         cpu = r.randrange(4)
@@ -173,8 +185,10 @@ def rand_prog(r):
             p += flush_pending(cpu, r.randrange(4))
         elif k < 0.87:
             p += switch(cpu, r.randrange(4))
-        elif k < 0.90:
+        elif k < 0.89:
             p += mask_clear(cpu, r.randrange(3))
+        elif k < 0.90:
+            p += death(cpu, r.randrange(3))
         else:
             nested = bytes(r.randrange(256) for _ in range(8))
             p += arm(cpu, r.randint(1, 8), nested)
@@ -210,6 +224,14 @@ def seeds():
     p += switch(0, U1) + read8(0, 8) + add_range(1, U1, 0, 20, cpu=2) + flush(0, cpu=3)
     p += switch(3, U0) + flush_pending(1, U1) + flush(1, cpu=0)
     write(os.path.join(d, "seed-shared-asid-idle"), p)
+    # Deaths and rebirths in the middle of batches, shared ASIDs, Svinval.
+    p = header(SVINVAL | SHARED_ASID | THREE | CEIL8, [U0, U1, U0, U2], LIFE)
+    for c in range(4):
+        p += read8(c, 0) + read8(c, 8)
+    p += add_range(0, U0, 0, 12, cpu=1) + add_page(1, U1, 3, cpu=2) + death(3, U0)
+    p += switch(1, U0) + read8(1, 0) + add_space(2, U2, 0x11) + death(0, U2)
+    p += flush(1, cpu=3) + switch(2, U2) + flush_pending(2, U1) + flush(2)
+    write(os.path.join(d, "seed-deaths"), p)
     r = random.Random(16)
     for i in range(24):
         write(os.path.join(d, "seed-random-%02d" % i), rand_prog(r))
