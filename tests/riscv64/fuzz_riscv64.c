@@ -54,7 +54,9 @@
  *   -DRVFUZZ_NO_RACE_CHECK  the caller's race check removed: the op calls
  *                           nothing, the reference still discharges
  * and the backend mutants of tests/riscv64/mutate-riscv64.sh (local
- * SFENCE.VMA only, wrong ASID operand, Svinval without SFENCE.INVAL.IR).
+ * SFENCE.VMA only, wrong ASID operand, Svinval without SFENCE.INVAL.IR or
+ * without SFENCE.W.INVAL, no FENCE before the RFENCE ecall) and the
+ * engine's space-reuse bug (tests/x86_64/mutate-x86.py reuse).
  *
  * Replay: fuzz_riscv64 [--expect-violation] [--trace] PATH... (fuzzdrv.h).
  */
