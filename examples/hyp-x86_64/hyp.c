@@ -14,10 +14,12 @@
  *     host frames; a frame holds its live tag while an EPT entry may lead
  *     to it and POISON once it is retired.
  *   - CPUs 1..N-1 run a 64-bit guest (the host's identity page tables,
- *     VPID = CPU + 1) that reads the test pages in a loop and counts reads
- *     of POISON (stale: through a guest-physical or combined mapping the
- *     library should have invalidated) and of anything but the page's own
- *     tag (torn). Every VM entry goes through tlbb_ept_vm_enter().
+ *     VPID = CPU + 1) that reads the test pages in a loop. A read is stale
+ *     (through a guest-physical or combined mapping the library should
+ *     have invalidated) if it finds POISON, or a frame older than the last
+ *     retarget of that page whose flush had returned before the read
+ *     (flushed_count); torn if it finds another page's tag. Every VM entry
+ *     goes through tlbb_ept_vm_enter().
  *     The flush IPI makes the guest exit (external-interrupt exiting; the
  *     interrupt is not acknowledged on exit): the exit handler opens
  *     interrupts, the IPI's vector runs the library's handler (INVEPT in
@@ -213,8 +215,23 @@ static uint64_t ept_b_pdpt[512] __attribute__((aligned(4096)));
 static uint64_t ept_pd_low[512] __attribute__((aligned(4096))); /* shared: 0..1 GiB */
 static uint64_t ept_pd_test[512] __attribute__((aligned(4096)));
 static uint64_t ept_pt[512] __attribute__((aligned(4096))); /* the test pages */
-static uint32_t frames[NPAGES][NFRAMES][PAGE / 4] __attribute__((aligned(4096)));
+/* A host frame behind a test page: what the guest reads at its start. */
+struct frame {
+	uint32_t tag;   /* live_tag(page, frame index), or POISON once retired */
+	uint32_t pad;
+	uint64_t count; /* the page's retarget count when the frame was filled */
+	uint8_t rest[PAGE - 16];
+};
+static struct frame frames[NPAGES][NFRAMES] __attribute__((aligned(4096)));
 static unsigned cur_frame[NPAGES];
+static uint64_t page_count[NPAGES]; /* CPU 0's: retargets of each page so far */
+/*
+ * Per page, the count of its last retarget whose flush has returned
+ * (published by CPU 0 after the flush, before the poisoning): a guest that
+ * read flushed_count[p] == n and then finds a frame of count < n read
+ * through a mapping that flush removed.
+ */
+static uint64_t flushed_count[NPAGES];
 
 static uint8_t vmxon_region[NCPUS_MAX][4096] __attribute__((aligned(4096)));
 static uint8_t vmcs_region[NCPUS_MAX][4096] __attribute__((aligned(4096)));
@@ -465,11 +482,14 @@ void guest_main(uint64_t cpu, uint64_t switcher)
 			uint64_t stale = 0, torn = 0;
 
 			for (unsigned p = 0; p < NPAGES; p++) {
-				uint32_t v = *(volatile uint32_t *)(uintptr_t)(TEST_GPA +
-									 (uint64_t)p * PAGE);
+				uintptr_t va = (uintptr_t)(TEST_GPA + (uint64_t)p * PAGE);
+				uint64_t flushed = __atomic_load_n(&flushed_count[p],
+								   __ATOMIC_ACQUIRE);
+				uint32_t v = *(volatile uint32_t *)va;
+				uint64_t c = *(volatile uint64_t *)(va + 8); /* frame.count */
 
-				if (v == POISON)
-					stale++;
+				if (v == POISON || c < flushed)
+					stale++; /* a retired frame: its flush had returned */
 				else if ((v & 0xffff0000u) != LIVE_TAG || ((v >> 4) & 0xfff) != p)
 					torn++;
 			}
@@ -575,7 +595,7 @@ void ap_main(void)
 
 static uint64_t frame_pa(unsigned page, unsigned f)
 {
-	return (uint64_t)(uintptr_t)frames[page][f]; /* identity map */
+	return (uint64_t)(uintptr_t)&frames[page][f]; /* identity map */
 }
 
 static uint32_t live_tag(unsigned page, unsigned f)
@@ -593,7 +613,9 @@ static unsigned retarget(unsigned page)
 {
 	unsigned old = cur_frame[page], nf = (old + 1) % NFRAMES;
 
-	frames[page][nf][0] = live_tag(page, nf); /* filled before any entry leads here */
+	/* Filled before any entry leads here. */
+	frames[page][nf].count = ++page_count[page];
+	frames[page][nf].tag = live_tag(page, nf);
 	__atomic_store_n(&ept_pt[page], frame_pa(page, nf) | EPT_RWX | EPT_WB, __ATOMIC_SEQ_CST);
 	cur_frame[page] = nf;
 	return old;
@@ -603,14 +625,27 @@ struct left_list {
 	unsigned n;
 	struct {
 		unsigned page, frame;
+		uint64_t count; /* the page's count after this retarget */
 	} e[NPAGES];
 };
 
-/* Only after the flush (or the race check) covering them. */
-static void poison_left(struct left_list *l)
+static void left_add(struct left_list *l, unsigned page)
 {
+	l->e[l->n].page = page;
+	l->e[l->n].frame = retarget(page);
+	l->e[l->n++].count = page_count[page];
+}
+
+/*
+ * Only after the flush (or the race check) covering them: say that the
+ * flush returned (@flushed), then reuse the frames left (poison).
+ */
+static void poison_left(struct left_list *l, bool flushed)
+{
+	for (unsigned j = 0; j < l->n && flushed; j++)
+		__atomic_store_n(&flushed_count[l->e[j].page], l->e[j].count, __ATOMIC_RELEASE);
 	for (unsigned j = 0; j < l->n; j++)
-		__atomic_store_n(&frames[l->e[j].page][l->e[j].frame][0], POISON, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&frames[l->e[j].page][l->e[j].frame].tag, POISON, __ATOMIC_SEQ_CST);
 	l->n = 0;
 }
 
@@ -672,8 +707,7 @@ static void run_batched(uint64_t total, struct phase *ph)
 		for (unsigned j = 0; j < n; j++) {
 			unsigned p = cursor++ % NPAGES;
 
-			left.e[left.n].page = p;
-			left.e[left.n++].frame = retarget(p);
+			left_add(&left, p);
 			tlbb_add_page(&b, &vm_a, test_gpa(p), 0);
 		}
 		if (k % RACE_EVERY == RACE_EVERY - 1) {
@@ -683,13 +717,15 @@ static void run_batched(uint64_t total, struct phase *ph)
 			 * they left. Guests may still hold the old mappings: it
 			 * must flush what is pending before the frames go.
 			 */
-			if (control != NO_RACE_CHECK && tlbb_flush_pending(&vm_a))
+			bool checked = control != NO_RACE_CHECK;
+
+			if (checked && tlbb_flush_pending(&vm_a))
 				ph->race_checks++;
-			poison_left(&left);
+			poison_left(&left, checked);
 			let_guests_sweep();
 		}
 		tlbb_flush(&b);
-		poison_left(&left);
+		poison_left(&left, true);
 		ph->flushes++;
 		done += n;
 		ph->retargets = done;
@@ -709,14 +745,15 @@ static void run_per_page(uint64_t total, struct phase *ph)
 	uint64_t r0 = ipi_rounds, i0 = ipis_sent, v0 = invepts();
 
 	for (uint64_t done = 0; done < total; done++) {
-		unsigned p = (unsigned)(done % NPAGES), old;
+		static struct left_list left;
+		unsigned p = (unsigned)(done % NPAGES);
 		struct tlbb_batch b;
 
 		tlbb_batch_init(&b);
-		old = retarget(p);
+		left_add(&left, p);
 		tlbb_add_page(&b, &vm_a, test_gpa(p), 0);
 		tlbb_flush(&b);
-		__atomic_store_n(&frames[p][old][0], POISON, __ATOMIC_SEQ_CST);
+		poison_left(&left, true);
 		ph->flushes++;
 	}
 	ph->retargets = total;
@@ -755,8 +792,8 @@ static void build_ept(void)
 		ept_pd_low[i] = ((uint64_t)i << 21) | EPT_RWX | EPT_WB | EPT_LARGE;
 	for (unsigned p = 0; p < NPAGES; p++) {
 		for (unsigned f = 0; f < NFRAMES; f++)
-			frames[p][f][0] = POISON;
-		frames[p][0][0] = live_tag(p, 0);
+			frames[p][f].tag = POISON;
+		frames[p][0].tag = live_tag(p, 0);
 		ept_pt[p] = frame_pa(p, 0) | EPT_RWX | EPT_WB;
 	}
 	ept_pd_test[0] = (uint64_t)(uintptr_t)ept_pt | EPT_RWX;
