@@ -146,18 +146,17 @@ __attribute__((noreturn)) void guest_main(uint64_t cpu, uint64_t switcher);
 /* ---- the instructions ------------------------------------------------------------ */
 
 /* VMX instructions report failure in CF (VMfailInvalid) or ZF (VMfailValid). */
-static bool vmx_ok_insn_pa(int which, uint64_t pa)
-{
-	bool fail;
-
-	if (which == 0)
-		__asm__ volatile("vmxon %1" : "=@ccbe"(fail) : "m"(pa) : "memory", "cc");
-	else if (which == 1)
-		__asm__ volatile("vmclear %1" : "=@ccbe"(fail) : "m"(pa) : "memory", "cc");
-	else
-		__asm__ volatile("vmptrld %1" : "=@ccbe"(fail) : "m"(pa) : "memory", "cc");
-	return !fail;
-}
+#define VMX_PA_INSN(name)                                                               \
+	static bool name(uint64_t pa)                                                   \
+	{                                                                               \
+		bool fail;                                                              \
+                                                                                        \
+		__asm__ volatile(#name " %1" : "=@ccbe"(fail) : "m"(pa) : "memory", "cc"); \
+		return !fail;                                                           \
+	}
+VMX_PA_INSN(vmxon)
+VMX_PA_INSN(vmclear)
+VMX_PA_INSN(vmptrld)
 
 static bool vmwrite_failed;
 
@@ -266,7 +265,7 @@ static volatile unsigned vcpus_done;
 static unsigned switcher_cpu; /* 0: none */
 
 static enum { POSITIVE, NO_IPI_ROUND, NO_RACE_CHECK, MUTANT } control;
-static const char *control_name = "none";
+static char control_name[24] = "none";
 
 static __attribute__((noreturn)) void fail(const char *what, uint64_t v)
 {
@@ -342,7 +341,7 @@ static void vmx_cpu_on(unsigned cpu)
 	__asm__ volatile("mov %0, %%cr4" : : "r"(cr4));
 	*(uint32_t *)vmxon_region[cpu] = vmcs_revision;
 	*(uint32_t *)vmcs_region[cpu] = vmcs_revision;
-	if (!vmx_ok_insn_pa(0, (uint64_t)(uintptr_t)vmxon_region[cpu]))
+	if (!vmxon((uint64_t)(uintptr_t)vmxon_region[cpu]))
 		fail("VMXON failed on CPU", cpu);
 }
 
@@ -351,8 +350,8 @@ static void vmcs_setup(unsigned cpu, struct tlbb_space *s)
 	struct dtr gdtr, idtr;
 	uint64_t stack_top = (uint64_t)(uintptr_t)&guest_stacks[cpu][sizeof(guest_stacks[cpu])];
 
-	if (!vmx_ok_insn_pa(1, (uint64_t)(uintptr_t)vmcs_region[cpu]) ||
-	    !vmx_ok_insn_pa(2, (uint64_t)(uintptr_t)vmcs_region[cpu]))
+	if (!vmclear((uint64_t)(uintptr_t)vmcs_region[cpu]) ||
+	    !vmptrld((uint64_t)(uintptr_t)vmcs_region[cpu]))
 		fail("VMCLEAR/VMPTRLD failed on CPU", cpu);
 	__asm__ volatile("sgdt %0" : "=m"(gdtr));
 	__asm__ volatile("sidt %0" : "=m"(idtr));
@@ -815,7 +814,11 @@ static void parse_cmdline(uint64_t *retargets, uint64_t *per_page)
 		if (str_starts(s, "cpus="))
 			cmdline_cpus = (unsigned)parse_u64(s + 5);
 		if (str_starts(s, "control=")) {
-			control_name = s + 8;
+			unsigned n = 0;
+
+			for (const char *c = s + 8; *c && *c != ' ' && n + 1 < sizeof(control_name);)
+				control_name[n++] = *c++;
+			control_name[n] = 0;
 			if (str_starts(s + 8, "no-ipi-round"))
 				control = NO_IPI_ROUND;
 			else if (str_starts(s + 8, "no-race-check"))
