@@ -44,7 +44,8 @@
  * first batch after one): "no-ipi-round" (the port drops every round),
  * "no-race-check" (the racing changer skips tlbb_flush_pending()), and
  * "invept-deleted" / "no-entry-flush" for images whose ept.c was mutated
- * at build time (tests/x86_64/meson.build).
+ * at build time (tests/x86_64/meson.build). Bochs cannot show those two:
+ * it flushes a CPU's whole TLB at every VM entry and exit (docs/ept.md).
  *
  * Verdict on the serial port; power-off through Bochs' port 0x8900.
  */
@@ -371,7 +372,10 @@ static void vmcs_setup(unsigned cpu, struct tlbb_space *s)
 	vmwrite(CR4_MASK, 0);
 	vmwrite(CR0_SHADOW, read_cr0());
 	vmwrite(CR4_SHADOW, read_cr4());
-	/* Nonzero: VM entries and exits need not flush the combined mappings. */
+	/*
+	 * Nonzero: VM entries and exits need not flush the combined mappings
+	 * (Bochs 2.7 flushes its whole TLB at both anyway, docs/ept.md).
+	 */
 	vmwrite(VPID, cpu + 1);
 	vmwrite(EPT_POINTER, tlbb_ept_space_eptp(s));
 	vmwrite(LINK_PTR, ~0ull);
