@@ -833,12 +833,94 @@ static void parse_cmdline(uint64_t *retargets, uint64_t *per_page)
 	}
 }
 
+static void setup_library(const struct tlbb_ept_config *cfg)
+{
+	if (tlbb_ept_init(&ept, cfg, percpu, NCPUS_MAX) != TLBB_OK ||
+	    tlbb_space_init(&vm_a, tlbb_ept_backend(&ept), 1, NULL) != TLBB_OK ||
+	    tlbb_space_init(&vm_b, tlbb_ept_backend(&ept), 2, NULL) != TLBB_OK)
+		fail("library init", 0);
+	tlbb_space_set_cpumask(&vm_a, &vm_a_cpus);
+	tlbb_space_set_cpumask(&vm_b, &vm_b_cpus);
+	if (tlbb_ept_space_set_eptp(&vm_a, (uint64_t)(uintptr_t)ept_a_pml4 | EPTP_WB_WALK4) ||
+	    tlbb_ept_space_set_eptp(&vm_b, (uint64_t)(uintptr_t)ept_b_pml4 | EPTP_WB_WALK4))
+		fail("set_eptp", 0);
+}
+
+struct totals {
+	uint64_t reads, stale, torn;
+};
+
+/* The JSON line the run script reads. */
+static void report(const struct tlbb_ept_config *cfg, const struct totals *tot,
+		   const struct phase *batched, const struct phase *pp)
+{
+	puts_serial("{\"control\": \"");
+	puts_serial(control == POSITIVE ? "none" : control_name);
+	puts_serial("\", ");
+	kv("cpus", ncpus, false);
+	kv("invept_single", !!(cfg->features & TLBB_EPT_INVEPT_SINGLE), false);
+	kv("reads", tot->reads, false);
+	kv("stale_reads", tot->stale, false);
+	kv("torn_reads", tot->torn, false);
+	kv("ipi_rounds_dropped", ipi_rounds_dropped, false);
+	put_phase("batched", batched, false);
+	put_phase("per_page", pp, false);
+	puts_serial("\"per_cpu\": [");
+	for (unsigned c = 0; c < ncpus; c++) {
+		const struct tlbb_mg_cpu_stats *st = &percpu[c].st;
+
+		puts_serial("{");
+		kv("cpu", c, false);
+		kv("reads", gstats[c].reads, false);
+		kv("stale", gstats[c].stale, false);
+		kv("vm_entries", hstats[c].entries, false);
+		kv("exits_on_ipi", hstats[c].exits_irq, false);
+		kv("vm_switches", hstats[c].switches, false);
+		kv("handled_ipi", st->ipis, false);
+		kv("skipped", st->skipped, false);
+		kv("invept_in_handler", st->full, false);
+		kv("invept_at_entry", st->switch_flushes, false);
+		kv("trimmed", st->trimmed, true);
+		puts_serial(c + 1 < ncpus ? "}, " : "}");
+	}
+	puts_serial("]}\n");
+}
+
+static bool verdict(const struct totals *tot, const struct phase *batched,
+		    const struct phase *pp, uint64_t retargets)
+{
+	uint64_t want = batched->flushes + batched->race_checks + pp->flushes;
+	bool pass;
+
+	if (control != POSITIVE) {
+		pass = tot->stale > 0;
+		puts_serial(pass ? "negative control: stale reads observed, as they must be\n"
+				 : "negative control: NO stale read: the test cannot detect this bug\n");
+		return pass;
+	}
+	pass = tot->stale == 0 && tot->torn == 0 && tot->reads > 0 &&
+	       batched->retargets >= retargets;
+	if (ipi_rounds != want) {
+		puts_serial("IPI rounds do not match flushes + race checks\n");
+		pass = false;
+	}
+	for (unsigned c = 1; c < ncpus; c++)
+		if (!gstats[c].reads || !hstats[c].exits_irq || !percpu[c].st.full)
+			pass = false; /* every guest read, exited on IPIs, INVEPTed */
+	if (switcher_cpu && (!percpu[switcher_cpu].st.trimmed ||
+			     percpu[switcher_cpu].st.switch_flushes < 2)) {
+		puts_serial("the switcher was never trimmed or never flushed at entry\n");
+		pass = false;
+	}
+	return pass;
+}
+
 void kmain(void)
 {
-	uint64_t retargets = 20000, per_page = 1000, cap, reads = 0, stale = 0, torn = 0;
+	uint64_t retargets = 20000, per_page = 1000, cap;
 	struct tlbb_ept_config cfg;
 	struct phase batched = { 0 }, pp = { 0 };
-	bool pass;
+	struct totals tot = { 0 };
 
 	serial_init();
 	puts_serial("tlbbatch x86-64 EPT hypervisor test\n");
@@ -859,17 +941,8 @@ void kmain(void)
 	puts_serial("\n");
 	if (!(cfg.features & TLBB_EPT_INVEPT_SINGLE))
 		fail("no single-context INVEPT", cap);
-
 	build_ept();
-	if (tlbb_ept_init(&ept, &cfg, percpu, NCPUS_MAX) != TLBB_OK ||
-	    tlbb_space_init(&vm_a, tlbb_ept_backend(&ept), 1, NULL) != TLBB_OK ||
-	    tlbb_space_init(&vm_b, tlbb_ept_backend(&ept), 2, NULL) != TLBB_OK)
-		fail("library init", 0);
-	tlbb_space_set_cpumask(&vm_a, &vm_a_cpus);
-	tlbb_space_set_cpumask(&vm_b, &vm_b_cpus);
-	if (tlbb_ept_space_set_eptp(&vm_a, (uint64_t)(uintptr_t)ept_a_pml4 | EPTP_WB_WALK4) ||
-	    tlbb_ept_space_set_eptp(&vm_b, (uint64_t)(uintptr_t)ept_b_pml4 | EPTP_WB_WALK4))
-		fail("set_eptp", 0);
+	setup_library(&cfg);
 
 	vmx_cpu_on(0);
 	start_aps();
@@ -897,61 +970,10 @@ void kmain(void)
 		cpu_relax();
 
 	for (unsigned c = 1; c < ncpus; c++) {
-		reads += gstats[c].reads;
-		stale += gstats[c].stale;
-		torn += gstats[c].torn;
+		tot.reads += gstats[c].reads;
+		tot.stale += gstats[c].stale;
+		tot.torn += gstats[c].torn;
 	}
-	puts_serial("{\"control\": \"");
-	puts_serial(control == POSITIVE ? "none" : control_name);
-	puts_serial("\", ");
-	kv("cpus", ncpus, false);
-	kv("invept_single", !!(cfg.features & TLBB_EPT_INVEPT_SINGLE), false);
-	kv("reads", reads, false);
-	kv("stale_reads", stale, false);
-	kv("torn_reads", torn, false);
-	kv("ipi_rounds_dropped", ipi_rounds_dropped, false);
-	put_phase("batched", &batched, false);
-	put_phase("per_page", &pp, false);
-	puts_serial("\"per_cpu\": [");
-	for (unsigned c = 0; c < ncpus; c++) {
-		const struct tlbb_mg_cpu_stats *st = &percpu[c].st;
-
-		puts_serial("{");
-		kv("cpu", c, false);
-		kv("reads", gstats[c].reads, false);
-		kv("stale", gstats[c].stale, false);
-		kv("vm_entries", hstats[c].entries, false);
-		kv("exits_on_ipi", hstats[c].exits_irq, false);
-		kv("vm_switches", hstats[c].switches, false);
-		kv("handled_ipi", st->ipis, false);
-		kv("skipped", st->skipped, false);
-		kv("invept_in_handler", st->full, false);
-		kv("invept_at_entry", st->switch_flushes, false);
-		kv("trimmed", st->trimmed, true);
-		puts_serial(c + 1 < ncpus ? "}, " : "}");
-	}
-	puts_serial("]}\n");
-
-	if (control != POSITIVE) {
-		pass = stale > 0;
-		puts_serial(pass ? "negative control: stale reads observed, as they must be\n"
-				 : "negative control: NO stale read: the test cannot detect this bug\n");
-	} else {
-		uint64_t want = batched.flushes + batched.race_checks + pp.flushes;
-
-		pass = stale == 0 && torn == 0 && reads > 0 && batched.retargets >= retargets;
-		if (ipi_rounds != want) {
-			puts_serial("IPI rounds do not match flushes + race checks\n");
-			pass = false;
-		}
-		for (unsigned c = 1; c < ncpus; c++)
-			if (!gstats[c].reads || !hstats[c].exits_irq || !percpu[c].st.full)
-				pass = false; /* every guest read, exited on IPIs, INVEPTed */
-		if (switcher_cpu && (!percpu[switcher_cpu].st.trimmed ||
-				     percpu[switcher_cpu].st.switch_flushes < 2)) {
-			puts_serial("the switcher was never trimmed or never flushed at entry\n");
-			pass = false;
-		}
-	}
-	qemu_exit(pass);
+	report(&cfg, &tot, &batched, &pp);
+	qemu_exit(verdict(&tot, &batched, &pp, retargets));
 }
