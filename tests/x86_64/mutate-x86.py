@@ -34,6 +34,10 @@ input tests/x86_64/crafted/NAME (meson tests x86-fuzz-detects-NAME-mutant):
                         with its recycled PCID (or given its own PCID back by
                         tlbb_space_set_id()) finds the old slot and, at an
                         equal generation, keeps the dead entries
+  no-entry-flush        (ept.c) tlbb_ept_vm_enter() without its INVEPT: a
+                        CPU that was outside the VM when a flush ran
+                        enters it again with its old mappings (the Bochs
+                        hypervisor image's control, docs/ept.md)
 
 If the expected lines are not found exactly once the source is copied
 unchanged (with a note on stderr) rather than failing the build: tools/mutate
@@ -60,6 +64,9 @@ MUTANTS = {
         r"\1;\n\n\2\t\tg = tlbb_mg_space_gen(r->space);\n"),
     "reuse": (
         r"if \(c->slot\[i\]\.ctx == ctx && ", "if (c->slot[i].space == s && "),
+    "no-entry-flush": (
+        r"\tinvept_eptp\(e, eptp\);\n\treturn true;",
+        "\treturn true; /* mutant: no INVEPT at VM entry */"),
 }
 INCLUDE = '#include "../../lib/maskgen_run.h"\n'
 
