@@ -24,27 +24,27 @@
 
 /*
  * The batch: one space and the range covering everything added to it, or
- * MULTI (several spaces: flush the loaded context on the targets). The
- * number of adds is the core's b->nr_adds.
+ * MULTI (several spaces: flush the loaded context on the targets).
  *
- * CPU masks are read when they are needed, not on every add: the CPUs a
- * batch must reach are those in its space's mask when it is flushed (a
- * batch of one space targets the space's own, live mask), or, for several
- * spaces, the union of each space's mask read after that space's last add
- * so far (gathered into the port's b->cpus as the batch moves from one
- * space to the next, and at flush). Why a mask read after the adds is
- * enough: every add took its number (seq_cst) before the read, so a CPU
- * whose bit the read misses set it later and reads the generation after
- * that (mg_add(), mg_run()): it sees the number and flushes the context as
- * it loads it.
+ * An add takes no number and reads no mask: both happen once per space per
+ * batch, AFTER every change they answer for, when the batch is flushed or
+ * moves to another space. There the space's generation takes a new number
+ * (seq_cst), and only then is its mask read: the CPUs a batch of one space
+ * must reach are those in that live mask, and for several spaces the union
+ * of each space's mask (gathered into the port's b->cpus as the batch
+ * leaves a space, and at flush). Why that is enough: a CPU whose bit the
+ * read misses set it later and reads the generation after that (the
+ * store-buffering pair of mg_run() and switch-in), so it sees the number
+ * and flushes the context as it loads it; a CPU that already ran the space
+ * with a slot behind the number flushes at its next switch-in, or is in
+ * the mask. Until the number is taken a CPU may keep the old entries: that
+ * is the batch's promise (complete at tlbb_flush(), not before).
  */
 TLBB_ARCH_STRUCT(mg_batch) {
 	uintptr_t space;    /* const struct tlbb_space *, MGB_MULTI, or 0 = empty */
 	uintptr_t cur;      /* the space of the newest add; 0 = empty */
 	uint64_t start;     /* the one space's range; MGB_ALL ignores it */
 	uint64_t end;
-	uint64_t gen_first; /* the one space's number at the batch's first add */
-	uint64_t gen_last;  /* number of the newest add */
 	uint64_t flags;     /* MGB_* */
 };
 TLBB_ARCH_FITS(struct mg_batch, struct tlbb_batch);
@@ -180,12 +180,13 @@ static void mg_request(const struct tlbb_mg_req *r, unsigned cpu, bool from_ipi)
 		 * Trim: leave the space's mask, so that its later flushes do not
 		 * interrupt this CPU (Linux clears mm_cpumask bits lazily the same
 		 * way). Why no change of the space can be missed:
-		 *   - flusher:   every add bumped gen (seq_cst), then the flush reads s->cpus;
+		 *   - flusher:   after its changes, takes number g (seq_cst), then
+		 *                reads s->cpus;
 		 *   - switch-in: set our bit (seq_cst), then read gen as G.
-		 * An add that does see our bit interrupts us as before. One whose
+		 * A flush that does see our bit interrupts us as before. One whose
 		 * mask read does not see it read the mask after this clear and
 		 * before our switch-in sets the bit again; in the single order of
-		 * seq_cst operations: its bump, its mask read, our bit set, our
+		 * seq_cst operations: its number, its mask read, our bit set, our
 		 * read of G. So G >= g. Our slot's L is what the generation rule
 		 * says it is, and it does not move while the slot is not loaded
 		 * (only the loaded slot is raised; the switch-in runs with
@@ -214,11 +215,13 @@ static void mg_request(const struct tlbb_mg_req *r, unsigned cpu, bool from_ipi)
 	}
 	if (r->start != r->end && mg_arch_flush_range(r, &c->st)) {
 		/*
-		 * Our adds hold gen_last - gen_first + 1 distinct numbers, all in
-		 * local+1 .. gen_last: if gen_first == local + 1 they are exactly
-		 * that interval, nobody else's change is in it, and we caught up.
+		 * gen_last is the request's one number, taken after every change
+		 * the range covers. If it is the only number we have not flushed
+		 * (local + 1 == gen_last), nobody else's change is pending on
+		 * this CPU under a number: we caught up. Changes that have no
+		 * number yet get one above gen_last when their batch flushes.
 		 */
-		if (r->contiguous && local + 1 == r->gen_first)
+		if (local + 1 == r->gen_last)
 			gen_raise(&sl->gen, r->gen_last);
 		return;
 	}
@@ -290,9 +293,12 @@ static bool mg_should_defer(const struct tlbb_backend *be, const struct tlbb_spa
 }
 
 /*
- * Gather the mask of @s, the space the batch is leaving (or flushing), into
- * the port's b->cpus. Called after every add of @s so far: each took its
- * number before this read (the store-buffering pair of mg_add()).
+ * The batch leaves @s (moves to another space, or a batch of several spaces
+ * is flushed): give @s a new number for every change of it so far, then
+ * gather its mask into the port's b->cpus. The number comes first (seq_cst
+ * RMW, then seq_cst loads): the store-buffering pair with switch-in. Even
+ * when there is nowhere to gather, the number is what sends a CPU holding
+ * @s's context unloaded to flush it at its next switch-in.
  *
  * b->cpus is the private state of the one context that owns the batch
  * (tlbbatch.h: never shared): only that context's add, flush and the core's
@@ -303,6 +309,7 @@ static bool mg_should_defer(const struct tlbb_backend *be, const struct tlbb_spa
  */
 static void batch_gather(struct tlbb_batch *b, struct mg_batch *mb, const struct tlbb_space *s)
 {
+	__atomic_add_fetch(&mgs(s)->gen, 1, __ATOMIC_SEQ_CST);
 	if (!b->cpus || !s->cpus) {
 		mb->flags |= MGB_EVERYONE; /* nowhere to gather, or any CPU may run @s */
 		return;
@@ -319,7 +326,7 @@ static void batch_gather(struct tlbb_batch *b, struct mg_batch *mb, const struct
 __attribute__((__noinline__, __cold__)) static void mg_add_other(struct tlbb_batch *b,
 							  struct mg_batch *mb,
 							  struct tlbb_space *s, uint64_t start,
-							  uint64_t end, unsigned flags, uint64_t g)
+							  uint64_t end, unsigned flags)
 {
 	bool all = (flags & TLBB_RANGE_ALL) != 0;
 
@@ -327,7 +334,6 @@ __attribute__((__noinline__, __cold__)) static void mg_add_other(struct tlbb_bat
 		mb->space = mb->cur = (uintptr_t)s;
 		mb->start = all ? 0 : start;
 		mb->end = all ? 0 : end;
-		mb->gen_first = g;
 		if (all)
 			mb->flags |= MGB_ALL;
 	} else if (mb->cur == (uintptr_t)s) {
@@ -345,61 +351,45 @@ __attribute__((__noinline__, __cold__)) static void mg_add_other(struct tlbb_bat
 	}
 	if (s->flags & TLBB_SPACE_GLOBAL)
 		mb->flags |= MGB_GLOBAL;
-	mb->gen_last = g;
 }
 
 /*
- * Two locked read-modify-writes per add, this one and the core's pending
- * bump (space_bump_pending()), and they cannot be one:
- *   - this number is 64 bits and never wraps or resets: a CPU's slot keeps
- *     "flushed up to L" across any number of adds, and "L >= g" must mean
- *     what it says forever (a reset would make a stale slot look current);
- *   - the core's word is 32 bits holding two 15-bit fields that the race
- *     check compares and publishes with one cmpxchg, and it is reset when
- *     pending grows large: it counts outstanding work, not history.
- * Folding one into the other would change either the core's public word
- * (struct tlbb_space::batch_gen, its fields and tests) or make this number
- * resettable. Each is one lock-prefixed instruction on a line the adder
- * owns exclusively in the common case (the space's hot line).
- *
- * No mask is read here (see struct mg_batch): the flush reads it, after
- * every add's number. Whether the numbers of a one-space batch are all its
- * own (no other batch's add among them) is decided at the flush from their
- * span, not by a compare per add.
+ * No locked read-modify-write and no mask read here: the add only widens
+ * the batch's record. Linux's x86 add bumps the mm's generation per page
+ * because it reads the mm's CPU mask per page, and a CPU switching in after
+ * that read must see a newer number; this engine reads the mask once, at
+ * the flush (or when the batch leaves the space), so one number taken just
+ * before that read covers every change made before it (struct mg_batch).
+ * The core's pending bump is the add's one shared RMW.
  */
 static inline void mg_add(const struct tlbb_backend *be, struct tlbb_batch *b,
 			  struct tlbb_space *s, uint64_t start, uint64_t end, unsigned flags)
 {
 	struct mg_batch *mb = TLBB_ARCH(b, struct mg_batch);
-	uint64_t g;
 
 	(void)be;
-	/*
-	 * The number, seq_cst: the first half of the store-buffering pair with
-	 * switch-in's "mask bit first, number second". The mask read that pairs
-	 * with it comes later, at the flush or when the batch moves to another
-	 * space: either it sees the switching CPU's bit and interrupts it, or
-	 * that CPU reads this number and flushes the context as it loads it.
-	 */
-	g = __atomic_add_fetch(&mgs(s)->gen, 1, __ATOMIC_SEQ_CST);
 	/*
 	 * TLBB_RANGE_SAME: the core says @s is the space of the newest add
 	 * (its b->last), which is our cur; on the core's shortest path the
 	 * flags are constants and this test folds away.
 	 */
 	if (__builtin_expect((flags & (TLBB_RANGE_SAME | TLBB_RANGE_ALL)) != TLBB_RANGE_SAME, 0)) {
-		mg_add_other(b, mb, s, start, end, flags, g);
+		mg_add_other(b, mb, s, start, end, flags);
 		return;
 	}
 	/*
 	 * Another page or range of the space of the newest add: widen
 	 * [start, end) (meaningless, and ignored, once the batch is MULTI or
 	 * MGB_ALL). Whether the range can be invalidated page by page is
-	 * decided at flush, on the merged range (mg_arch_range_ok).
+	 * decided at flush, on the merged range (mg_arch_range_ok). Branches,
+	 * not conditional moves: a running minimum or maximum changes about
+	 * ln(n) times in n adds of any order, so both branches predict well
+	 * and the common add stores one word, not two.
 	 */
-	mb->start = start < mb->start ? start : mb->start; /* branch-free: any order */
-	mb->end = end > mb->end ? end : mb->end;
-	mb->gen_last = g;
+	if (__builtin_expect(start < mb->start, 0))
+		mb->start = start;
+	if (__builtin_expect(end > mb->end, 1)) /* ascending pages: every add */
+		mb->end = end;
 }
 
 static void mg_flush(const struct tlbb_backend *be, struct tlbb_batch *b)
@@ -420,18 +410,10 @@ static void mg_flush(const struct tlbb_backend *be, struct tlbb_batch *b)
 			r.end = mb->end;
 		}
 		/*
-		 * Our adds took distinct, increasing numbers gen_first ..
-		 * gen_last, b->nr_adds of them (the core counts one per add hook
-		 * call): they are all the numbers of that interval exactly when
-		 * the interval holds no more. Otherwise another batch's add is
-		 * among them, and a CPU whose generation a whole flush raised
-		 * into the interval would skip that batch after catching up to
-		 * gen_last: claim nothing. A count beyond 2^32 wraps nr_adds
-		 * below the span: no claim either, which is always safe.
+		 * One number for every change of the batch, taken after all of
+		 * them and before mg_run() reads the mask.
 		 */
-		r.gen_first = mb->gen_first;
-		r.gen_last = mb->gen_last;
-		r.contiguous = mb->gen_last - mb->gen_first + 1 == (uint64_t)b->nr_adds;
+		r.gen_last = __atomic_add_fetch(&mgs(r.space)->gen, 1, __ATOMIC_SEQ_CST);
 	} else {
 		batch_gather(b, mb, (const struct tlbb_space *)mb->cur);
 		targets = (mb->flags & MGB_EVERYONE) ? NULL : b->cpus;
@@ -439,7 +421,6 @@ static void mg_flush(const struct tlbb_backend *be, struct tlbb_batch *b)
 	mg_run(&r, targets);
 	mb->space = mb->cur = 0;
 	mb->start = mb->end = 0;
-	mb->gen_first = mb->gen_last = 0;
 	mb->flags = 0;
 }
 

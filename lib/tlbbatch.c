@@ -235,7 +235,7 @@ void tlbb_batch_init(struct tlbb_batch *b)
 		return;
 	b->backend = NULL;
 	b->flush_required = false;
-	b->writable = false;
+	b->inv_flags = 0;
 	b->reserved = 0;
 	b->nr_adds = 0;
 	b->cpus = NULL;
@@ -348,21 +348,26 @@ enum tlbb_status tlbb_space_set_id(struct tlbb_space *s, uint32_t id)
 
 /*
  * Queue one invalidation in @b, already bound to @s's backend @be, and
- * announce it. The one sequence every add goes through.
+ * announce it. The one sequence every add goes through. @same is
+ * TLBB_RANGE_SAME when @s is b->last (kept apart from @flags so that the
+ * flags the batch records need no masking).
  */
 static inline void batch_queue_bound(const struct tlbb_backend *be, struct tlbb_batch *b,
 				     struct tlbb_space *s, uint64_t start, uint64_t end,
-				     unsigned flags)
+				     unsigned flags, unsigned same)
 {
-	hook_add(be, b, s, start, end, flags & (TLBB_ADD_WRITABLE | TLBB_ADD_LEAF_ONLY |
-						TLBB_RANGE_ALL | TLBB_RANGE_SAME));
+	hook_add(be, b, s, start, end,
+		 (flags & (TLBB_ADD_WRITABLE | TLBB_ADD_LEAF_ONLY | TLBB_RANGE_ALL)) | same);
 	/*
 	 * The flags are the batch owner's private state; only the generation
 	 * word is shared. A compiler barrier is not enough in general, so the
 	 * bump below is a seq_cst RMW: nothing above may sink past it.
+	 * flush_required: an add to b->last (@same) finds it set by the add
+	 * that made that space b->last; nothing clears one without the other.
 	 */
-	b->flush_required = true;
-	b->writable |= (flags & TLBB_ADD_WRITABLE) != 0; /* no branch */
+	if (!same)
+		b->flush_required = true;
+	b->inv_flags |= (uint8_t)(flags & (TLBB_INV_WRITABLE | TLBB_INV_LEAF_ONLY));
 	b->nr_adds++;
 	space_bump_pending(s);
 }
@@ -376,9 +381,7 @@ static void batch_queue_on(const struct tlbb_backend *be, struct tlbb_batch *b,
 			   struct tlbb_space *s, uint64_t start, uint64_t end, unsigned flags)
 {
 	b->backend = be;
-	if (b->last == s)
-		flags |= TLBB_RANGE_SAME;
-	batch_queue_bound(be, b, s, start, end, flags);
+	batch_queue_bound(be, b, s, start, end, flags, b->last == s ? TLBB_RANGE_SAME : 0);
 	b->last = s;
 }
 
@@ -568,7 +571,7 @@ enum tlbb_status tlbb_add_page(struct tlbb_batch *b, struct tlbb_space *s, uint6
 	end = start + s->page_size;
 	if (__builtin_expect(end == 0, 0))
 		return add_page_checked(b, s, va, flags);
-	batch_queue_bound(b->backend, b, s, start, end, flags | TLBB_RANGE_SAME);
+	batch_queue_bound(b->backend, b, s, start, end, flags, TLBB_RANGE_SAME);
 	return TLBB_OK;
 }
 
@@ -673,7 +676,7 @@ void tlbb_flush(struct tlbb_batch *b)
 	 * tlbb_flush_pending(), which flushes the whole space, may publish.
 	 */
 	b->flush_required = false;
-	b->writable = false;
+	b->inv_flags = 0;
 	b->nr_adds = 0;
 	b->backend = NULL;
 	b->last = TLBB_NO_SPACE;
@@ -684,7 +687,7 @@ void tlbb_flush(struct tlbb_batch *b)
 
 void tlbb_flush_dirty(struct tlbb_batch *b)
 {
-	if (b && b->writable)
+	if (b && (b->inv_flags & TLBB_INV_WRITABLE))
 		tlbb_flush(b);
 }
 

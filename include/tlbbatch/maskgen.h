@@ -8,8 +8,9 @@
  * it supplies only its instructions; everything below is the engine's.
  *
  *   generation  per space, 64 bits, in s->arch (struct tlbb_mg_space): every
- *               add and every whole-space flush takes a new number AFTER the
- *               caller cleared its entries. Never reset, never wraps.
+ *               flush takes a new number AFTER the changes it answers for
+ *               (a batch: one per space it holds, when it is flushed or
+ *               leaves that space; adds take none). Never reset, never wraps.
  *   slot        per CPU and hardware context tag (PCID, EPTP, ASID): the
  *               space it tracks, by a context number handed out once per
  *               space life (never by address: a space reborn in place must
@@ -17,17 +18,16 @@
  *               this CPU has flushed the tag up to. L >= g means change g is
  *               out of this CPU's TLB.
  *   request     what one flush asks of every target: a space (or several:
- *               flush the loaded context), a range, gen_first/gen_last and
- *               whether the batch's numbers are exactly its own (the span
- *               gen_last - gen_first + 1 equals the core's nr_adds).
+ *               flush the loaded context), a range, and gen_last, the
+ *               flush's number.
  *   flush       ONE tlbb_port_ipi_send_and_wait round to the space's live
- *               mask (s->cpus, read after a seq_cst fence that follows every
- *               add's number), or the batch's gathered b->cpus for several
+ *               mask (s->cpus, read after a seq_cst fence that follows the
+ *               flush's number), or the batch's gathered b->cpus for several
  *               spaces, or every CPU when there is no mask; the local part
- *               inline. A target already at gen_last does nothing; one that
- *               flushes exactly gen_first .. gen_last right after L catches
- *               up; one not running the space trims itself out of the mask
- *               and leaves the work to its next switch-in.
+ *               inline. A target already at gen_last does nothing; one whose
+ *               L is gen_last - 1 and that flushes the range catches up to
+ *               gen_last; one not running the space trims itself out of the
+ *               mask and leaves the work to its next switch-in.
  *   switch-in   (the backend's context switch / VM entry) sets this CPU's
  *               bit in s->cpus, THEN reads the generation: the other half of
  *               the store-buffering pair with the flusher. The context must
@@ -135,9 +135,7 @@ struct tlbb_mg_req {
 					 * Not const: a CPU not running it trims
 					 * itself out of space->cpus. */
 	uint64_t start, end;            /* start == end: the whole space */
-	uint64_t gen_first;             /* the batch's first number; valid if contiguous */
-	uint64_t gen_last;
-	bool contiguous;
+	uint64_t gen_last;              /* the flush's number (one space) */
 	bool global;                    /* entries live under every tag */
 };
 

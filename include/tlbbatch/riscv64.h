@@ -24,8 +24,8 @@
  *             they have fenced. The local part runs inline, as on the IPI
  *             path, through the engine (its generation skip included).
  *
- *   add     bumps the space's generation and widens the batch's range: no
- *           instruction, no mask read.
+ *   add     widens the batch's range: no instruction, no mask read, no
+ *           shared write (the flush takes the space's generation number).
  *   race check (tlbb_flush_pending -> flush_space)
  *           the whole ASID on the space's mask (a fresh generation).
  *   global  spaces with TLBB_SPACE_GLOBAL (G-bit mappings, every ASID) are

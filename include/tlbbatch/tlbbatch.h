@@ -318,7 +318,9 @@ struct tlbb_space {
 struct tlbb_batch {
 	const struct tlbb_backend *backend; /* bound by the first add, unbound by flush */
 	bool flush_required;       /* something was queued and not completed */
-	bool writable;             /* some queued entry may have been writable/dirty */
+	uint8_t inv_flags;         /* TLBB_INV_* of every queued entry, ORed: one
+				    * OR per add; WRITABLE in it means some entry
+				    * may have been writable/dirty */
 	uint16_t reserved;
 	uint32_t nr_adds;          /* add hook calls since the last flush (the x86-64
 				    * backend reads it in its flush hook) */
@@ -565,14 +567,15 @@ static inline bool tlbb_space_has_pending(const struct tlbb_space *s)
  * backend-private words of a space and a batch. The library defines only
  * the one of its own build. An object compiled with another TLBB_MAX_CPUS
  * or TLBB_ARCH_*_WORDS than the library therefore fails to link
- * ("undefined reference to tlbb_abi_4_cpus128_s4_b8") instead of reading
+ * ("undefined reference to tlbb_abi_5_cpus128_s4_b8") instead of reading
  * the library's structs at the wrong offsets. The three knobs must be plain
  * decimal numbers for this (config.h).
  */
+#define TLBB_ABI_VERSION 5 /* the layout or meaning of a public struct changed */
 #define TLBB_ABI_NAME3_(v, c, s, b) tlbb_abi_##v##_cpus##c##_s##s##_b##b
 #define TLBB_ABI_NAME2_(v, c, s, b) TLBB_ABI_NAME3_(v, c, s, b)
 #define TLBB_ABI_SYMBOL                                                                    \
-	TLBB_ABI_NAME2_(4, TLBB_MAX_CPUS, TLBB_ARCH_SPACE_WORDS, TLBB_ARCH_BATCH_WORDS)
+	TLBB_ABI_NAME2_(TLBB_ABI_VERSION, TLBB_MAX_CPUS, TLBB_ARCH_SPACE_WORDS, TLBB_ARCH_BATCH_WORDS)
 extern TLBB_API const char TLBB_ABI_SYMBOL;
 static const char *const tlbb_abi_ref_ __attribute__((__used__)) = &TLBB_ABI_SYMBOL;
 

@@ -6,15 +6,17 @@
  * executes INVLPG / INVPCID / a flushing CR3 write, so a remote CPU flushes
  * only when interrupted. The backend therefore:
  *
- *   add     bumps the space's generation and widens the batch's range. No
- *           mask read, no IPI, no instruction.
- *   flush   ONE send-and-wait round (tlbb_port_ipi_send_and_wait) to the
- *           CPUs in the space's mask (read now, after every add's number),
+ *   add     widens the batch's range. No shared write (the core's pending
+ *           bump aside), no mask read, no IPI, no instruction.
+ *   flush   takes the space's next generation number (after every change
+ *           of the batch), then ONE send-and-wait round
+ *           (tlbb_port_ipi_send_and_wait) to the CPUs in the space's mask
+ *           (read after that number),
  *           other than this one, whatever the batch size (several spaces:
  *           the union gathered in the port's batch mask, or every CPU); the
  *           local part inline. Each CPU keeps, per PCID it may hold, the
- *           generation it has flushed up to; a CPU already at the batch's
- *           generation does nothing. Up to `ceiling` pages (default 33) are
+ *           generation it has flushed up to; a CPU already at the flush's
+ *           number does nothing. Up to `ceiling` pages (default 33) are
  *           invalidated one by one with INVLPG, more become one whole-PCID
  *           flush: INVPCID single-context when available, else a CR3 reload.
  *   race check (tlbb_flush_pending -> flush_space)

@@ -8,17 +8,19 @@
  * space). The hypervisor clears or retargets EPT entries, queues them, and
  * flushes before it reuses the old frames:
  *
- *   add     bumps the space's generation. No mask read, no IPI, no
- *           instruction (INVEPT has no per-address type: every flush of
- *           an EPTP is whole, so ranges are not even merged).
- *   flush   ONE send-and-wait round to the CPUs in the space's mask (those
- *           that entered the VM and have not trimmed themselves since),
- *           read after every add's number. The port's flush IPI makes a
+ *   add     records the EPTP. No shared write (the core's pending bump
+ *           aside), no mask read, no IPI, no instruction (INVEPT has no
+ *           per-address type: every flush of an EPTP is whole, so ranges
+ *           are not even merged).
+ *   flush   takes the space's next generation number, after every change
+ *           of the batch, then ONE send-and-wait round to the CPUs in the
+ *           space's mask (those that entered the VM and have not trimmed
+ *           themselves since), read after that number. The port's flush IPI makes a
  *           CPU in guest mode exit (an external-interrupt VM exit); its
  *           handler runs the library's handler in VMX root operation, which
  *           executes INVEPT single-context for the EPTP (all-context where
  *           single-context is not supported or fails), then the port
- *           resumes the guest. A CPU already at the batch's generation does
+ *           resumes the guest. A CPU already at the flush's number does
  *           nothing.
  *   VM entry (tlbb_ept_vm_enter)
  *           the engine's switch-in: sets this CPU's bit in the space's

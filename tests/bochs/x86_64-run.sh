@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Usage: x86_64-run.sh DISK.img positive|negative|mutant [extra kernel args]
+# Usage: x86_64-run.sh DISK.img positive|negative|mutant|ept|ept-control|ept-hidden [args]
 #
 # Boots the x86-64 poison-test unikernel (examples/unikernel-x86_64, on a
 # disk image made by mkdisk.py) under Bochs with 4 CPUs of the Haswell
@@ -18,15 +18,31 @@
 #             FAIL *because of stale reads* (not a crash), after whole-PCID
 #             flushes that ran the now empty INVPCID path
 #
+# The VMX hypervisor image (examples/hyp-x86_64, docs/ept.md), same machine:
+#
+#   ept          it must say PASS: 0 stale reads, every guest CPU exited on
+#                flush IPIs and executed INVEPT, and the CPU reported
+#                single-context INVEPT (invept_single=1)
+#   ept-control  a negative control ("control=NAME" among the args): it
+#                must say PASS, which it does only if its guests saw stale
+#                reads, and must not have crashed
+#   ept-hidden   an image with a mutant of ept.c that Bochs cannot expose
+#                (it flushes its TLB at every VM entry and exit): it must run
+#                to its end with 0 stale reads; it fails the day Bochs
+#                shows the bug, and the mutant then becomes a control
+#
 # Exit 77 (skipped) only when Bochs is not installed.
 set -u
 disk=$1; mode=$2; shift 2
-case $mode in positive|negative|mutant) ;; *) echo "bad mode $mode"; exit 2 ;; esac
+case $mode in positive|negative|mutant|ept|ept-control|ept-hidden) ;; *) echo "bad mode $mode"; exit 2 ;; esac
 bochs=$(command -v bochs-bin) || bochs=$(command -v bochs) ||
   { echo "bochs not found: skipped"; exit 77; }
 
 cpus=${BOCHS_CPUS:-4}
-args="cpus=$cpus retargets=${BOCHS_RETARGETS:-100000} perpage=${BOCHS_PERPAGE:-2000}"
+case $mode in
+  ept*) args="cpus=$cpus retargets=${BOCHS_RETARGETS:-20000} perpage=${BOCHS_PERPAGE:-1000}" ;;
+  *) args="cpus=$cpus retargets=${BOCHS_RETARGETS:-100000} perpage=${BOCHS_PERPAGE:-2000}" ;;
+esac
 [ "$mode" = negative ] && args="negative $args"
 [ $# -gt 0 ] && args="$args $*"
 
@@ -94,6 +110,34 @@ fi
 
 out=$work/serial.txt
 num() { grep -a -o "\"$1\": [0-9]*" "$out" | head -1 | sed 's/.*: //'; }
+case $mode in
+  ept)
+    stale=$(num stale_reads); single=$(num invept_single)
+    echo "invept_single=${single:-?} stale_reads=${stale:-?}"
+    if [ "${single:-0}" = 1 ] && [ "${stale:-1}" = 0 ] && grep -aq 'VERDICT: PASS' "$out"; then
+      echo "result: pass (0 stale reads through EPT; INVEPT single-context on every guest CPU)"
+      exit 0
+    fi
+    echo "result: FAIL"; exit 1 ;;
+  ept-control)
+    stale=$(num stale_reads)
+    echo "stale_reads=${stale:-?}"
+    if grep -aq 'VERDICT: PASS' "$out" && [ "${stale:-0}" -gt 0 ] &&
+       ! grep -aq 'EXCEPTION\|FAIL:\|debug check failed' "$out"; then
+      echo "result: pass (the negative control saw stale reads)"; exit 0
+    fi
+    echo "result: FAIL (no stale read: the test could not detect this bug)"; exit 1 ;;
+  ept-hidden)
+    stale=$(num stale_reads); flushes=$(grep -a -o '"flushes": [0-9]*' "$out" | head -1 | sed 's/.*: //')
+    echo "stale_reads=${stale:-?} batched_flushes=${flushes:-?}"
+    if [ "${stale:-1}" = 0 ] && [ "${flushes:-0}" -gt 0 ] &&
+       grep -aq 'negative control: NO stale read' "$out" &&
+       ! grep -aq 'EXCEPTION\|FAIL:\|debug check failed' "$out"; then
+      echo "result: pass (Bochs hid the mutant: its VM entries and exits flush its TLB)"; exit 0
+    fi
+    echo "result: FAIL (stale reads or no clean run: Bochs may now expose this mutant," \
+         "make it a control)"; exit 1 ;;
+esac
 invpcid=$(num invpcid); stale=$(num stale_reads)
 # Per CPU: every CPU did at least one whole-PCID flush, i.e. ran INVPCID.
 flush_min=$(grep -a -o '"full_flushes": [0-9]*' "$out" | sed 's/.*: //' |

@@ -294,7 +294,7 @@ static void flush_dirty_only_when_something_was_writable(void **state)
 	tlbb_flush_dirty(&B);
 	assert_int_equal(rec.n, 1);
 	assert_false(tlbb_batch_pending(&B));
-	assert_false(B.writable);
+	assert_false(B.inv_flags & TLBB_INV_WRITABLE);
 }
 
 /* ---- frame hand-off: releases after the flush -------------------------------- */
@@ -619,7 +619,7 @@ static void unknown_add_flags_are_read_as_writable_all_levels(void **state)
 	assert_int_equal(tlbb_add_page(&B, &S, 0x5000, TLBB_ADD_LEAF_ONLY | 0x100), TLBB_EFLAGS);
 	assert_int_equal(rec.calls[0].flags, TLBB_ADD_WRITABLE);
 	assert_int_equal(rec.calls[0].start, 0x5000);
-	assert_true(B.writable);
+	assert_true(B.inv_flags & TLBB_INV_WRITABLE);
 	assert_int_equal(tlbb_add_range(&B, &S, 0x9000, 0xb000, 0x40), TLBB_EFLAGS);
 	assert_int_equal(rec.calls[1].flags, TLBB_ADD_WRITABLE);
 	assert_int_equal(rec.calls[1].end, 0xb000);

@@ -131,17 +131,37 @@ def crafted():
     p += flush(0, 2)                          # must still INVLPG page 20
     write(os.path.join(d, "interleave-first"), p)
     write(os.path.join(HERE, "corpus", "seed-interleave-first"), p)
-    # Mutant catchup-edge: a catch-up that ignores where the CPU stands
-    # (raises to gen_last although local + 1 < gen_first) skips batch 1.
-    p = header(CEIL[33], [U0, U0, U0, U0])
-    for c in range(4):
-        p += touch(c, 20)
-    p += add_page(0, 1, U0, 20)               # batch 1: gen 1
-    p += add_page(0, 0, U0, 5)                # batch 0: gen 2, contiguous alone
-    p += flush(0, 0)                          # CPUs at 0: must not claim 1..2
-    p += flush(0, 1)                          # must still INVLPG page 20
+    # Mutant catchup-edge: a range flush that raises the CPU to its number
+    # whatever it stood at. Batch 0 leaves U0 (U0 takes number 1, its mask
+    # is gathered) for U1; batch 1's flush of U0 page 36 takes number 2;
+    # CPU 1 (at 0) must not claim 1. It then runs U1, batch 0's round
+    # flushes only that loaded context, and CPU 1's return to U0 must flush
+    # its PCID: page 20 was batch 0's.
+    p = header(PCID | CEIL[33], [U0, U0, U0, U0])
+    p += touch(1, 20)
+    p += add_page(0, 0, U0, 20) + add_page(0, 0, U1, 5)
+    p += add_page(0, 1, U0, 36) + flush(0, 1)
+    p += switch(1, U1) + flush(0, 0) + switch(1, U0)
     write(os.path.join(d, "catchup-edge"), p)
     write(os.path.join(HERE, "corpus", "seed-catchup-edge"), p)
+    # Mutant flush-without-number: every CPU is at the space's number when
+    # a one-page batch is flushed; reusing that number, all of them skip.
+    p = header(PCID | CEIL[33], [U0, U0, U0, U0])
+    for c in range(4):
+        p += touch(c, 20)
+    p += add_page(0, 0, U0, 20) + flush(0, 0)
+    write(os.path.join(d, "flush-without-number"), p)
+    write(os.path.join(HERE, "corpus", "seed-flush-without-number"), p)
+    # Mutant gather-without-number: CPU 1 cached U0 page 20 and runs U1 (its
+    # U0 slot current, PCID kept). A batch of U0 and U1 flushes: CPU 1
+    # flushes its loaded U1 only, so U0 must have a new number for CPU 1's
+    # return to flush U0's PCID.
+    p = header(PCID | CEIL[33], [U0, U0, U0, U0])
+    p += touch(1, 20) + switch(1, U1)
+    p += add_page(0, 0, U0, 20) + add_page(0, 0, U1, 5) + flush(0, 0)
+    p += switch(1, U0)
+    write(os.path.join(d, "gather-without-number"), p)
+    write(os.path.join(HERE, "corpus", "seed-gather-without-number"), p)
     # Mutant gen-read-after-flush: CPU 1's whole flush (an IPI) is
     # interrupted right after its INVPCID; the walker fills page 36 on CPU 1
     # and CPU 2 clears it into batch 1 (gen 2). Reading the generation after

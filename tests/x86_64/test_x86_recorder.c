@@ -252,26 +252,24 @@ static void test_should_defer_only_when_another_cpu_may_cache(void **state)
 
 /* ---- per-CPU generations -------------------------------------------------------- */
 
-static void test_cpus_already_at_the_generation_do_no_work(void **state)
+static void test_adds_take_no_number_their_flush_takes_one(void **state)
 {
-	struct tlbb_batch old, big;
-	unsigned mark;
+	struct tlbb_batch b;
 
+	/*
+	 * The number that tells a CPU to flush at switch-in is taken once per
+	 * flush, after every change it answers for: adds do no shared
+	 * read-modify-write beyond the core's pending bump.
+	 */
 	four_cpus_on_A(0, 0);
-	batch_init(&old);
-	batch_init(&big);
+	batch_init(&b);
 	for (unsigned i = 0; i < 40; i++)
-		tlbb_add_page(&big, &A, VA(100 + i), 0); /* 1..40 */
-	tlbb_add_page(&old, &A, VA(1), 0);               /* 41 */
-	tlbb_flush(&big); /* 40 > 33: whole-PCID flush, every CPU now at 41 */
+		tlbb_add_page(&b, &A, VA(i), 0);
+	assert_int_equal(tlbb_x86_space_gen(&A), 0);
+	tlbb_flush(&b);
+	assert_int_equal(tlbb_x86_space_gen(&A), 1);
 	for (unsigned c = 0; c < 4; c++)
-		assert_int_equal(PC[c].st.full, 1);
-	mark = R.nev;
-	tlbb_flush(&old); /* generation 41 <= 41 everywhere: exactly current */
-	assert_int_equal(R.nrounds, 2); /* still one round: the CPUs decide */
-	assert_int_equal(R.nev, mark);  /* ... and none executes anything */
-	for (unsigned c = 0; c < 4; c++)
-		assert_int_equal(PC[c].st.skipped, 1);
+		assert_int_equal(PC[c].slot[PC[c].loaded].gen, 1);
 }
 
 static void test_consecutive_batches_catch_cpus_up_without_full_flushes(void **state)
@@ -281,27 +279,35 @@ static void test_consecutive_batches_catch_cpus_up_without_full_flushes(void **s
 
 	four_cpus_on_A(0, 0);
 	batch_init(&b1);
-	tlbb_add_page(&b1, &A, VA(1), 0); /* 1 */
-	tlbb_add_page(&b1, &A, VA(2), 0); /* 2 */
-	tlbb_flush(&b1);                  /* covers exactly 1..2: CPUs at 2 */
+	tlbb_add_page(&b1, &A, VA(1), 0); /* adds take no number */
+	tlbb_add_page(&b1, &A, VA(2), 0);
+	tlbb_flush(&b1);                  /* number 1, INVLPG 1..2: CPUs at 1 */
 	batch_init(&b2);
-	tlbb_add_page(&b2, &A, VA(3), 0); /* 3 */
-	tlbb_flush(&b2);                  /* covers 3: CPUs at 3 */
+	tlbb_add_page(&b2, &A, VA(3), 0);
+	tlbb_flush(&b2);                  /* number 2: CPUs at 2 */
 	for (unsigned c = 0; c < 4; c++) {
-		assert_int_equal(PC[c].slot[PC[c].loaded].gen, 3);
+		assert_int_equal(PC[c].slot[PC[c].loaded].gen, 2);
 		assert_int_equal(PC[c].st.full, 0);
 	}
-	/* A batch interleaved with another's adds may not claim their numbers. */
+	/*
+	 * Another batch's unflushed adds hold no number: a batch flushed
+	 * meanwhile still catches up, and the other batch's later number is
+	 * above it, so its own flush still runs its INVLPG.
+	 */
 	batch_init(&b1);
 	batch_init(&late);
-	tlbb_add_page(&late, &A, VA(9), 0); /* 4 */
-	tlbb_add_page(&b1, &A, VA(5), 0);   /* 5 */
-	tlbb_flush(&b1);                    /* INVLPG 5, but 4 is not ours */
+	tlbb_add_page(&late, &A, VA(9), 0);
+	tlbb_add_page(&b1, &A, VA(5), 0);
+	tlbb_flush(&b1);                    /* number 3: INVLPG 5, CPUs at 3 */
 	for (unsigned c = 0; c < 4; c++)
 		assert_int_equal(PC[c].slot[PC[c].loaded].gen, 3);
 	mark = R.nev;
-	tlbb_flush(&late); /* still needed: it does its INVLPG */
+	tlbb_flush(&late); /* number 4: its INVLPG of page 9 on every CPU */
 	assert_int_equal(count_ev(NCPU, EV_INVLPG, mark), 4);
+	for (unsigned c = 0; c < 4; c++) {
+		assert_int_equal(PC[c].slot[PC[c].loaded].gen, 4);
+		assert_int_equal(PC[c].st.full, 0);
+	}
 }
 
 static void test_a_full_flush_claims_only_the_generation_read_before_it(void **state)
@@ -309,13 +315,13 @@ static void test_a_full_flush_claims_only_the_generation_read_before_it(void **s
 	struct tlbb_batch b;
 
 	four_cpus_on_A(0, 0);
-	flush_n_pages(40);                  /* 1..40, whole-PCID flush */
+	flush_n_pages(40);                  /* number 1, whole-PCID flush */
 	for (unsigned c = 0; c < 4; c++)
-		assert_int_equal(PC[c].slot[PC[c].loaded].gen, 40);
+		assert_int_equal(PC[c].slot[PC[c].loaded].gen, 1);
 	for (unsigned c = 0; c < 4; c++)
 		touch(c, VA(7), false);
 	batch_init(&b);
-	tlbb_add_page(&b, &A, VA(7), 0);    /* 41: newer than any flush */
+	tlbb_add_page(&b, &A, VA(7), 0);    /* its flush's number 2: newer */
 	tlbb_flush(&b);
 	assert_int_equal(usable_holders(&A, VA(7)), 0);
 	assert_int_equal(count_ev(NCPU, EV_INVLPG, 0), 4);
@@ -330,14 +336,14 @@ static void test_a_catch_up_never_claims_an_interleaved_batchs_number(void **sta
 	batch_init(&a);
 	batch_init(&b);
 	for (unsigned i = 0; i < 40; i++)
-		tlbb_add_page(&w, &A, VA(100 + i), 0); /* 1..40 */
-	tlbb_add_page(&a, &A, VA(1), 0);           /* 41 */
-	tlbb_flush(&w); /* whole flush after reading 41: every CPU at 41 */
+		tlbb_add_page(&w, &A, VA(100 + i), 0);
+	tlbb_add_page(&a, &A, VA(1), 0);
+	tlbb_flush(&w); /* number 1, whole flush: every CPU at 1 */
 	for (unsigned c = 0; c < 4; c++)
 		touch(c, VA(50), false);
-	tlbb_add_page(&b, &A, VA(50), 0);          /* 42: b's, outside a's range */
-	tlbb_add_page(&a, &A, VA(3), 0);           /* 43 */
-	tlbb_flush(&a); /* INVLPG 1..3 (its range): 42 is not a's to claim */
+	tlbb_add_page(&b, &A, VA(50), 0);          /* b's, outside a's range */
+	tlbb_add_page(&a, &A, VA(3), 0);
+	tlbb_flush(&a); /* number 2, INVLPG 1..3 (its range): page 50 is not a's */
 	tlbb_flush(&b);
 	assert_int_equal(usable_holders(&A, VA(50)), 0);
 }
@@ -367,25 +373,25 @@ static void test_a_flush_interrupted_by_another_round_keeps_the_higher_generatio
 	struct tlbb_batch mine;
 
 	/*
-	 * CPU 0 is in the local part of its own 2-page flush (it may claim
-	 * generation 2) when CPU 1's round for a 40-page batch arrives and does
-	 * a whole flush (CPU 0 now at 42). Back in its INVLPGs, CPU 0 must not
-	 * lower its generation to 2: the update is one atomic "raise".
+	 * CPU 0 is in the local part of its own 2-page flush (number 1, which
+	 * it may claim) when CPU 1's round for a 40-page batch arrives and does
+	 * a whole flush (number 2: CPU 0 now at 2). Back in its INVLPGs, CPU 0
+	 * must not lower its generation to 1: the update is one atomic "raise".
 	 */
 	four_cpus_on_A(0, 0);
 	batch_init(&mine);
 	batch_init(&other_flusher);
-	tlbb_add_page(&mine, &A, VA(1), 0); /* 1 */
-	tlbb_add_page(&mine, &A, VA(2), 0); /* 2 */
+	tlbb_add_page(&mine, &A, VA(1), 0);
+	tlbb_add_page(&mine, &A, VA(2), 0);
 	R.cur = 1;
 	for (unsigned i = 0; i < 40; i++)
-		tlbb_add_page(&other_flusher, &A, VA(100 + i), 0); /* 3..42 */
+		tlbb_add_page(&other_flusher, &A, VA(100 + i), 0);
 	R.cur = 0;
 	R.interrupt_cpu0 = cpu1_flushes_its_batch;
 	tlbb_flush(&mine);
 	assert_null(R.interrupt_cpu0); /* the interrupt did happen */
 	assert_int_equal(PC[0].st.ipis, 1);
-	assert_int_equal(PC[0].slot[PC[0].loaded].gen, 42);
+	assert_int_equal(PC[0].slot[PC[0].loaded].gen, 2);
 }
 
 /* ---- the ceiling ------------------------------------------------------------------- */
@@ -638,9 +644,16 @@ static void test_race_check_flushes_the_whole_space_on_its_mask(void **state)
 	for (unsigned c = 0; c < 4; c++)
 		assert_int_equal(count_ev(c, EV_INVPCID, 0), 1);
 	assert_false(tlbb_flush_pending(&A)); /* published: nothing outstanding */
-	tlbb_flush(&b); /* the batch's own flush finds every CPU already current */
-	for (unsigned c = 0; c < 4; c++)
-		assert_int_equal(PC[c].st.skipped, 1);
+	/*
+	 * The batch's own flush takes the next number: every CPU is one
+	 * behind it and runs just the batch's INVLPG (the whole flush came
+	 * first, but a number is taken after the changes it answers for).
+	 */
+	tlbb_flush(&b);
+	for (unsigned c = 0; c < 4; c++) {
+		assert_int_equal(count_ev(c, EV_INVLPG, 0), 1);
+		assert_int_equal(PC[c].st.full, 1);
+	}
 }
 
 static void test_batch_of_two_spaces_flushes_loaded_and_defers_others(void **state)
@@ -1024,7 +1037,7 @@ static unsigned entries(unsigned cpu, uint32_t pcid, uint64_t va)
 /*
  * A dies and a new space is born in A's memory with A's PCID (slab reuse,
  * PCID recycling). CPU 1 ran the dead A, cached VA(1), and switched to B
- * with its slot at generation @l. The new space makes @l adds on CPU 0
+ * with its slot at generation @l. The new space makes @l flushes on CPU 0
  * while CPU 1 is outside its mask, so its generation equals the old slot's.
  * CPU 1's switch to the new space must not keep the dead space's entries.
  */
@@ -1034,8 +1047,8 @@ static void reborn_in_place(uint64_t l)
 	run_on(0, &A, ROOT_A);
 	run_on(1, &A, ROOT_A);
 	R.cur = 0;
-	if (l)
-		flush_n_pages((unsigned)l); /* one batch: CPU 1 catches up to l */
+	for (uint64_t i = 0; i < l; i++)
+		flush_n_pages(1); /* a number per flush: CPU 1 catches up to l */
 	assert_int_equal(PC[1].slot[PC[1].loaded].gen, l);
 	touch(1, VA(1), false);
 	run_on(1, &B, ROOT_B);
@@ -1046,8 +1059,8 @@ static void reborn_in_place(uint64_t l)
 	tlbb_space_set_cpumask(&A, &MA);
 	run_on(0, &A, ROOT_A);
 	R.cur = 0;
-	if (l)
-		flush_n_pages((unsigned)l);
+	for (uint64_t i = 0; i < l; i++)
+		flush_n_pages(1);
 	assert_int_equal(tlbb_x86_space_gen(&A), l);
 	assert_false(tlbb_cpumask_test(A.cpus, 1));
 	assert_int_equal(entries(1, 1, VA(1)), 1); /* the dead space's entry, PCID 1 */
@@ -1518,7 +1531,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_never_an_ipi_to_self_local_part_inline),
 		cmocka_unit_test(test_no_round_when_only_this_cpu_caches_the_space),
 		cmocka_unit_test(test_should_defer_only_when_another_cpu_may_cache),
-		cmocka_unit_test(test_cpus_already_at_the_generation_do_no_work),
+		cmocka_unit_test(test_adds_take_no_number_their_flush_takes_one),
 		cmocka_unit_test(test_consecutive_batches_catch_cpus_up_without_full_flushes),
 		cmocka_unit_test(test_a_full_flush_claims_only_the_generation_read_before_it),
 		cmocka_unit_test(test_unnumbered_synchronous_flush_is_never_skipped),

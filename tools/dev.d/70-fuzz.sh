@@ -12,9 +12,9 @@
 # For each: FUZZ_RUNS executions from its seed corpus (any violation fails),
 # then a negative control: with one protocol step removed, from an empty
 # corpus, the fuzzer must find a violation within its budget.
-# X86FUZZ_INTERLEAVE_SECS=N also requires the x86 fuzzer to find the
-# pre-4cf5afc interleaving bug from nothing in N seconds (20-70 s here, not
-# reproducible run to run, so not by default); X86FUZZ_REUSE_SECS=N likewise
+# X86FUZZ_CATCHUP_SECS=N also requires the x86 fuzzer to find the
+# catch-up-edge engine mutant from nothing in N seconds (not reproducible
+# run to run, so not by default); X86FUZZ_REUSE_SECS=N likewise
 # for the space-reuse bug (41-79 s from nothing here). The corpus replays of
 # both mutants run in every build (suite x86_64). The arm64 fuzzer must find
 # the bare-DSB race check (a mutant of arm64.c) from an empty corpus with
@@ -41,7 +41,7 @@ if ! grep -q '^tests/fuzz/seqfuzz:' <<<"$targets"; then
   exit 1
 fi
 # Same configuration, so both targets exist whenever seqfuzz does.
-tlbb_quiet ninja -C "$dir" tests/fuzz/seqfuzz tests/x86_64/x86fuzz tests/x86_64/x86fuzz-interleave-mutant \
+tlbb_quiet ninja -C "$dir" tests/fuzz/seqfuzz tests/x86_64/x86fuzz tests/x86_64/x86fuzz-catchup-edge-mutant \
   tests/x86_64/x86fuzz-reuse-mutant tests/arm64/a64fuzz tests/arm64/a64fuzz-bare-dsb-mutant \
   tests/riscv64/rvfuzz tests/riscv64/rvfuzz-noinvalir-mutant
 
@@ -91,9 +91,9 @@ TLBB_FUZZ_FAULTS=0x2 must_find fuzz "the sim's bare-barrier race check" \
 bounded x86fuzz "$dir/tests/x86_64/x86fuzz" tests/x86_64/corpus
 X86FUZZ_DROP=ipis must_find x86fuzz "the x86 backend's IPI round dropped" \
   "$dir/tests/x86_64/x86fuzz" -runs=50000 -seed=1
-if [ -n "${X86FUZZ_INTERLEAVE_SECS:-}" ]; then
-  must_find x86fuzz-interleave "the pre-4cf5afc interleaving bug" \
-    "$dir/tests/x86_64/x86fuzz-interleave-mutant" -max_total_time="$X86FUZZ_INTERLEAVE_SECS"
+if [ -n "${X86FUZZ_CATCHUP_SECS:-}" ]; then
+  must_find x86fuzz-catchup-edge "a catch-up over another flush's number" \
+    "$dir/tests/x86_64/x86fuzz-catchup-edge-mutant" -max_total_time="$X86FUZZ_CATCHUP_SECS"
 fi
 if [ -n "${X86FUZZ_REUSE_SECS:-}" ]; then
   must_find x86fuzz-reuse "slots keyed without the context number (space reuse)" \
