@@ -30,8 +30,11 @@ bool rvm_va_valid(uint64_t va)
 
 /* ---- page-table stores and the walker ------------------------------------------- */
 
-/* Stores to one PTE are ordered by the PTL: a late one never hides a newer one. */
-ORACLE_NOCOV void rvm_publish(unsigned cpu)
+/*
+ * Stores to one PTE are ordered by the PTL: a late one never hides a newer
+ * one. Makes @cpu's stores visible to every other hart's walker.
+ */
+ORACLE_NOCOV void rvm_publish_global(unsigned cpu)
 {
 	for (unsigned i = 0; i < rvm.nsb[cpu]; i++) {
 		unsigned k = rvm.sb[cpu][i].key;
@@ -44,16 +47,45 @@ ORACLE_NOCOV void rvm_publish(unsigned cpu)
 	rvm.nsb[cpu] = 0;
 }
 
+/* ... and to its own walker too (an SFENCE.VMA, SFENCE.W.INVAL or a release). */
+ORACLE_NOCOV void rvm_publish(unsigned cpu)
+{
+	rvm_publish_global(cpu);
+	rvm.nown[cpu] = 0;
+}
+
 void rvm_store(unsigned cpu, unsigned key, uint32_t version, bool present)
 {
 	if (cpu >= RVM_NCPU || key >= RVM_KEYS)
 		rvm_fail("model: store out of range");
-	if (rvm.nsb[cpu] == RVM_STORES)
+	if (rvm.nsb[cpu] == RVM_STORES || rvm.nown[cpu] == RVM_STORES)
 		rvm_publish(cpu); /* a store may become visible at any time */
+	/* What the hart's own walker reads until it orders the store. */
+	for (unsigned i = 0; i < rvm.nown[cpu]; i++)
+		if (rvm.own[cpu][i].key == key)
+			goto buffered;
+	rvm.own[cpu][rvm.nown[cpu]].key = key;
+	rvm.own[cpu][rvm.nown[cpu]].version = rvm.vis_version[key];
+	rvm.own[cpu][rvm.nown[cpu]].present = rvm.vis_present[key];
+	rvm.nown[cpu]++;
+buffered:
 	rvm.sb[cpu][rvm.nsb[cpu]].key = key;
 	rvm.sb[cpu][rvm.nsb[cpu]].version = version;
 	rvm.sb[cpu][rvm.nsb[cpu]].present = present;
 	rvm.nsb[cpu]++;
+}
+
+/* What a walk of @key on @cpu reads: its own unordered store's old value, or the visible one. */
+ORACLE_NOCOV static void walk_read(unsigned cpu, unsigned key, uint32_t *version, bool *present)
+{
+	for (unsigned i = 0; i < rvm.nown[cpu]; i++)
+		if (rvm.own[cpu][i].key == key) {
+			*version = rvm.own[cpu][i].version;
+			*present = rvm.own[cpu][i].present;
+			return;
+		}
+	*version = rvm.vis_version[key];
+	*present = rvm.vis_present[key];
 }
 
 static bool inval_matches(const struct rvm_inval *iv, const struct rvm_entry *e)
@@ -104,14 +136,20 @@ ORACLE_NOCOV bool rvm_walk(unsigned cpu, uint64_t va, bool global, unsigned key,
 		*version = e->version; /* hit */
 		return true;
 	}
-	if (!rvm.vis_present[key])
-		return false;
-	if (!free_e)
-		free_e = &rvm.tlb[cpu][(page >> 12) % RVM_TLB]; /* full: evict by address */
-	*free_e = (struct rvm_entry){
-		.valid = true, .global = global, .asid = global ? 0 : rvm.asid[cpu],
-		.va = page, .key = key, .version = rvm.vis_version[key], .seq = ++rvm.seq,
-	};
+	{
+		uint32_t v;
+		bool present;
+
+		walk_read(cpu, key, &v, &present);
+		if (!present)
+			return false;
+		if (!free_e)
+			free_e = &rvm.tlb[cpu][(page >> 12) % RVM_TLB]; /* full: evict by address */
+		*free_e = (struct rvm_entry){
+			.valid = true, .global = global, .asid = global ? 0 : rvm.asid[cpu],
+			.va = page, .key = key, .version = v, .seq = ++rvm.seq,
+		};
+	}
 	*version = free_e->version;
 	return true;
 }
@@ -164,7 +202,7 @@ void tlbb_rv_rec_insn(uint32_t word, uint64_t rs1, uint64_t rs2)
 
 	hook(RVM_FENCE, false);
 	if (word == RV_FENCE_RW_RW) {
-		rvm_publish(cpu);
+		rvm_publish_global(cpu); /* orders no implicit read of its own */
 		hook(RVM_FENCE, true);
 		return;
 	}
@@ -308,7 +346,7 @@ void tlbb_port_ipi_send_and_wait(const tlbb_cpumask_t *targets, void (*fn)(void 
 	if (tlbb_cpumask_empty(&to))
 		rvm_fail("port: an empty round");
 	rvm.n_rounds++;
-	rvm_publish(self); /* the send orders the caller's earlier stores before it */
+	rvm_publish_global(self); /* the send orders the caller's earlier stores before it */
 	if (rvm.drop_rounds)
 		return;
 	for (unsigned c = 0; c < RVM_NCPU; c++) {

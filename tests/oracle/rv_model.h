@@ -43,13 +43,20 @@
  *                  not exist, or the calling hart itself, is a harness
  *                  failure (the backend must name the others only).
  *
- * Page-table stores (rvm_store()) stay invisible to every walker, the
- * storing hart's own included, until that hart publishes them: a FENCE,
- * SFENCE.VMA or SFENCE.W.INVAL it executes, or the port's IPI round it
- * sends (the port's send orders the caller's earlier stores before the
- * interrupt, as an SBI sPI ecall or an IMSIC write behind a FENCE does), or
- * a release the driver names (rvm_publish(): the page-table lock's unlock,
- * which every later PTL holder, a race check included, acquires).
+ * Page-table stores (rvm_store()) stay invisible to every walker until the
+ * storing hart orders them, in two steps:
+ *   - to the OTHER harts' walkers: a FENCE rw,rw, SFENCE.VMA or
+ *     SFENCE.W.INVAL it executes, the port's IPI round it sends (the send
+ *     orders the caller's earlier stores before the interrupt), or a point
+ *     the driver names (rvm_publish_global(): the engine's seq_cst
+ *     read-modify-writes and fences, which the compiler emits as AMO.aqrl /
+ *     FENCE rw,rw and the model cannot see, at the start of each library
+ *     call: no interleaving point lies between the call's entry and them);
+ *   - to its OWN walker (implicit reads are not ordered after the hart's
+ *     own stores by a FENCE): only SFENCE.VMA, SFENCE.W.INVAL, or a
+ *     release the driver names (rvm_publish(): the page-table lock's
+ *     unlock at the end of an operation). Until then its walks read the
+ *     value before its first unordered store to the entry.
  * "SFENCE.VMA orders stores already visible to the hart": a remote hart's
  * own fence does not publish the flusher's stores. The walker
  * (rvm_walk()) may fill any hart at any time from the tables as visible.
@@ -108,6 +115,10 @@ struct rvm {
 	unsigned npend[RVM_NCPU];
 	struct { unsigned key; uint32_t version; bool present; } sb[RVM_NCPU][RVM_STORES];
 	unsigned nsb[RVM_NCPU];
+	/* per hart: the entries it stored and has not ordered before its own
+	 * walks, with the value those walks still read */
+	struct { unsigned key; uint32_t version; bool present; } own[RVM_NCPU][RVM_STORES];
+	unsigned nown[RVM_NCPU];
 	uint32_t vis_version[RVM_KEYS];
 	bool vis_present[RVM_KEYS];
 	uint32_t hart[RVM_NCPU]; /* hart ID of each CPU number */
@@ -133,8 +144,10 @@ void rvm_fail(const char *what);
 void rvm_reset(unsigned va_bits, bool svinval);
 /* Hart @cpu stores version @version (@present or cleared) into @key. */
 void rvm_store(unsigned cpu, unsigned key, uint32_t version, bool present);
-/* Hart @cpu's stores become visible to every walker (a release: the
- * driver's page-table lock, a task migration). */
+/* Hart @cpu's stores become visible to every other hart's walker (the
+ * engine's seq_cst atomics at a library call's entry). */
+void rvm_publish_global(unsigned cpu);
+/* ... and to its own walker too (a release: the page-table lock's unlock). */
 void rvm_publish(unsigned cpu);
 /* A walk on @cpu of page @va (@global: PTE.G) under its satp.ASID: true if
  * it hit or filled, false on a fault (not present: nothing cached). */

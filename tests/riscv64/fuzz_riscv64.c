@@ -30,10 +30,10 @@
  *
  * Keys (refrule.h): page p of space s is s * NPAGES + p. A PTE change
  * retires the version, and the changing hart stores the new one: visible to
- * walkers when that hart orders it (a fence of the backend, the port's IPI
- * send) or releases the space's page-table lock at the end of the
- * operation, AFTER a synchronous call's flush (a batched flush comes after
- * the release, as in a kernel).
+ * the other harts' walkers at the hart's next library call (the engine's
+ * seq_cst atomics, library_entry()), fence or IPI send, to its own walker
+ * at its next SFENCE.VMA / SFENCE.W.INVAL or when it releases the space's
+ * page-table lock at the end of the operation (rv_model.h).
  *
  * A space's death retires every page's version into its own owner
  * (OWNER_DEATH: its frames go with it, the new space maps fresh ones),
@@ -55,7 +55,7 @@
  *                           nothing, the reference still discharges
  * and the backend mutants of tests/riscv64/mutate-riscv64.sh (local
  * SFENCE.VMA only, wrong ASID operand, Svinval without SFENCE.INVAL.IR or
- * without SFENCE.W.INVAL, no FENCE before the RFENCE ecall) and the
+ * without SFENCE.W.INVAL) and the
  * engine's space-reuse bug (tests/x86_64/mutate-x86.py reuse).
  *
  * Replay: fuzz_riscv64 [--expect-violation] [--trace] PATH... (fuzzdrv.h).
@@ -356,11 +356,24 @@ static void at_insn(enum rvm_kind k, bool after)
 	F.depth--;
 }
 
+/*
+ * Before a library call: the engine's first steps are seq_cst atomics (the
+ * core's pending bump, the generation), AMO.aqrl and FENCE rw,rw on RVWMO,
+ * which order the calling hart's earlier stores before anything the call
+ * does that another hart can see. The model does not see compiler atomics,
+ * and no interleaving point lies between the entry and them.
+ */
+static void library_entry(void)
+{
+	rvm_publish_global(rvm.cur);
+}
+
 static void flush_batch(int bi, bool dirty)
 {
 	if (dirty) {
 		bool w = F.b_writable[bi];
 
+		library_entry();
 		tlbb_flush_dirty(&F.b[bi]);
 		if (w) {
 			rr_discharge_owner(bi);
@@ -368,6 +381,7 @@ static void flush_batch(int bi, bool dirty)
 			F.b_space[bi] = -1;
 		}
 	} else {
+		library_entry();
 		tlbb_flush(&F.b[bi]);
 		rr_discharge_owner(bi);
 		F.b_writable[bi] = false;
@@ -382,6 +396,7 @@ static void switch_to(unsigned cpu, int s)
 
 	rvm.cur = cpu;
 	rvm.irq_off[cpu] = true; /* the port's duty: interrupts off around satp */
+	library_entry();
 	fl = tlbb_riscv_switch_space(&F.rv, next, ROOT(s < 0 ? NSP : s));
 	rvm.irq_off[cpu] = false;
 	F.loaded[cpu] = s;
@@ -463,9 +478,11 @@ static void do_op(struct input *in, bool nested)
 		   flags ? " writable" : "");
 		change_pte(cpu, s, p, remap, bi == 3 ? sync_id() : bi);
 		if (bi == 3) {
+			library_entry();
 			tlbb_add_page(NULL, space(s), va_of(s, p), flags);
 			rr_discharge_owner(sync_id());
 		} else {
+			library_entry();
 			tlbb_add_page(&F.b[bi], space(s), va_of(s, p), flags);
 			note_add(bi, s);
 			F.b_writable[bi] |= flags != 0;
@@ -488,9 +505,11 @@ static void do_op(struct input *in, bool nested)
 		for (unsigned q = p; q < p + n; q++)
 			change_pte(cpu, s, q, remap, bi == 3 ? sync_id() : bi);
 		if (bi == 3) {
+			library_entry();
 			tlbb_flush_range_sync(space(s), start, end, flags);
 			rr_discharge_owner(sync_id());
 		} else {
+			library_entry();
 			tlbb_add_range(&F.b[bi], space(s), start, end, flags);
 			note_add(bi, s);
 			F.b_writable[bi] |= flags != 0;
@@ -513,9 +532,11 @@ static void do_op(struct input *in, bool nested)
 			if ((m >> (p & 7)) & 1)
 				change_pte(cpu, s, p, remap, bi == 3 ? sync_id() : bi);
 		if (bi == 3) {
+			library_entry();
 			tlbb_add_space(NULL, space(s), flags);
 			rr_discharge_owner(sync_id());
 		} else {
+			library_entry();
 			tlbb_add_space(&F.b[bi], space(s), flags);
 			note_add(bi, s);
 			F.b_writable[bi] |= flags != 0;
@@ -543,8 +564,10 @@ static void do_op(struct input *in, bool nested)
 
 		if (nested && (F.op_space == (int)s || !mask_takes_ipis(space(s)->cpus)))
 			goto out;
-		if (F.drop != 3)
+		if (F.drop != 3) {
+			library_entry();
 			flushed = tlbb_flush_pending(space(s));
+		}
 		tr("hart %u: flush_pending(%s) -> %s\n", cpu, sp_name(s),
 		   F.drop == 3 ? "not called (control)" : flushed ? "flushed" : "nothing");
 		rr_discharge_space(s, start);
@@ -603,6 +626,7 @@ static void do_op(struct input *in, bool nested)
 			change_pte(cpu, s, p, true, OWNER_DEATH);
 		start = rr_now();
 		tr("hart %u: fini(%s), init in place with ASID %u\n", cpu, sp_name(s), id);
+		library_entry();
 		if (tlbb_space_fini(space(s)) != TLBB_OK)
 			rvm_fail("tlbb_space_fini");
 		rr_discharge_space(s, start);

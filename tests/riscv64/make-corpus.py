@@ -133,13 +133,6 @@ def crafted():
     p = header(SVINVAL | CEIL33, [U0, IDLE, IDLE, IDLE]) + read(0, 5)
     p += arm(0, 2, read(0, 5)) + add_range(SYNC, U0, 5, 2, remap=1)
     put("svinval-without-w-inval", "sync-local", p)
-    # The SBI path, a synchronous call from a hart not running U0: hart 1
-    # refills page 5 right after the RFENCE call returns; without the FENCE
-    # before the ecall the new PTE is not yet visible to it. (Point 2: after
-    # the FENCE in the backend, after the ecall in the mutant.)
-    p = header(SBI | CEIL33, [IDLE, U0, IDLE, IDLE]) + read(1, 5)
-    p += arm(0, 2, read(1, 5)) + add_page(SYNC, U0, 5, remap=1)
-    put("no-fence-before-rfence", "sync-remote", p)
     # Space reuse: hart 1 runs U0 at generation 0 and caches page 5; U0
     # dies and a new U0 is born in its memory with ASID 1 (generation 0
     # again); hart 1 switches to it. A slot found by address at an equal

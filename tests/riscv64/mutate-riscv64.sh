@@ -11,8 +11,6 @@
 #              are never ordered before later walks
 #   nowinval   Svinval without SFENCE.W.INVAL: the PTE stores are not
 #              ordered before the SINVAL.VMAs
-#   nofence    no FENCE rw,rw before the RFENCE ecall: the PTE stores are
-#              not ordered before the firmware's fences on the other harts
 set -euo pipefail
 m=$1 in=$2 out=$3
 case "$m" in
@@ -28,9 +26,6 @@ case "$m" in
   nowinval)
     pattern='		rv_sfence_w_inval();'
     replace='		(void)rv_sfence_w_inval; \/* MUTANT: no SFENCE.W.INVAL *\/' ;;
-  nofence)
-    pattern='	rv_fence_rw_rw();'
-    replace='	(void)rv_fence_rw_rw; \/* MUTANT: no FENCE before the ecall *\/' ;;
   *) echo "mutate-riscv64.sh: unknown mutant $m" >&2; exit 2 ;;
 esac
 # A missing pattern copies the source unchanged (a note on stderr) rather
