@@ -5,7 +5,7 @@
 # has no riscv64 architecture, so no libcmocka-dev:riscv64: only the suites
 # without cmocka are built there (tests/meson.build): the sequence fuzzer's
 # corpus replay and its four controls on the core and the sim model, the
-# riscv64 backend fuzzer's replay and its nine controls (tests/riscv64/
+# riscv64 backend fuzzer's replay and its eight controls (tests/riscv64/
 # fuzz_riscv64.c), the freestanding checks and the riscv64 encoding check. The riscv64 recorder
 # tests (cmocka) run in the host build (10-host), like every recorder test;
 # suite 'qemu' (system images) runs there too.
