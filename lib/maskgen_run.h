@@ -11,7 +11,8 @@
  * with no indirect call on the add, flush and race-check paths.
  *
  * Defines (static): mg_should_defer, mg_add, mg_flush, mg_flush_space,
- * mg_space_init, mg_space_fini (the struct tlbb_backend hooks), mg_ipi_entry
+ * mg_space_init, mg_space_fini (the struct tlbb_backend hooks, filled in by
+ * MG_BACKEND(name, ctx)), mg_ipi_entry
  * (the `fn` handed to tlbb_port_ipi_send_and_wait), mg_switch_in (the
  * switch-in bookkeeping; the backend executes the flush it answers).
  * Freestanding: no libc, compiler atomics only.
@@ -463,6 +464,23 @@ static void mg_space_fini(const struct tlbb_backend *be, struct tlbb_space *s)
 	(void)be;
 	(void)s;
 }
+
+/*
+ * A backend on this engine as the core sees it: the hooks above, its own
+ * name and context. Every backend built on the engine fills its struct
+ * tlbb_backend with this, so none can miss a hook or take another's.
+ */
+#define MG_BACKEND(backend_name, context)                                      \
+	((struct tlbb_backend){                                                \
+		.name = (backend_name),                                        \
+		.ctx = (context),                                              \
+		.should_defer = mg_should_defer,                               \
+		.add = mg_add,                                                 \
+		.flush = mg_flush,                                             \
+		.flush_space = mg_flush_space,                                 \
+		.space_init = mg_space_init,                                   \
+		.space_fini = mg_space_fini,                                   \
+	})
 
 /* ---- switch-in ------------------------------------------------------------- */
 

@@ -268,16 +268,7 @@ int tlbb_riscv_init(struct tlbb_riscv *rv, const struct tlbb_riscv_config *cfg,
 	rv->cfg.ceiling = (cfg && cfg->ceiling) ? cfg->ceiling : TLBB_RISCV_DEFAULT_CEILING;
 	rv->cfg.hartid = cfg ? cfg->hartid : NULL;
 	rv->st = (struct tlbb_riscv_stats){ 0 };
-	rv->be = (struct tlbb_backend){
-		.name = "riscv64",
-		.ctx = rv,
-		.should_defer = mg_should_defer,
-		.add = mg_add,
-		.flush = mg_flush,
-		.flush_space = mg_flush_space,
-		.space_init = mg_space_init,
-		.space_fini = mg_space_fini,
-	};
+	rv->be = MG_BACKEND("riscv64", rv);
 	return TLBB_OK;
 }
 

@@ -110,16 +110,7 @@ enum tlbb_status tlbb_ept_init(struct tlbb_ept *e, const struct tlbb_ept_config 
 	    tlbb_mg_init(&e->mg, percpu, ncpus) != TLBB_OK)
 		return TLBB_EINVAL;
 	e->cfg = *cfg;
-	e->be = (struct tlbb_backend){
-		.name = "x86_ept",
-		.ctx = e,
-		.should_defer = mg_should_defer,
-		.add = mg_add,
-		.flush = mg_flush,
-		.flush_space = mg_flush_space,
-		.space_init = mg_space_init,
-		.space_fini = mg_space_fini,
-	};
+	e->be = MG_BACKEND("x86_ept", e);
 	return TLBB_OK;
 }
 

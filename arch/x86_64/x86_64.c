@@ -164,16 +164,7 @@ enum tlbb_status tlbb_x86_init(struct tlbb_x86 *x, const struct tlbb_x86_config 
 	if (!(x->cfg.features & TLBB_X86_PAGING_FROM_PORT) && (x86_read_cr4() & X86_CR4_LA57))
 		x->cfg.features |= TLBB_X86_LA57;
 	x->cfg.ceiling = (cfg && cfg->ceiling) ? cfg->ceiling : TLBB_X86_DEFAULT_CEILING;
-	x->be = (struct tlbb_backend){
-		.name = "x86_64",
-		.ctx = x,
-		.should_defer = mg_should_defer,
-		.add = mg_add,
-		.flush = mg_flush,
-		.flush_space = mg_flush_space,
-		.space_init = mg_space_init,
-		.space_fini = mg_space_fini,
-	};
+	x->be = MG_BACKEND("x86_64", x);
 	return TLBB_OK;
 }
 

@@ -30,6 +30,19 @@
 #define G_R14 104
 #define G_R15 112
 
+/* Drop @g and restore what vmx_run saved; return @rc from vmx_run. */
+.macro host_return rc
+	popq %rdi
+	popq %r15
+	popq %r14
+	popq %r13
+	popq %r12
+	popq %rbx
+	popq %rbp
+	movl $\rc, %eax
+	ret
+.endm
+
 	.text
 	.code64
 	.globl vmx_run
@@ -64,15 +77,7 @@ vmx_run:
 	jmp 2f
 1:	vmresume
 2:	/* VMfail: still the host, registers are the guest's */
-	popq %rdi
-	popq %r15
-	popq %r14
-	popq %r13
-	popq %r12
-	popq %rbx
-	popq %rbp
-	movl $1, %eax
-	ret
+	host_return 1
 
 	.globl vmx_exit
 vmx_exit:                               /* HOST_RIP; %rsp = HOST_RSP: [%rsp] = @g */
@@ -94,13 +99,5 @@ vmx_exit:                               /* HOST_RIP; %rsp = HOST_RSP: [%rsp] = @
 	movq %r15, G_R15(%rdi)
 	popq %rax                       /* the guest's %rdi */
 	movq %rax, G_RDI(%rdi)
-	popq %rdi
-	popq %r15
-	popq %r14
-	popq %r13
-	popq %r12
-	popq %rbx
-	popq %rbp
-	xorl %eax, %eax
-	ret
+	host_return 0
 	.section .note.GNU-stack,"",@progbits

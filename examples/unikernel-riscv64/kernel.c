@@ -48,6 +48,8 @@
 #include <tlbbatch/port.h>
 #include <tlbbatch/riscv64.h>
 
+#include "../common/fmt.h"
+
 #define NCPUS_MAX 4
 #define NPAGES 64
 #define GPAGES 16
@@ -179,21 +181,15 @@ static void puts_uart(const char *s)
 static void put_u64(uint64_t v)
 {
 	char buf[21];
-	int i = 20;
 
-	buf[i] = 0;
-	do {
-		buf[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	puts_uart(&buf[i]);
+	puts_uart(fmt_u64(buf, v));
 }
 
 static void put_hex(uint64_t v)
 {
-	puts_uart("0x");
-	for (int sh = 60; sh >= 0; sh -= 4)
-		putc_uart("0123456789abcdef"[(v >> sh) & 0xf]);
+	char buf[19];
+
+	puts_uart(fmt_hex(buf, v));
 }
 
 static void kv(const char *k, uint64_t v, bool last)

@@ -5,6 +5,7 @@
  * library's `fn` and the last one to finish wakes the sender.
  */
 #include "machine.h"
+#include "../common/fmt.h"
 
 extern void flush_ipi_entry(void), done_ipi_entry(void), spurious_entry(void);
 extern void exc_entry_0(void), exc_entry_6(void), exc_entry_8(void), exc_entry_13(void),
@@ -41,21 +42,15 @@ void puts_serial(const char *s)
 void put_u64(uint64_t v)
 {
 	char buf[21];
-	int i = 20;
 
-	buf[i] = 0;
-	do {
-		buf[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	puts_serial(&buf[i]);
+	puts_serial(fmt_u64(buf, v));
 }
 
 void put_hex(uint64_t v)
 {
-	puts_serial("0x");
-	for (int sh = 60; sh >= 0; sh -= 4)
-		putc_serial("0123456789abcdef"[(v >> sh) & 0xf]);
+	char buf[19];
+
+	puts_serial(fmt_hex(buf, v));
 }
 
 /* "key": value, for the JSON summary line. */

@@ -40,7 +40,8 @@
  * under the static binding): the backend's source defines these static
  * functions, then includes lib/maskgen_run.h, which defines the hooks
  * mg_should_defer, mg_add, mg_flush, mg_flush_space, mg_space_init,
- * mg_space_fini, the IPI entry mg_ipi_entry and the switch-in
+ * mg_space_fini (its struct tlbb_backend is MG_BACKEND(name, ctx), those
+ * hooks filled in), the IPI entry mg_ipi_entry and the switch-in
  * mg_switch_in(be, space, cpu, flags) (the backend's context switch or VM
  * entry calls it and executes the flush it answers):
  *

@@ -136,9 +136,8 @@ static struct {
 	tlbb_cpumask_t mask[NSP];    /* the port's masks (mm_cpumask) */
 	tlbb_cpumask_t bmask[NBATCH]; /* the port's batch masks; the last batch has none */
 	bool b_writable[NBATCH];
-	struct bnum {            /* the generation numbers a batch's adds took */
+	struct bnum {            /* what a batch holds, for libFuzzer's features */
 		int space;           /* -1 none yet, -2 several */
-		uint64_t first, last;
 		unsigned nadds;
 	} bn[NBATCH];
 	int loaded[FCPU];        /* user space index, -1 idle */
@@ -426,10 +425,11 @@ static int sync_id(void)
 /*
  * Guidance for libFuzzer (not a check): which protocol situation a batch
  * flush meets, as extra coverage features. The catch-up logic is only wrong
- * in combinations (adds of several batches interleaved, a CPU's generation
- * at the boundary a contiguous batch would catch up from), which plain edge
- * coverage of the backend does not tell apart; these features do, so inputs
- * reaching new combinations are kept. Built only into the libFuzzer binary.
+ * in combinations (a CPU running the space with numbers it has not executed,
+ * given by another flush or by a batch of several spaces leaving it, when a
+ * range flush reaches it), which plain edge coverage of the backend does
+ * not tell apart; these features do, so inputs reaching new combinations
+ * are kept. Built only into the libFuzzer binary.
  */
 #ifdef X86FUZZ_LIBFUZZER
 __attribute__((section("__libfuzzer_extra_counters"))) static uint8_t x86fuzz_features[1024];
@@ -452,15 +452,11 @@ static bool batch_takes_ipis(int bi)
 static void note_add(int bi, unsigned s)
 {
 	struct bnum *n = &F.bn[bi];
-	uint64_t g = tlbb_x86_space_gen(&F.sp[s]);
 
-	if (n->nadds == 0) {
+	if (n->nadds == 0)
 		n->space = (int)s;
-		n->first = g;
-	} else if (n->space != (int)s) {
+	else if (n->space != (int)s)
 		n->space = -2;
-	}
-	n->last = g;
 	n->nadds++;
 }
 
@@ -468,7 +464,8 @@ static void feature_flush(int bi)
 {
 #ifdef X86FUZZ_LIBFUZZER
 	const struct bnum *n = &F.bn[bi];
-	unsigned f, rels = 0, others = 0;
+	unsigned f, rels = 0, others = 0, multi = 0;
+	uint64_t g;
 
 	if (n->nadds == 0)
 		return;
@@ -476,23 +473,30 @@ static void feature_flush(int bi)
 		x86fuzz_features[1023]++;
 		return;
 	}
-	/* Did another batch's add take a number between our first and last? */
-	f = (n->last - n->first + 1 != n->nadds) ? 1u : 0u;
-	f |= (n->nadds > 3 ? 3u : n->nadds - 1) << 1;
-	/* Does another batch hold adds of the same space, unflushed? */
-	for (int o = 0; o < NBATCH; o++)
-		if (o != bi && F.bn[o].nadds && F.bn[o].space == n->space)
-			others = 1;
-	f |= others << 3;
-	/* Where each CPU running the space stands against the batch's numbers. */
+	g = tlbb_x86_space_gen(&F.sp[n->space]); /* the flush takes g + 1 */
+	f = n->nadds > 3 ? 3u : n->nadds - 1;
+	/* Does another batch hold adds of the same space, unflushed? One of
+	 * several spaces (it may have given this space a number already)? */
+	for (int o = 0; o < NBATCH; o++) {
+		if (o == bi || !F.bn[o].nadds)
+			continue;
+		others |= F.bn[o].space == n->space;
+		multi |= F.bn[o].space == -2;
+	}
+	f |= others << 2 | multi << 3;
+	/*
+	 * Where each CPU running the space stands against the flush's number:
+	 * more than one behind (a number it has not executed: it must not
+	 * claim), exactly one behind (it catches up), or at it already.
+	 */
 	for (unsigned c = 0; c < FCPU; c++) {
 		const struct tlbb_x86_cpu *pc = &F.pc[c];
-		uint64_t l, edge = n->last - n->nadds;
+		uint64_t l;
 
 		if (pc->loaded < 0 || pc->slot[pc->loaded].space != &F.sp[n->space])
 			continue;
 		l = pc->slot[pc->loaded].gen;
-		rels |= 1u << (l < edge ? 0 : l == edge ? 1 : l < n->last ? 2 : 3);
+		rels |= 1u << (l < g ? (l + 1 < g ? 0 : 1) : 2);
 	}
 	f |= rels << 4;
 	x86fuzz_features[f & 1023]++;
