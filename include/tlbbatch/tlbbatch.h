@@ -322,8 +322,7 @@ struct tlbb_batch {
 				    * OR per add; WRITABLE in it means some entry
 				    * may have been writable/dirty */
 	uint16_t reserved;
-	uint32_t nr_adds;          /* add hook calls since the last flush (the x86-64
-				    * backend reads it in its flush hook) */
+	uint32_t nr_adds;          /* add hook calls since the last flush (statistics) */
 	/*
 	 * Optional, the port's (tlbb_batch_set_cpumask()): where a mask backend
 	 * gathers the CPUs of a batch that spans several spaces, so that one
