@@ -42,7 +42,6 @@
  *   -DA64FUZZ_NO_SWITCH_BARRIER    the port migrates without the barrier
  * The libFuzzer build takes them at run time: A64FUZZ_DROP=tlbi|dsb|switch.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,38 +118,13 @@ void a64m_fail(const char *what)
 	violation("harness: %s", what);
 }
 
-static void tr(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!fuzz_trace)
-		return;
-	fprintf(stderr, "%*s", (int)(2 * F.depth), "");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-}
+#define tr(...) fuzz_tr(F.depth, __VA_ARGS__)
 
 static const char *sp_name(unsigned s)
 {
 	static const char *n[NSP] = { "U0", "U1", "U2", "K" };
 
 	return n[s];
-}
-
-/* ---- input ------------------------------------------------------------------------ */
-
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static unsigned byte(struct input *in)
-{
-	if (!in->n)
-		return 0;
-	in->n--;
-	return *in->p++;
 }
 
 /* ---- spaces, keys, the check -------------------------------------------------------- */
@@ -282,7 +256,7 @@ static bool cpu_busy(unsigned cpu)
 	return (F.in_op && cpu == F.op_cpu) || (F.depth && cpu == F.arm_cpu);
 }
 
-static void do_op(struct input *in, bool nested);
+static void do_op(struct fuzz_input *in, bool nested);
 
 /*
  * An operation changing PTEs of @s takes @s's page-table lock (PTL): an
@@ -301,7 +275,7 @@ static bool ptl_taken(unsigned s, bool nested)
 
 static void at_insn(enum tlbb_a64_insn insn, bool after)
 {
-	struct input sub;
+	struct fuzz_input sub;
 
 	if (!F.armed || F.depth || a64m.cur != F.arm_cpu)
 		return;
@@ -311,7 +285,7 @@ static void at_insn(enum tlbb_a64_insn insn, bool after)
 	F.depth++;
 	tr("-- interrupt %s CPU %u's instruction %d\n", after ? "after" : "before", a64m.cur,
 	   (int)insn);
-	sub = (struct input){ F.arm_op, sizeof(F.arm_op) };
+	sub = (struct fuzz_input){ F.arm_op, sizeof(F.arm_op) };
 	do_op(&sub, true);
 	if (sub.n)
 		do_op(&sub, true);
@@ -338,9 +312,9 @@ static bool batch_usable(int bi, bool nested)
 	return !nested || (bi != F.op_batch && !cpu_busy(F.task_cpu[bi]));
 }
 
-static void do_op(struct input *in, bool nested)
+static void do_op(struct fuzz_input *in, bool nested)
 {
-	unsigned op = byte(in) % 12, a = byte(in);
+	unsigned op = fuzz_byte(in) % 12, a = fuzz_byte(in);
 	unsigned cpu = a & 3;
 	int bi = (int)((a >> 2) & 3); /* 3: the synchronous path */
 	bool remap = (a >> 4) & 1;
@@ -376,7 +350,7 @@ static void do_op(struct input *in, bool nested)
 		bool kernel = ((a >> 2) & 1) && F.have[KSP];
 		int ls = F.loaded[cpu];
 		unsigned s = kernel ? KSP : ls >= 0 ? (unsigned)ls : NSP;
-		unsigned p = byte(in) % NPAGES, n = op == 9 ? 8 : 1;
+		unsigned p = fuzz_byte(in) % NPAGES, n = op == 9 ? 8 : 1;
 		uint16_t asid;
 
 		if (s == NSP)
@@ -389,7 +363,7 @@ static void do_op(struct input *in, bool nested)
 		break;
 	}
 	case 1: { /* a PTE change + add_page */
-		unsigned s = pick_space(byte(in)), p = byte(in) % NPAGES;
+		unsigned s = pick_space(fuzz_byte(in)), p = fuzz_byte(in) % NPAGES;
 		unsigned flags = wflag | (leaf ? TLBB_ADD_LEAF_ONLY : 0);
 		if (ptl_taken(s, nested))
 			goto out;
@@ -409,7 +383,7 @@ static void do_op(struct input *in, bool nested)
 		break;
 	}
 	case 2: { /* PTE changes + add_range (or flush_range_sync) */
-		unsigned s = pick_space(byte(in)), p = byte(in) % NPAGES, n = byte(in) % 80 + 1;
+		unsigned s = pick_space(fuzz_byte(in)), p = fuzz_byte(in) % NPAGES, n = fuzz_byte(in) % 80 + 1;
 		unsigned flags = wflag | (leaf ? TLBB_ADD_LEAF_ONLY : 0);
 		uint64_t start = va_of(s, p), end = start + n * F.page;
 		if (ptl_taken(s, nested))
@@ -432,7 +406,7 @@ static void do_op(struct input *in, bool nested)
 		break;
 	}
 	case 3: { /* PTE changes + add_space */
-		unsigned s = pick_space(byte(in)), m = byte(in);
+		unsigned s = pick_space(fuzz_byte(in)), m = fuzz_byte(in);
 		if (ptl_taken(s, nested))
 			goto out;
 
@@ -475,7 +449,7 @@ static void do_op(struct input *in, bool nested)
 		break;
 	}
 	case 5: { /* the race check, from any CPU */
-		unsigned s = pick_space(byte(in));
+		unsigned s = pick_space(fuzz_byte(in));
 		uint32_t start = rr_now();
 		bool flushed;
 
@@ -491,7 +465,7 @@ static void do_op(struct input *in, bool nested)
 		break;
 	}
 	case 6: { /* a CPU switches to another user space (its ASID) */
-		unsigned v = byte(in);
+		unsigned v = fuzz_byte(in);
 		int s = (int)(v % (F.nuser + 1));
 
 		if (s == (int)F.nuser)
@@ -502,7 +476,7 @@ static void do_op(struct input *in, bool nested)
 		break;
 	}
 	case 7: { /* a task migrates, through the outgoing CPU's context switch */
-		unsigned v = byte(in), b = (v & 3) % NBATCH, to = (v >> 2) & 3;
+		unsigned v = fuzz_byte(in), b = (v & 3) % NBATCH, to = (v >> 2) & 3;
 		bool tracked = !((v >> 4) & 1);
 
 		if (to == F.task_cpu[b] || (nested && (cpu_busy(F.task_cpu[b]) || cpu_busy(to) ||
@@ -515,10 +489,10 @@ static void do_op(struct input *in, bool nested)
 		break;
 	}
 	case 8: { /* arm an interrupt at CPU @cpu's n-th next interleaving point */
-		unsigned n = byte(in) % 8 + 1;
+		unsigned n = fuzz_byte(in) % 8 + 1;
 
 		for (unsigned i = 0; i < sizeof(F.arm_op); i++)
-			F.arm_op[i] = (uint8_t)byte(in);
+			F.arm_op[i] = (uint8_t)fuzz_byte(in);
 		if (nested)
 			goto out;
 		F.armed = true;
@@ -528,7 +502,7 @@ static void do_op(struct input *in, bool nested)
 		goto out;
 	}
 	case 10: { /* a page table freed (or replaced): table + leaf changes, not leaf-only */
-		unsigned s = pick_space(byte(in)), r = byte(in) % NREG;
+		unsigned s = pick_space(fuzz_byte(in)), r = fuzz_byte(in) % NREG;
 		uint64_t start = va_of(s, r * REGION), end = start + REGION * F.page;
 		if (ptl_taken(s, nested))
 			goto out;
@@ -547,7 +521,7 @@ static void do_op(struct input *in, bool nested)
 		break;
 	}
 	case 11: { /* a space dies and is born again in place with its ASID */
-		unsigned s = byte(in) % F.nuser;
+		unsigned s = fuzz_byte(in) % F.nuser;
 		uint32_t start;
 
 		bool armed = F.armed;
@@ -600,7 +574,7 @@ out:
 	}
 }
 
-static void setup(struct input *in)
+static void setup(struct fuzz_input *in)
 {
 	unsigned cfgb, loads;
 
@@ -628,9 +602,9 @@ static void setup(struct input *in)
 #ifdef A64FUZZ_NO_SWITCH_BARRIER
 	F.drop = 3;
 #endif
-	cfgb = byte(in);
-	loads = byte(in);
-	F.k_low = byte(in) & 1;
+	cfgb = fuzz_byte(in);
+	loads = fuzz_byte(in);
+	F.k_low = fuzz_byte(in) & 1;
 	F.cfgb = cfgb;
 	F.page = 4096;
 	a64m_reset(12, (cfgb & 0x80) != 0);
@@ -681,7 +655,7 @@ static void setup(struct input *in)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct input in = { data, size };
+	struct fuzz_input in = { data, size };
 
 	setup(&in);
 	for (F.step = 1; in.n && F.step <= MAXOPS; F.step++)

@@ -33,7 +33,6 @@
  *   fuzz_stage2 [--expect-violation] [--trace] PATH...  (tests/oracle/fuzzdrv.h)
  * Checker control: -DS2FUZZ_DROP_TLBI (the model's TLBIs remove nothing).
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,29 +78,7 @@ void a64m_fail(const char *what)
 	violation("step %u: %s", F.step, what);
 }
 
-static void tr(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!fuzz_trace)
-		return;
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-}
-
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static unsigned byte(struct input *in)
-{
-	if (!in->n)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
+#define tr(...) fuzz_tr(0, __VA_ARGS__)
 
 static unsigned key_of(unsigned v, unsigned p)
 {
@@ -153,10 +130,10 @@ static bool change(unsigned cpu, unsigned v, unsigned p, bool present, int owner
 	return true;
 }
 
-static void do_op(struct input *in)
+static void do_op(struct fuzz_input *in)
 {
-	const unsigned op = byte(in) % 9;
-	const unsigned a = byte(in), bb = byte(in);
+	const unsigned op = fuzz_byte(in) % 9;
+	const unsigned a = fuzz_byte(in), bb = fuzz_byte(in);
 	const unsigned v = (a >> 4) % F.nvm, p = bb % NPAGES, cpu = a % FCPU;
 	const unsigned b = (a >> 2) % NBATCH;
 	const unsigned flags = (bb & 0x80) ? TLBB_ADD_LEAF_ONLY : 0;
@@ -243,9 +220,9 @@ static void do_op(struct input *in)
 	check("the step");
 }
 
-static void setup(struct input *in)
+static void setup(struct fuzz_input *in)
 {
-	const unsigned cfgb = byte(in), loads = byte(in);
+	const unsigned cfgb = fuzz_byte(in), loads = fuzz_byte(in);
 
 	memset(&F, 0, sizeof(F));
 	a64m_reset(12, (cfgb & 3) == 3);
@@ -285,7 +262,7 @@ static void setup(struct input *in)
 
 static void run_program(const uint8_t *data, size_t size)
 {
-	struct input in = { data, size };
+	struct fuzz_input in = { data, size };
 
 	setup(&in);
 	for (F.step = 1; in.n && F.step <= MAXOPS; F.step++)

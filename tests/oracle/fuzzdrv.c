@@ -28,6 +28,18 @@ void fuzz_violation(const char *name, const char *fmt, ...)
 	abort();
 }
 
+void fuzz_tr(unsigned depth, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!fuzz_trace)
+		return;
+	fprintf(stderr, "%*s", (int)(2 * depth), "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+}
+
 static bool run_one(const uint8_t *data, size_t len, char *msg, size_t msgsz)
 {
 	jmp_buf jb;

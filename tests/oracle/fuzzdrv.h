@@ -13,6 +13,9 @@
  *   FUZZER [--expect-violation] [--trace] PATH...
  * passes when no input reports one, or with --expect-violation when every
  * input does (the negative controls). --trace sets fuzz_trace.
+ *
+ * An input is read a byte at a time (fuzz_byte(): 0 once it is used up, so
+ * every prefix of an input is a program too), and traced with fuzz_tr().
  */
 #ifndef TLBB_TESTS_ORACLE_FUZZDRV_H
 #define TLBB_TESTS_ORACLE_FUZZDRV_H
@@ -22,6 +25,24 @@
 #include <stdint.h>
 
 extern bool fuzz_trace;
+
+/* What is left of an input. */
+struct fuzz_input {
+	const uint8_t *p;
+	size_t n;
+};
+
+/* The next byte of @in, 0 once it is used up. */
+static inline unsigned fuzz_byte(struct fuzz_input *in)
+{
+	if (!in->n)
+		return 0;
+	in->n--;
+	return *in->p++;
+}
+
+/* With --trace: a line on stderr, indented by the interrupt nesting @depth. */
+__attribute__((format(printf, 2, 3))) void fuzz_tr(unsigned depth, const char *fmt, ...);
 
 /* Report a violation of fuzzer @name; does not return. */
 __attribute__((noreturn, format(printf, 2, 3))) void fuzz_violation(const char *name,

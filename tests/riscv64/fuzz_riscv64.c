@@ -60,7 +60,6 @@
  *
  * Replay: fuzz_riscv64 [--expect-violation] [--trace] PATH... (fuzzdrv.h).
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,17 +140,7 @@ static struct {
 	uint64_t n_interrupts;
 } F;
 
-static void tr(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!fuzz_trace)
-		return;
-	fprintf(stderr, "%*s", (int)(2 * F.depth), "");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-}
+#define tr(...) fuzz_tr(F.depth, __VA_ARGS__)
 
 void rvm_fail(const char *what)
 {
@@ -163,21 +152,6 @@ static const char *sp_name(unsigned s)
 	static const char *n[NSP] = { "U0", "U1", "U2", "K" };
 
 	return n[s];
-}
-
-/* ---- input ------------------------------------------------------------------------ */
-
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static unsigned byte(struct input *in)
-{
-	if (!in->n)
-		return 0;
-	in->n--;
-	return *in->p++;
 }
 
 /* ---- spaces, keys, the check --------------------------------------------------------- */
@@ -287,7 +261,7 @@ static unsigned pick_space(unsigned v)
 	return i < F.nuser ? i : KSP;
 }
 
-static void do_op(struct input *in, bool nested);
+static void do_op(struct fuzz_input *in, bool nested);
 
 /* Harts that cannot start an operation now: the one running the outer
  * operation, the interrupted one, any in a flush handler. */
@@ -339,7 +313,7 @@ static bool ptl_taken(unsigned s, bool nested)
 static void at_insn(enum rvm_kind k, bool after)
 {
 	static const char *const name[] = { "fence", "satp write", "ecall" };
-	struct input sub;
+	struct fuzz_input sub;
 
 	if (!F.armed || F.depth || rvm.cur != F.arm_cpu)
 		return;
@@ -349,7 +323,7 @@ static void at_insn(enum rvm_kind k, bool after)
 	F.n_interrupts++;
 	F.depth++;
 	tr("-- interrupt %s hart %u's %s\n", after ? "after" : "before", rvm.cur, name[k]);
-	sub = (struct input){ F.arm_op, sizeof(F.arm_op) };
+	sub = (struct fuzz_input){ F.arm_op, sizeof(F.arm_op) };
 	do_op(&sub, true);
 	if (sub.n)
 		do_op(&sub, true);
@@ -430,9 +404,9 @@ static void life_prepare(unsigned cpu, unsigned s)
  * space whose PTL it holds, and skip a flush whose round would need a hart
  * with interrupts off.
  */
-static void do_op(struct input *in, bool nested)
+static void do_op(struct fuzz_input *in, bool nested)
 {
-	unsigned op = byte(in) % (F.life ? 11 : 10), a = byte(in);
+	unsigned op = fuzz_byte(in) % (F.life ? 11 : 10), a = fuzz_byte(in);
 	unsigned cpu = a & 3;
 	int bi = (int)((a >> 2) & 3); /* 3: the synchronous path */
 	bool remap = (a >> 4) & 1;
@@ -456,7 +430,7 @@ static void do_op(struct input *in, bool nested)
 	case 9: { /* ... or eight */
 		bool kernel = ((a >> 2) & 1) && F.have[KSP];
 		unsigned s = kernel ? KSP : (F.loaded[cpu] >= 0 ? (unsigned)F.loaded[cpu] : NSP);
-		unsigned p = byte(in) % NPAGES, n = op == 9 ? 8 : 1;
+		unsigned p = fuzz_byte(in) % NPAGES, n = op == 9 ? 8 : 1;
 
 		if (s == NSP)
 			goto out; /* idle hart: no user space to read */
@@ -467,7 +441,7 @@ static void do_op(struct input *in, bool nested)
 		break;
 	}
 	case 1: { /* PTE change + add_page */
-		unsigned s = pick_space(byte(in)), p = byte(in) % NPAGES;
+		unsigned s = pick_space(fuzz_byte(in)), p = fuzz_byte(in) % NPAGES;
 
 		if (bi == 3 && nested && !mask_takes_ipis(space(s)->cpus))
 			goto out;
@@ -492,7 +466,7 @@ static void do_op(struct input *in, bool nested)
 		break;
 	}
 	case 2: { /* PTE changes + add_range (or flush_range_sync) */
-		unsigned s = pick_space(byte(in)), p = byte(in) % NPAGES, n = byte(in) % 48 + 1;
+		unsigned s = pick_space(fuzz_byte(in)), p = fuzz_byte(in) % NPAGES, n = fuzz_byte(in) % 48 + 1;
 		uint64_t start = va_of(s, p), end = start + n * PAGE;
 
 		if (bi == 3 && nested && !mask_takes_ipis(space(s)->cpus))
@@ -519,7 +493,7 @@ static void do_op(struct input *in, bool nested)
 		break;
 	}
 	case 3: { /* PTE changes + add_space */
-		unsigned s = pick_space(byte(in)), m = byte(in);
+		unsigned s = pick_space(fuzz_byte(in)), m = fuzz_byte(in);
 
 		if (bi == 3 && nested && !mask_takes_ipis(space(s)->cpus))
 			goto out;
@@ -558,7 +532,7 @@ static void do_op(struct input *in, bool nested)
 		break;
 	}
 	case 5: { /* the race check, from any hart, under the space's PTL */
-		unsigned s = pick_space(byte(in));
+		unsigned s = pick_space(fuzz_byte(in));
 		uint32_t start = rr_now();
 		bool flushed = false;
 
@@ -575,7 +549,7 @@ static void do_op(struct input *in, bool nested)
 		break;
 	}
 	case 6: { /* a switch: satp through the backend's hook */
-		unsigned v = byte(in);
+		unsigned v = fuzz_byte(in);
 		int s = (int)(v % (F.nuser + 1));
 
 		if (s == (int)F.nuser)
@@ -587,7 +561,7 @@ static void do_op(struct input *in, bool nested)
 		break;
 	}
 	case 7: { /* the port clears a hart's mask bit, where its contract allows */
-		unsigned s = byte(in) % F.nuser;
+		unsigned s = fuzz_byte(in) % F.nuser;
 		uint64_t lo = base_of(s), hi = lo + NPAGES * PAGE;
 
 		if (F.loaded[cpu] == (int)s)
@@ -601,10 +575,10 @@ static void do_op(struct input *in, bool nested)
 		break;
 	}
 	case 8: { /* arm an interrupt at hart @cpu's n-th next interleaving point */
-		unsigned n = byte(in) % 8 + 1;
+		unsigned n = fuzz_byte(in) % 8 + 1;
 
 		for (unsigned i = 0; i < sizeof(F.arm_op); i++)
-			F.arm_op[i] = (uint8_t)byte(in);
+			F.arm_op[i] = (uint8_t)fuzz_byte(in);
 		if (nested)
 			goto out;
 		F.armed = true;
@@ -614,7 +588,7 @@ static void do_op(struct input *in, bool nested)
 		goto out;
 	}
 	case 10: { /* a space dies; a new one is born in its memory with its ASID */
-		unsigned s = byte(in) % F.nuser;
+		unsigned s = fuzz_byte(in) % F.nuser;
 		uint32_t id = F.sp[s].id, start;
 		bool armed = F.armed;
 
@@ -664,7 +638,7 @@ out:
 	}
 }
 
-static void setup(struct input *in)
+static void setup(struct fuzz_input *in)
 {
 	static const unsigned ceilings[4] = { 2, 4, 33, 8 };
 	unsigned cfgb, loads, ext;
@@ -692,9 +666,9 @@ static void setup(struct input *in)
 #ifdef RVFUZZ_NO_RACE_CHECK
 	F.drop = 3;
 #endif
-	cfgb = byte(in);
-	loads = byte(in);
-	ext = byte(in);
+	cfgb = fuzz_byte(in);
+	loads = fuzz_byte(in);
+	ext = fuzz_byte(in);
 	F.cfgb = cfgb;
 	F.life = (ext & 8) != 0;
 	rvm_reset((ext & 1) ? 48 : 39, (cfgb & 2) != 0);
@@ -761,7 +735,7 @@ static void setup(struct input *in)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct input in = { data, size };
+	struct fuzz_input in = { data, size };
 
 	setup(&in);
 	for (F.step = 1; in.n && F.step <= MAXOPS; F.step++)

@@ -74,7 +74,6 @@
  * tests/oracle/fuzzdrv.h):
  *   fuzz_x86 [--expect-violation] [--trace] PATH...
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,32 +166,7 @@ void rec_fail(const char *what)
 	violation("harness: %s", what);
 }
 
-static void tr(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!fuzz_trace)
-		return;
-	fprintf(stderr, "%*s", (int)(2 * F.depth), "");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-}
-
-/* ---- input ----------------------------------------------------------------------- */
-
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static unsigned byte(struct input *in)
-{
-	if (!in->n)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
+#define tr(...) fuzz_tr(F.depth, __VA_ARGS__)
 
 /* ---- the reference ----------------------------------------------------------------- */
 
@@ -365,7 +339,7 @@ static unsigned pick_space(unsigned v)
 	return i < F.nuser ? i : KSP;
 }
 
-static void do_op(struct input *in, bool nested);
+static void do_op(struct fuzz_input *in, bool nested);
 
 /* CPUs that cannot start an operation now: the one running the outer
  * operation, the interrupted one, any in a flush handler. */
@@ -394,7 +368,7 @@ static bool mask_takes_ipis(const tlbb_cpumask_t *mask)
 static void at_insn(enum ev_kind k, bool after)
 {
 	static const char *const name[] = { "INVLPG", "INVPCID", "CR3 write", "CR4 write" };
-	struct input sub;
+	struct fuzz_input sub;
 
 	if (!F.armed || F.depth || R.cur != F.arm_cpu)
 		return;
@@ -405,7 +379,7 @@ static void at_insn(enum ev_kind k, bool after)
 	F.depth++;
 	tr("-- interrupt %s CPU %u's %s\n", after ? "after" : "before", R.cur, name[k]);
 	/* Up to two operations from the armed bytes (e.g. a fill, then an add). */
-	sub = (struct input){ F.arm_op, sizeof(F.arm_op) };
+	sub = (struct fuzz_input){ F.arm_op, sizeof(F.arm_op) };
 	do_op(&sub, true);
 	if (sub.n)
 		do_op(&sub, true);
@@ -557,9 +531,9 @@ static void set_id(unsigned s, uint32_t id)
  * than the interrupted one, never touch the batch it is flushing, and skip
  * a flush whose round would need a CPU with interrupts off.
  */
-static void do_op(struct input *in, bool nested)
+static void do_op(struct fuzz_input *in, bool nested)
 {
-	unsigned op = byte(in) % (F.life ? 12 : 10), a = byte(in);
+	unsigned op = fuzz_byte(in) % (F.life ? 12 : 10), a = fuzz_byte(in);
 	unsigned cpu = a & 3;
 	int bi = (int)((a >> 2) & 3); /* 3: the synchronous path */
 	bool remap = (a >> 4) & 1;
@@ -588,7 +562,7 @@ static void do_op(struct input *in, bool nested)
 	case 9: { /* ... or eight in a row */
 		bool kernel = ((a >> 2) & 1) && F.have[KSP];
 		unsigned s = kernel ? KSP : (F.loaded[cpu] >= 0 ? (unsigned)F.loaded[cpu] : NSP);
-		unsigned p = byte(in) % NPAGES, n = op == 9 ? 8 : 1;
+		unsigned p = fuzz_byte(in) % NPAGES, n = op == 9 ? 8 : 1;
 
 		if (s == NSP)
 			goto out; /* idle CPU: no user space to read */
@@ -599,7 +573,7 @@ static void do_op(struct input *in, bool nested)
 		break;
 	}
 	case 1: { /* PTE change + add_page */
-		unsigned s = pick_space(byte(in)), p = byte(in) % NPAGES;
+		unsigned s = pick_space(fuzz_byte(in)), p = fuzz_byte(in) % NPAGES;
 
 		tr("CPU %u: %s %s page %u, add_page -> %s%s%s\n", cpu, remap ? "remap" : "clear",
 		   sp_name(s), p, bi == 3 ? "NULL batch" : "batch ", bi == 3 ? "" : bdig[bi],
@@ -620,7 +594,7 @@ static void do_op(struct input *in, bool nested)
 		break;
 	}
 	case 2: { /* PTE changes + add_range (or flush_range_sync) */
-		unsigned s = pick_space(byte(in)), p = byte(in) % NPAGES, n = byte(in) % 48 + 1;
+		unsigned s = pick_space(fuzz_byte(in)), p = fuzz_byte(in) % NPAGES, n = fuzz_byte(in) % 48 + 1;
 		uint64_t start = va_of(s, p), end = start + n * PAGE;
 
 		tr("CPU %u: %s %s pages %u..%u, add_range -> %s%s\n", cpu, remap ? "remap" : "clear",
@@ -641,7 +615,7 @@ static void do_op(struct input *in, bool nested)
 		break;
 	}
 	case 3: { /* PTE changes + add_space */
-		unsigned s = pick_space(byte(in)), m = byte(in);
+		unsigned s = pick_space(fuzz_byte(in)), m = fuzz_byte(in);
 
 		tr("CPU %u: %s %s pages mask %#x, add_space -> %s%s\n", cpu, remap ? "remap" : "clear",
 		   sp_name(s), m, bi == 3 ? "NULL batch" : "batch ", bi == 3 ? "" : bdig[bi]);
@@ -692,7 +666,7 @@ static void do_op(struct input *in, bool nested)
 		break;
 	}
 	case 5: { /* the race check */
-		unsigned s = pick_space(byte(in));
+		unsigned s = pick_space(fuzz_byte(in));
 		uint32_t start = F.seq;
 		bool flushed;
 
@@ -705,7 +679,7 @@ static void do_op(struct input *in, bool nested)
 		break;
 	}
 	case 6: { /* context switch */
-		unsigned s = byte(in) % F.nuser;
+		unsigned s = fuzz_byte(in) % F.nuser;
 		bool fl;
 
 		if (!nested)
@@ -717,7 +691,7 @@ static void do_op(struct input *in, bool nested)
 		break;
 	}
 	case 7: { /* the port clears a CPU's mask bit, where its contract allows */
-		unsigned s = byte(in) % F.nuser;
+		unsigned s = fuzz_byte(in) % F.nuser;
 		uint64_t lo = base_of[s], hi = lo + NPAGES * PAGE;
 
 		if (F.loaded[cpu] == (int)s)
@@ -732,10 +706,10 @@ static void do_op(struct input *in, bool nested)
 	}
 	case 8: { /* arm an interrupt: at CPU @cpu's n-th next interleaving point
 		   (two per instruction: before it, after it), run up to two ops */
-		unsigned n = byte(in) % 8 + 1;
+		unsigned n = fuzz_byte(in) % 8 + 1;
 
 		for (unsigned i = 0; i < sizeof(F.arm_op); i++)
-			F.arm_op[i] = (uint8_t)byte(in);
+			F.arm_op[i] = (uint8_t)fuzz_byte(in);
 		if (nested)
 			goto out;
 		F.armed = true;
@@ -745,7 +719,7 @@ static void do_op(struct input *in, bool nested)
 		goto out;
 	}
 	case 10: { /* a space dies; a new one is born in its memory with its PCID */
-		unsigned s = byte(in) % F.nuser;
+		unsigned s = fuzz_byte(in) % F.nuser;
 		uint32_t id = F.sp[s].id, start;
 		bool armed = F.armed;
 
@@ -775,7 +749,7 @@ static void do_op(struct input *in, bool nested)
 		break;
 	}
 	case 11: { /* PCID recycling by tlbb_space_set_id() */
-		unsigned v = byte(in), s = v % F.nuser, t = (s + 1) % F.nuser;
+		unsigned v = fuzz_byte(in), s = v % F.nuser, t = (s + 1) % F.nuser;
 		bool swap = !((v >> 2) & 1);
 		uint32_t ps = F.sp[s].id, pt = F.sp[t].id;
 		bool armed = F.armed;
@@ -817,7 +791,7 @@ out:
 	}
 }
 
-static void setup(struct input *in)
+static void setup(struct fuzz_input *in)
 {
 	unsigned cfgb, loads;
 	static const unsigned ceilings[4] = { 2, 4, 33, 8 };
@@ -863,8 +837,8 @@ static void setup(struct input *in)
 		R.drop_ipis |= drop == 2;
 	}
 #endif
-	cfgb = byte(in);
-	loads = byte(in);
+	cfgb = fuzz_byte(in);
+	loads = fuzz_byte(in);
 	cfg.features = (cfgb & 1 ? TLBB_X86_PCID : 0) | (cfgb & 2 ? TLBB_X86_INVPCID : 0);
 	cfg.ceiling = ceilings[(cfgb >> 2) & 3];
 	F.cfgb = cfgb;
@@ -925,7 +899,7 @@ static void setup(struct input *in)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct input in = { data, size };
+	struct fuzz_input in = { data, size };
 
 	setup(&in);
 	for (F.step = 1; in.n && F.step <= MAXOPS; F.step++)
